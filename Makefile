@@ -1,0 +1,42 @@
+# Quick start:  make demo   (set up .venv, then run the main job)
+#               make test   (set up .venv, then run the whole test suite)
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+APT_PKGS := espeak-ng sox
+
+.PHONY: demo test lint bench setup system clean
+
+setup: $(STAMP)
+
+# Debian tools (espeak-ng for synthetic speech, sox for checks); installed only when missing.
+system:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# torch==2.13.0 first (the CPU wheel); an unpinned torch would pull gigabytes of CUDA packages.
+$(STAMP): pyproject.toml | system
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,piper]'
+	touch $(STAMP)
+
+demo: setup system
+	$(BIN)/python -m speechdl.demo
+
+test: setup system
+	$(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ruff check speechdl tests benchmarks examples
+
+bench: setup
+	$(BIN)/python benchmarks/features.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Data: lhotse manifests, corpus importers, the synthetic corpus builder, noise and augmentation."""

@@ -1,0 +1,15 @@
+"""``speechdl data import|info|synth``: the data verbs."""
+
+from __future__ import annotations
+
+from speechdl.data import manifest_cli
+from speechdl.data.synth import cli as synth_cli
+
+
+def register(groups) -> None:
+    """Add the ``data`` group and its verbs to the top-level subparsers."""
+    p = groups.add_parser("data", help="manifests: import corpora, inspect, build a synthetic corpus")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    p.set_defaults(subparser=p)
+    manifest_cli.add_verbs(verbs)   # import, info
+    synth_cli.add_verbs(verbs)      # synth
