@@ -1,0 +1,67 @@
+"""``speechdl features extract`` and the top-level CLI behaviour."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+from speechdl.cli import main
+from speechdl.features import MFCC39
+
+
+def test_extract_mfcc39_to_npy(wav_file, tmp_path, capsys):
+    out = tmp_path / "f.npy"
+    assert main(["features", "extract", str(wav_file), "--kind", "mfcc39", "--out", str(out), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    feats = np.load(out)
+    assert feats.shape == (summary["frames"], 39) == (201, 39)
+    from speechdl import audio
+
+    ref = MFCC39()(torch.from_numpy(audio.load(wav_file)[0]))[0].numpy()
+    assert np.abs(feats - ref).max() < 1e-3
+
+
+def test_extract_logmel_n_mels_and_text_table(wav_file, tmp_path, capsys):
+    out = tmp_path / "m.npy"
+    assert main(["features", "extract", str(wav_file), "--kind", "logmel", "--n-mels", "64", "--out", str(out)]) == 0
+    assert np.load(out).shape == (201, 64)
+    text = capsys.readouterr().out
+    assert "frames" in text and "201" in text
+
+
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio at all\n" * 10)
+    assert main(["features", "extract", str(bad), "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("speechdl: error:") and "notes.wav" in err and "\n" not in err
+    assert main(["features", "extract", str(tmp_path / "missing.flac"), "--out", str(tmp_path / "x.npy")]) == 2
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_wrong_output_suffix(wav_file, tmp_path, capsys):
+    assert main(["features", "extract", str(wav_file), "--out", str(tmp_path / "x.csv")]) == 2
+    assert ".npy" in capsys.readouterr().err
+
+
+def test_console_script_help_and_no_traceback(tmp_path):
+    exe = [sys.executable, "-m", "speechdl.cli"]
+    helptext = subprocess.run(exe + ["--help"], capture_output=True, text=True, check=True).stdout
+    assert "features" in helptext and "data" in helptext
+    res = subprocess.run(exe + ["features", "extract", str(tmp_path / "none.wav"), "--out", str(tmp_path / "a.npy")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "none.wav" in res.stderr
+
+
+def test_demo_writes_table_and_plot(tmp_path, capsys):
+    from speechdl import demo
+
+    assert demo.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MFCC39" in out and "log-Mel" in out
+    png = (tmp_path / "demo_features.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

@@ -1,0 +1,34 @@
+"""Shared fixtures: small generated audio, the optional real_dev data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REAL_DEV = Path(os.environ.get("REAL_DEV_DIR", Path(__file__).resolve().parents[1] / "../shared/data/real_dev"))
+needs_real_dev = pytest.mark.skipif(not (REAL_DEV / "manifest.jsonl").exists(),
+                                    reason="real_dev data not present (see shared/data/real_dev/README.md)")
+
+
+def speechlike(seconds: float = 2.0, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """A deterministic voiced-like signal: harmonics of a gliding f0, amplitude-modulated, plus noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 120 + 30 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    x = sum(np.sin(k * phase) / k for k in range(1, 20))
+    env = 0.5 * (1 + np.sin(2 * np.pi * 3 * t)) ** 2
+    return (0.1 * env * x + 0.003 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.fixture
+def wav_file(tmp_path):
+    """Write a 2 s, 16 kHz speech-like wav and return its path."""
+    from speechdl import audio
+
+    path = tmp_path / "speech.wav"
+    audio.save(path, speechlike(), 16000)
+    return path
