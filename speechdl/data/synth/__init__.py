@@ -1,1 +1,11 @@
-"""Synthetic speech corpus builder (espeak-ng / Piper voices, noise bank, rooms, telephone band)."""
+"""Synthetic speech corpus builder (espeak-ng / Piper voices, noise bank, rooms, telephone band).
+
+Modules: ``text`` (sentences from real corpora), ``voices`` (talkers, espeak-ng/Piper synthesis),
+``noise`` (noise bank, SNR mixing), ``room`` (reverb, telephone band), ``mixer`` (speech intervals,
+conditions), ``builder`` (``SynthConfig``, ``build``), ``cli`` (``speechdl data synth``).
+
+Example:
+    >>> from speechdl.data.synth.builder import SynthConfig, build
+    >>> build(SynthConfig(hours=0.01, seed=0), "/tmp/synth-demo")["files"]  # doctest: +SKIP
+    2
+"""

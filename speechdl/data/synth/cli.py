@@ -1,5 +1,88 @@
-"""``speechdl data synth`` (placeholder: being written)."""
+"""``speechdl data synth``: build a synthetic speech corpus (audio + lhotse manifests).
+
+Example:
+    $ speechdl data synth --hours 0.1 --out data/synth --seed 0 --languages en,es --format json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from speechdl.console import add_format_option, emit, progress
+from speechdl.data.synth import voices
+from speechdl.data.synth.builder import SynthConfig, build
+from speechdl.data.synth.mixer import Conditions
+from speechdl.data.synth.noise import DEFAULT_NOISE_DIR
+from speechdl.errors import ConfigError
+
+
+def parse_range(value: str, option: str = "--snr-range") -> tuple[float, float]:
+    """``"0,30"`` -> ``(0.0, 30.0)``; raises :class:`ConfigError` if malformed or reversed."""
+    parts = value.replace(":", ",").split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(option, f"expected LOW,HIGH in dB (got {value!r})", "e.g. 0,30") from None
+    if lo > hi:
+        raise ConfigError(option, f"low > high ({value})", "e.g. 0,30")
+    return lo, hi
+
+
+def parse_languages(value: str) -> tuple[str, ...]:
+    """``"en,es"`` -> ``("en", "es")``; ``"all"`` -> every supported language."""
+    if value.strip().lower() == "all":
+        return voices.LANGUAGES
+    langs = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    bad = [lang for lang in langs if lang not in voices.LANGUAGES]
+    if bad or not langs:
+        raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(empty)'}",
+                          f"choose among {','.join(voices.LANGUAGES)} or 'all'")
+    return langs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl data synth``."""
+    if args.noise_dir is None:
+        noise_dir = str(DEFAULT_NOISE_DIR) if DEFAULT_NOISE_DIR.is_dir() else None
+    elif args.noise_dir.lower() == "none":
+        noise_dir = None
+    else:
+        if not os.path.isdir(args.noise_dir):
+            raise ConfigError("--noise-dir", f"{args.noise_dir} is not a folder", "pass a folder or 'none'")
+        noise_dir = os.path.abspath(args.noise_dir)
+    cfg = SynthConfig(hours=args.hours, seed=args.seed, languages=parse_languages(args.languages),
+                      sample_rate=args.sample_rate, piper=args.piper, noise_dir=noise_dir,
+                      audio_format=args.audio_format,
+                      conditions=Conditions(snr_range=parse_range(args.snr_range)))
+    summary = build(cfg, args.out, workers=args.workers,
+                    progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
+    if args.format == "text" and summary["generated"] == 0:
+        print(f"{args.out}: already complete with these settings; nothing to do", file=sys.stderr)
+    emit(summary, args.format)
+    return 0
 
 
 def add_verbs(verbs) -> None:
     """Add ``synth`` to the ``data`` verbs."""
+    p = verbs.add_parser(
+        "synth", help="build a synthetic speech corpus (espeak-ng/Piper voices, noise, rooms, phone band)",
+        description="Synthesize speech from real text with many espeak-ng voices (and optionally Piper), "
+                    "place utterances with pauses in 10-30 s recordings, add reverb, noise and telephone "
+                    "band, and write audio + lhotse manifests with exact speech intervals.")
+    p.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
+    p.add_argument("--out", required=True, help="output folder (new, empty, or a partial build to resume)")
+    p.add_argument("--seed", type=int, default=0, help="global seed; same seed -> identical corpus")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--languages", default="en",
+                   help=f"comma list among {','.join(voices.LANGUAGES)} or 'all' (default en)")
+    p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English")
+    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
+    p.add_argument("--snr-range", default="0,30", help="SNR range in dB, LOW,HIGH (default 0,30)")
+    p.add_argument("--noise-dir", default=None,
+                   help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; "
+                        "'none' for generated noise only)")
+    p.add_argument("--audio-format", choices=["flac", "wav"], default="flac", help="audio file format")
+    add_format_option(p)
+    p.set_defaults(func=run)
