@@ -17,6 +17,7 @@ from speechdl.errors import SpeechdlError
 GROUPS = {
     "features": "speechdl.features.cli",
     "data": "speechdl.data.cli",
+    "train": "speechdl.train.cli",
 }
 
 

@@ -1,0 +1,19 @@
+"""Training engine: recipes (YAML → dataclasses), task and dataset registries, the Lightning trainer.
+
+Example:
+    >>> from speechdl.train import RecipeConfig, available_tasks
+    >>> "classify" in available_tasks()
+    True
+"""
+
+from speechdl.train.config import Component, RecipeConfig, check_components
+from speechdl.train.datamodule import RecipeDataModule, pad_collate
+from speechdl.train.datasets import available_datasets, build_dataset, register_dataset
+from speechdl.train.tasks import TaskModule, available_tasks, register_task, task_class
+from speechdl.train.trainer import RunResult, TrainingInterrupted, build_trainer, train
+
+__all__ = [
+    "Component", "RecipeConfig", "RecipeDataModule", "RunResult", "TaskModule", "TrainingInterrupted",
+    "available_datasets", "available_tasks", "build_dataset", "build_trainer", "check_components",
+    "pad_collate", "register_dataset", "register_task", "task_class", "train",
+]

@@ -1,0 +1,224 @@
+"""Trainer factory and the run: checkpoints, resume, early stopping, logs, devices, DDP.
+
+:func:`train` runs a :class:`~speechdl.train.config.RecipeConfig`:
+
+- ``out_dir/config.yaml``: the resolved recipe; ``out_dir/checkpoints/best-*.ckpt`` (best value of
+  ``trainer.early_stopping.monitor``) and ``last.ckpt`` (end of every epoch, and on Ctrl-C/SIGTERM);
+  ``out_dir/logs/version_N/metrics.csv`` (+ TensorBoard events when ``tensorboard`` is installed).
+- Re-running with the same ``out_dir`` resumes from ``last.ckpt``: epoch, global step, optimizer
+  and scheduler state continue. Raising ``max_epochs`` extends a finished run.
+- ``seed`` is applied with ``seed_everything``; ``deterministic`` turns on deterministic algorithms:
+  the same recipe gives the same metrics on CPU.
+- ``device: cuda`` uses mixed precision (``16-mixed``); CPU runs in fp32 (bf16 is slower there).
+- ``devices: 2, strategy: ddp`` runs data-parallel processes (gloo on CPU, NCCL on GPUs); Lightning
+  re-launches the same command line for each extra process. Several nodes: see docs/training.md.
+
+Example:
+    >>> # result = train(RecipeConfig.load("recipes/toy/dense_frames.yaml"))
+    >>> # result.summary["best_score"]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.trainer.states import TrainerStatus
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from speechdl.errors import ConfigError
+from speechdl.train.config import RecipeConfig, check_components
+from speechdl.train.datamodule import RecipeDataModule
+from speechdl.train.optim import as_dict
+from speechdl.train.tasks import TaskModule, task_class
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C or SIGTERM after saving ``checkpoint``; re-run to resume."""
+
+    def __init__(self, checkpoint: str | None, global_step: int) -> None:
+        super().__init__(f"interrupted at step {global_step}; checkpoint {checkpoint}")
+        self.checkpoint, self.global_step = checkpoint, global_step
+
+
+class SaveOnInterrupt(Callback):
+    """On KeyboardInterrupt or SIGTERM, write a checkpoint to ``path`` (atomically) before exiting."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.saved: str | None = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt | SIGTERMException):
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+        self.saved = str(self.path)
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns: the summary dict and the live trainer and task module."""
+
+    summary: dict[str, Any]
+    trainer: L.Trainer | None = None
+    module: TaskModule | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def is_rank_zero() -> bool:
+    """True in the launching process (before DDP starts) and on global rank 0."""
+    return all(os.environ.get(k, "0") == "0" for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
+def resolve_device(device: str, precision: str) -> tuple[str, str]:
+    """(Lightning accelerator, precision) for ``cpu|cuda|auto`` and ``auto|<lightning precision>``."""
+    cuda = torch.cuda.is_available()
+    if device == "cuda" and not cuda:
+        raise ConfigError("trainer.device=cuda", "CUDA is not available on this machine", "use --device cpu or auto")
+    accel = "gpu" if device == "cuda" or (device == "auto" and cuda) else "cpu"
+    if precision == "auto":
+        precision = "16-mixed" if accel == "gpu" else "32-true"
+    return accel, precision
+
+
+def _loggers(out: Path) -> list:
+    loggers: list = [CSVLogger(str(out), name="logs")]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(out), name="tensorboard", default_hp_metric=False))
+    return loggers
+
+
+def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.Trainer, dict[str, Callback]]:
+    """A ``lightning.Trainer`` for ``cfg`` and its named speechdl callbacks (``checkpoint``, ...)."""
+    t, es = cfg.trainer, cfg.trainer.early_stopping
+    out = Path(cfg.out_dir)
+    accel, precision = resolve_device(t.device, t.precision)
+    has_val = float(cfg.data.kwargs.get("val_fraction", 0.2)) > 0
+    monitor = es.monitor if has_val else None
+    ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best-{epoch:03d}-{step}", monitor=monitor,
+                           mode=es.mode, save_top_k=1, save_last=True, auto_insert_metric_name=False)
+    named: dict[str, Callback] = {"checkpoint": ckpt, "interrupt": SaveOnInterrupt(out / "checkpoints" / "last.ckpt")}
+    if es.patience is not None and has_val:
+        named["early_stopping"] = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
+                                                min_delta=es.min_delta)
+    progress = t.progress_bar if t.progress_bar is not None else sys.stderr.isatty()
+    trainer = L.Trainer(
+        default_root_dir=str(out), max_epochs=t.max_epochs, max_steps=t.max_steps,
+        accelerator=accel, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy, precision=precision,
+        gradient_clip_val=t.grad_clip or None, gradient_clip_algorithm="norm",
+        accumulate_grad_batches=t.accumulate, deterministic="warn" if t.deterministic else False,
+        check_val_every_n_epoch=t.val_every, log_every_n_steps=t.log_every,
+        callbacks=[*named.values(), *callbacks], logger=_loggers(out),
+        enable_progress_bar=progress, enable_model_summary=progress,
+    )
+    return trainer, named
+
+
+def _check_resume(cfg: RecipeConfig, saved: Path) -> None:
+    """Refuse to resume a run whose task/model/data differ from the recipe's."""
+    try:
+        old = yaml.safe_load(saved.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return
+    new = cfg.to_dict()
+    for key in ("task", "model", "data"):
+        if old.get(key) != new[key]:
+            raise ConfigError(f"{cfg.out_dir}", f"holds a run with a different {key} section",
+                              "use another --out, or trainer.resume=false to start over")
+
+
+def _quiet() -> None:
+    """Silence Lightning's start-up chatter (device lines, tips) and known harmless warnings."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for msg in (".*LeafSpec.*", ".*does not have many workers.*", ".*Checkpoint directory .* exists and is not empty.*",
+                ".*resuming from a checkpoint that ended before the epoch ended.*",
+                ".*smaller than the logging interval.*", ".*is not a TTY.*"):
+        warnings.filterwarnings("ignore", message=msg)
+
+
+def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
+    """Run the recipe (resuming from ``out_dir/checkpoints/last.ckpt`` if present); return the summary.
+
+    Raises :class:`TrainingInterrupted` after Ctrl-C / SIGTERM (a checkpoint was saved).
+    """
+    check_components(cfg)
+    resolve_device(cfg.trainer.device, cfg.trainer.precision)   # fail before writing anything
+    _quiet()
+    out = Path(cfg.out_dir)
+    last = out / "checkpoints" / "last.ckpt"
+    resume = last if cfg.trainer.resume and last.exists() else None
+    if resume is not None and (out / "config.yaml").exists():
+        _check_resume(cfg, out / "config.yaml")
+    if is_rank_zero():
+        cfg.save(out / "config.yaml")
+
+    det_state = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    threads = torch.get_num_threads()
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    start = time.perf_counter()
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    es = cfg.trainer.early_stopping
+    module = task_class(cfg.task.name)(model=cfg.model.to_dict(), optim=as_dict(cfg.optim),
+                                       scheduler=as_dict(cfg.scheduler), monitor=es.monitor, mode=es.mode,
+                                       **cfg.task.kwargs)
+    data = RecipeDataModule(cfg.data.name, cfg.data.kwargs, batch_size=cfg.trainer.batch_size,
+                            num_workers=cfg.trainer.num_workers, seed=cfg.trainer.seed)
+    trainer, named = build_trainer(cfg, list(callbacks))
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+    except SystemExit:
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        raise TrainingInterrupted(named["interrupt"].saved, trainer.global_step) from None
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det_state[0], warn_only=det_state[1])
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if trainer.state.status == TrainerStatus.INTERRUPTED:
+        raise TrainingInterrupted(named["interrupt"].saved, trainer.global_step)
+    return RunResult(_summary(cfg, trainer, named, resume, time.perf_counter() - start), trainer, module)
+
+
+def _summary(cfg: RecipeConfig, trainer: L.Trainer, named: dict[str, Callback], resume: Path | None,
+             seconds: float) -> dict[str, Any]:
+    ckpt: ModelCheckpoint = named["checkpoint"]
+    es = named.get("early_stopping")
+    metrics = {k: round(float(v), 6) for k, v in sorted(trainer.callback_metrics.items()) if v.numel() == 1}
+    best = ckpt.best_model_score
+    return {
+        "out_dir": str(cfg.out_dir),
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "monitor": ckpt.monitor,
+        "best_score": None if best is None else round(float(best), 6),
+        "best_checkpoint": ckpt.best_model_path or None,
+        "last_checkpoint": ckpt.last_model_path or None,
+        "stopped_early": bool(es is not None and es.stopped_epoch > 0),
+        "resumed_from": str(resume) if resume else None,
+        "seconds": round(seconds, 2),
+        "metrics": metrics,
+    }
