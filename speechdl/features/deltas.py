@@ -21,10 +21,11 @@ def deltas(feats: torch.Tensor, window: int = 2) -> torch.Tensor:
         return feats.clone()
     padded = torch.cat([feats[:, :1].expand(-1, window, -1), feats, feats[:, -1:].expand(-1, window, -1)], 1)
     t = feats.shape[1]
-    out = torch.zeros_like(feats)
-    for n in range(1, window + 1):
-        out += n * (padded[:, window + n : window + n + t] - padded[:, window - n : window - n + t])
-    return out / (2 * sum(n * n for n in range(1, window + 1)))
+    # n = 1 initialises, n >= 2 accumulate n * (ahead - behind); same rounding as the plain formula
+    out = torch.sub(padded[:, window + 1 : window + 1 + t], padded[:, window - 1 : window - 1 + t])
+    for n in range(2, window + 1):
+        out.add_((padded[:, window + n : window + n + t] - padded[:, window - n : window - n + t]).mul_(n))
+    return out.div_(2 * sum(n * n for n in range(1, window + 1)))
 
 
 def add_deltas(feats: torch.Tensor, order: int = 2, window: int = 2) -> torch.Tensor:

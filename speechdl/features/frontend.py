@@ -25,10 +25,10 @@ from torch import nn
 from speechdl.features.cmvn import CMVN
 from speechdl.features.config import FrontendConfig
 from speechdl.features.deltas import add_deltas
-from speechdl.features.mel import log_compress, mel_filterbank
+from speechdl.features.mel import banded_mel, log_compress, mel_bands, mel_filterbank
 from speechdl.features.mfcc import dct_matrix
 from speechdl.features.stacking import stack_frames
-from speechdl.features.stft import blockwise_frames, make_window, pad_for_center, preemphasize
+from speechdl.features.stft import blockwise_frames, make_window, preemphasize
 
 
 class Frontend(nn.Module):
@@ -46,6 +46,7 @@ class Frontend(nn.Module):
                             cfg.mel_scale, cfg.mel_norm)
         self.register_buffer("mel_fb", fb, persistent=False)  # (n_freqs, n_mels)
         self.register_buffer("dct", dct_matrix(cfg.n_mels, cfg.n_mfcc), persistent=False)
+        self.mel_bands = mel_bands(fb)
         seq_dim = cfg.static_dim * (1 + cfg.deltas)
         self.cmvn = CMVN(cfg.cmvn, dim=seq_dim) if cfg.cmvn != "none" else None
 
@@ -55,17 +56,22 @@ class Frontend(nn.Module):
         return self.cfg.feature_dim
 
     def frame_features(self, power: torch.Tensor) -> torch.Tensor:
-        """Frame-local stages on a power-spectrum block ``(B, t, n_freqs) -> (B, t, static_dim)``."""
+        """Frame-local stages on a power-spectrum block ``(B, t, n_freqs) -> (B, t, static_dim)``.
+
+        The result may be a permuted view: mel energies are computed band-major so that each group
+        of mel bands multiplies only its own span of FFT bins (:func:`mel_bands`).
+        """
         if self.cfg.kind == "power":
             return power
-        logmel = log_compress(power @ self.mel_fb, self.cfg.log, self.cfg.log_floor)
+        mel = banded_mel(power, self.mel_fb, self.mel_bands)  # (B, t, n_mels), band-major memory
+        logmel = log_compress(mel, self.cfg.log, self.cfg.log_floor)
         return logmel @ self.dct if self.cfg.kind == "mfcc" else logmel
 
     def static(self, wave: torch.Tensor) -> torch.Tensor:
         """Static features only: ``(B, samples) -> (B, frames, static_dim)`` (no deltas, CMVN, stacking)."""
         wave = wave.unsqueeze(0) if wave.dim() == 1 else wave
         wave = preemphasize(wave.float(), self.cfg.preemphasis)
-        return blockwise_frames(pad_for_center(wave, self.cfg), self.cfg, self.window, self.frame_features)
+        return blockwise_frames(wave, self.cfg, self.window, self.frame_features, center=True)
 
     def sequence(self, static: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Sequence stages on static features: deltas, CMVN, stacking ``(B, T, S) -> (B, T, F)``."""

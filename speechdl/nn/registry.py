@@ -1,0 +1,70 @@
+"""Name -> architecture registry, so that YAML recipes can build any model by name.
+
+Every architecture class registers itself with :func:`register`; :func:`build` constructs it from a
+name and keyword arguments, rejecting unknown arguments with a one-line :class:`ConfigError`.
+
+Example:
+    >>> from speechdl.nn import build
+    >>> net = build("dense", in_dim=39, hidden=[12, 8, 4], out_dim=1)
+    >>> type(net).__name__
+    'DenseNet'
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from speechdl.errors import ConfigError
+
+_MODELS: dict[str, type[nn.Module]] = {}
+
+
+def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: make ``cls`` buildable as ``build(name, **kwargs)``."""
+
+    def deco(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in _MODELS and _MODELS[name] is not cls:
+            raise ValueError(f"model name {name!r} registered twice")
+        _MODELS[name] = cls
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    """Registered model names."""
+    _load_all()
+    return sorted(_MODELS)
+
+
+def check_kwargs(fn: Callable, kwargs: dict[str, Any], where: str) -> None:
+    """Raise ConfigError if ``kwargs`` holds names that ``fn`` does not accept."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(kwargs) - set(params) - {"self"})
+    if unknown:
+        valid = ", ".join(n for n in params if n != "self")
+        raise ConfigError(where, f"unknown argument(s) {', '.join(unknown)}", f"valid: {valid}")
+    missing = [n for n, p in params.items() if n != "self" and p.default is p.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in kwargs]
+    if missing:
+        raise ConfigError(where, f"missing argument(s) {', '.join(missing)}", "add them to the recipe")
+
+
+def build(name: str, **kwargs: Any) -> nn.Module:
+    """Construct the architecture registered as ``name``."""
+    _load_all()
+    if name not in _MODELS:
+        raise ConfigError(f"model {name!r}", "unknown architecture", f"choose one of: {', '.join(sorted(_MODELS))}")
+    cls = _MODELS[name]
+    check_kwargs(cls.__init__, kwargs, f"model {name!r}")
+    return cls(**kwargs)
+
+
+def _load_all() -> None:
+    import speechdl.nn  # noqa: F401  (importing the package registers every family)
