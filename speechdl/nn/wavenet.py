@@ -1,0 +1,238 @@
+"""WaveNet (van den Oord et al. 2016): an autoregressive model of μ-law waveform samples, with
+fast incremental generation from per-layer cached queues (Fast WaveNet, Paine et al. 2016).
+
+Stacks of dilated causal convolutions (dilations 1, 2, 4, ... 2**(layers-1), repeated ``stacks``
+times) with gated activations tanh(W_f * x) ⊙ σ(W_g * x), residual and skip connections; optional
+local conditioning (mel frames upsampled to the sample rate by repetition or a transposed
+convolution with stride ``hop_length``) and global conditioning (a speaker embedding).
+
+Convention: ``forward(x)`` on class ids x (B, T) returns logits (B, T, n_classes) where
+``logits[:, t]`` is the distribution of ``x[:, t + 1]`` and depends on ``x[:, :t + 1]`` only.
+The training loss is therefore ``cross_entropy(logits[:, :-1], x[:, 1:])``.
+
+Example:
+    >>> import torch
+    >>> from speechdl.nn import build
+    >>> net = build("wavenet", n_classes=256, residual_channels=8, dilation_channels=8,
+    ...             skip_channels=8, layers=3, stacks=1)
+    >>> x = mu_law_encode(torch.sin(torch.linspace(0, 20, 100))[None])
+    >>> tuple(net(x).shape), net.receptive_field
+    ((1, 100, 256), 8)
+    >>> tuple(net.generate(10, generator=torch.Generator().manual_seed(0)).shape)
+    (1, 10)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from speechdl.nn.registry import register
+
+
+def mu_law_encode(x: Tensor, n_classes: int = 256) -> Tensor:
+    """Waveform in [-1, 1] (any shape) -> μ-law class ids in [0, n_classes) (long, same shape)."""
+    mu = n_classes - 1
+    x = x.clamp(-1.0, 1.0)
+    y = torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
+    return ((y + 1) / 2 * mu + 0.5).long().clamp(0, mu)
+
+
+def mu_law_decode(ids: Tensor, n_classes: int = 256) -> Tensor:
+    """μ-law class ids (any shape) -> waveform in [-1, 1] (float32, same shape)."""
+    mu = n_classes - 1
+    y = 2 * ids.float() / mu - 1
+    return torch.sign(y) * ((1 + mu) ** y.abs() - 1) / mu
+
+
+class ResidualLayer(nn.Module):
+    """One gated dilated causal layer; (B, R, T) -> residual (B, R, T), skip (B, S, T)."""
+
+    def __init__(self, residual: int, dilation_ch: int, skip: int, kernel_size: int, dilation: int,
+                 cond_dim: int, gc_dim: int, residual_out: bool = True) -> None:
+        super().__init__()
+        self.dilation, self.kernel_size = dilation, kernel_size
+        self.pad = (kernel_size - 1) * dilation
+        self.conv = nn.Conv1d(residual, 2 * dilation_ch, kernel_size, dilation=dilation)
+        self.cond = nn.Conv1d(cond_dim, 2 * dilation_ch, 1, bias=False) if cond_dim else None
+        self.gc = nn.Linear(gc_dim, 2 * dilation_ch, bias=False) if gc_dim else None
+        # the last layer feeds only the skip path: a residual output there would be unused
+        self.res = nn.Conv1d(dilation_ch, residual, 1) if residual_out else None
+        self.skip = nn.Conv1d(dilation_ch, skip, 1)
+
+    def bias_terms(self, cond: Tensor | None, gc: Tensor | None) -> Tensor | int:
+        """Conditioning added before the gate: cond (B, C, T), gc (B, G) -> (B, 2D, T or 1) or 0."""
+        out: Tensor | int = 0
+        if self.cond is not None and cond is not None:
+            out = out + self.cond(cond)
+        if self.gc is not None and gc is not None:
+            out = out + self.gc(gc)[:, :, None]
+        return out
+
+    def gate(self, h: Tensor, x: Tensor, extra: Tensor | int) -> tuple[Tensor, Tensor]:
+        a, b = (h + extra).chunk(2, dim=1)
+        z = torch.tanh(a) * torch.sigmoid(b)
+        res = (x + self.res(z)) * math.sqrt(0.5) if self.res is not None else x
+        return res, self.skip(z)
+
+    def forward(self, x: Tensor, extra: Tensor | int) -> tuple[Tensor, Tensor]:
+        return self.gate(self.conv(F.pad(x, (self.pad, 0))), x, extra)
+
+    def step(self, x: Tensor, queue: Tensor, t: int, extra: Tensor | int) -> tuple[Tensor, Tensor]:
+        """One time step with a circular queue of past inputs: x (B, R, 1), queue (B, R, pad) updated
+        in place. Costs one kernel-size tap per layer, independent of the receptive field."""
+        taps = []
+        for j in range(self.kernel_size - 1):  # tap j sees time t - (k - 1 - j) * dilation
+            taps.append(queue[:, :, (t - (self.kernel_size - 1 - j) * self.dilation) % self.pad])
+        taps.append(x[:, :, 0])
+        window = torch.stack(taps, dim=-1)  # (B, R, k)
+        h = torch.einsum("brk,ork->bo", window, self.conv.weight) + self.conv.bias
+        queue[:, :, t % self.pad] = x[:, :, 0]
+        return self.gate(h[:, :, None], x, extra)
+
+
+@register("wavenet")
+class WaveNet(nn.Module):
+    """WaveNet over μ-law class ids with optional local (frames) and global (speaker) conditioning.
+
+    Args:
+        n_classes: quantisation levels (256 for 8-bit μ-law). residual_channels, dilation_channels,
+            skip_channels: widths. layers: layers per stack (dilations 1 .. 2**(layers-1)).
+            stacks: repetitions. kernel_size: causal conv width (2 in the paper).
+        cond_dim: local conditioning features (e.g. 80 mels; 0 = none). hop_length: samples per
+            conditioning frame. upsample: "repeat" or "transposed" (learned, stride hop_length).
+        n_speakers: global conditioning speakers (0 = none). speaker_dim: their embedding size.
+
+    Shapes: x (B, T) long, cond (B, T / hop_length, cond_dim), speaker (B,) long -> (B, T, n_classes).
+
+    Example:
+        >>> import torch
+        >>> net = WaveNet(n_classes=16, residual_channels=4, dilation_channels=4, skip_channels=4,
+        ...               layers=2, stacks=1, cond_dim=3, hop_length=4, n_speakers=2)
+        >>> y = net(torch.randint(0, 16, (2, 8)), cond=torch.randn(2, 2, 3), speaker=torch.tensor([0, 1]))
+        >>> tuple(y.shape)
+        (2, 8, 16)
+    """
+
+    def __init__(self, n_classes: int = 256, residual_channels: int = 64, dilation_channels: int = 64,
+                 skip_channels: int = 128, layers: int = 10, stacks: int = 2, kernel_size: int = 2,
+                 cond_dim: int = 0, hop_length: int = 256, upsample: str = "repeat", n_speakers: int = 0,
+                 speaker_dim: int = 16) -> None:
+        super().__init__()
+        if kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2, not {kernel_size}")
+        if upsample not in ("repeat", "transposed"):
+            raise ValueError(f"upsample must be 'repeat' or 'transposed', not {upsample!r}")
+        self.n_classes, self.cond_dim, self.hop_length, self.upsample = n_classes, cond_dim, hop_length, upsample
+        self.embed = nn.Embedding(n_classes, residual_channels)
+        gc_dim = speaker_dim if n_speakers else 0
+        self.speaker = nn.Embedding(n_speakers, speaker_dim) if n_speakers else None
+        self.upsampler = (nn.ConvTranspose1d(cond_dim, cond_dim, 2 * hop_length, stride=hop_length,
+                                             padding=hop_length // 2)
+                          if cond_dim and upsample == "transposed" else None)
+        n = stacks * layers
+        self.layers = nn.ModuleList(
+            ResidualLayer(residual_channels, dilation_channels, skip_channels, kernel_size, 2 ** (j % layers),
+                          cond_dim, gc_dim, residual_out=j < n - 1)
+            for j in range(n))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1), nn.ReLU(),
+                                  nn.Conv1d(skip_channels, n_classes, 1))
+        self.receptive_field = 1 + sum(layer.pad for layer in self.layers)
+
+    def upsample_cond(self, cond: Tensor | None, n_samples: int) -> Tensor | None:
+        """Frames (B, Tc, cond_dim) -> per-sample conditioning (B, cond_dim, n_samples) or None."""
+        if cond is None or not self.cond_dim:
+            return None
+        c = cond.transpose(1, 2)
+        if self.upsampler is not None:
+            c = self.upsampler(c)
+        else:
+            c = c.repeat_interleave(self.hop_length, dim=2)
+        if c.shape[2] < n_samples:
+            raise ValueError(f"conditioning covers {c.shape[2]} samples, {n_samples} requested")
+        return c[:, :, :n_samples]
+
+    def _global(self, speaker: Tensor | None) -> Tensor | None:
+        return self.speaker(speaker) if self.speaker is not None and speaker is not None else None
+
+    def forward(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
+        """Parallel causal pass: x (B, T) ids -> logits (B, T, n_classes); logits[:, t] predicts x[:, t+1]."""
+        h = self.embed(x).transpose(1, 2)  # (B, R, T)
+        c, g = self.upsample_cond(cond, x.shape[1]), self._global(speaker)
+        skips: Tensor | int = 0
+        for layer in self.layers:
+            h, s = layer(h, layer.bias_terms(c, g))
+            skips = skips + s
+        return self.head(skips).transpose(1, 2)
+
+    def loss(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
+        """Next-sample cross entropy (nats) on ids x (B, T)."""
+        logits = self(x, cond, speaker)
+        return F.cross_entropy(logits[:, :-1].reshape(-1, self.n_classes), x[:, 1:].reshape(-1))
+
+    # -- incremental (Fast WaveNet) ---------------------------------------------------------------
+    def init_queues(self, batch: int, device: torch.device | None = None,
+                    dtype: torch.dtype | None = None) -> list[Tensor]:
+        """Zeroed per-layer input queues, each (B, residual_channels, (kernel_size - 1) * dilation)."""
+        w = self.embed.weight
+        return [torch.zeros(batch, w.shape[1], layer.pad, device=device or w.device, dtype=dtype or w.dtype)
+                for layer in self.layers]
+
+    def step(self, x_t: Tensor, queues: list[Tensor], t: int, extras: list[Tensor | int]) -> Tensor:
+        """Feed sample ids x_t (B,) at time t -> logits (B, n_classes) for time t + 1; queues advance.
+
+        ``extras[i]`` is layer i's conditioning at time t ((B, 2D, 1) or 0), see :meth:`_extras`.
+        """
+        h = self.embed(x_t)[:, :, None]
+        skips: Tensor | int = 0
+        for layer, q, e in zip(self.layers, queues, extras):
+            h, s = layer.step(h, q, t, e)
+            skips = skips + s
+        return self.head(skips)[:, :, 0]
+
+    def _extras(self, c: Tensor | None, g: Tensor | None) -> list[Tensor | int]:
+        """Per-layer conditioning for all samples, precomputed once: each (B, 2D, T), (B, 2D, 1) or 0."""
+        return [layer.bias_terms(c, g) for layer in self.layers]
+
+    @staticmethod
+    def _at(extra: Tensor | int, t: int) -> Tensor | int:
+        if isinstance(extra, Tensor) and extra.shape[2] > 1:
+            return extra[:, :, t : t + 1]
+        return extra
+
+    @torch.no_grad()
+    def incremental_logits(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
+        """Teacher-forced pass through the cached (generation) path: x (B, T) -> (B, T, n_classes).
+        Equals :meth:`forward` up to rounding; used to check the queues."""
+        queues = self.init_queues(x.shape[0])
+        extras = self._extras(self.upsample_cond(cond, x.shape[1]), self._global(speaker))
+        out = [self.step(x[:, t], queues, t, [self._at(e, t) for e in extras]) for t in range(x.shape[1])]
+        return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def generate(self, n_samples: int, cond: Tensor | None = None, speaker: Tensor | None = None,
+                 temperature: float = 1.0, generator: torch.Generator | None = None,
+                 batch_size: int | None = None) -> Tensor:
+        """Sample ``n_samples`` ids (B, n_samples) autoregressively at O(layers) cost per sample.
+
+        Generation starts from the silent class (n_classes // 2). ``cond`` (B, Tc, cond_dim) must cover
+        n_samples; ``temperature`` 0 picks the argmax; ``generator`` seeds the sampling.
+        Decode to a waveform with :func:`mu_law_decode`.
+        """
+        b = batch_size or (cond.shape[0] if cond is not None else speaker.shape[0] if speaker is not None else 1)
+        queues = self.init_queues(b)
+        extras = self._extras(self.upsample_cond(cond, n_samples), self._global(speaker))
+        x_t = torch.full((b,), self.n_classes // 2, dtype=torch.long, device=self.embed.weight.device)
+        out = []
+        for t in range(n_samples):
+            logits = self.step(x_t, queues, t, [self._at(e, t) for e in extras])
+            if temperature <= 0:
+                x_t = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                x_t = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            out.append(x_t)
+        return torch.stack(out, dim=1)
