@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from speechdl.console import add_format_option, emit
+from speechdl.errors import ConfigError
 from speechdl.train.config import RecipeConfig
 from speechdl.train.trainer import TrainingInterrupted, is_rank_zero, train
 
@@ -17,16 +18,37 @@ def register(groups) -> None:
                                       "optim.lr=1e-3 model.hidden=[64,64]. Re-running with the same output "
                                       "directory resumes from its last checkpoint.")
     p.add_argument("recipe", help="YAML recipe (see docs/training.md and recipes/)")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides (values parsed as YAML)")
+    # REMAINDER: overrides and options may come in any order after the recipe
+    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value",
+                   help="recipe overrides (values parsed as YAML), e.g. trainer.max_epochs=5")
+    _add_options(p)
+    p.set_defaults(func=run_train, subparser=p)
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None, help="overrides trainer.device")
     p.add_argument("--out", default=None, help="output directory (overrides out_dir)")
     add_format_option(p)
-    p.set_defaults(func=run_train, subparser=p)
+
+
+def _split_remainder(args: argparse.Namespace) -> list[str]:
+    """Pull ``--device/--out/--format`` out of the overrides that follow the recipe."""
+    extra = argparse.ArgumentParser(prog="speechdl train", add_help=False)
+    _add_options(extra)
+    extra.set_defaults(format=None)
+    ns, rest = extra.parse_known_args(args.overrides)
+    for key in ("device", "out", "format"):
+        if getattr(ns, key) is not None:
+            setattr(args, key, getattr(ns, key))
+    unknown = [r for r in rest if r.startswith("-")]
+    if unknown:
+        raise ConfigError(f"option {unknown[0]}", "unknown option", "valid: --device, --out, --format, key=value")
+    return rest
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``speechdl train``."""
-    overrides = list(args.overrides)
+    overrides = _split_remainder(args)
     if args.device:
         overrides.append(f"trainer.device={args.device}")
     if args.out:

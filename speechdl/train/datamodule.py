@@ -48,24 +48,33 @@ def pad_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
     return batch
 
 
-class EpochShuffleSampler(Sampler[int]):
-    """A random order that depends only on ``(seed, epoch)``, so a resumed run sees the same epochs.
+class ShardSampler(Sampler[int]):
+    """This process's share of a seeded epoch order (the same on every process and every run).
 
-    Lightning calls :meth:`set_epoch` before every epoch (also after resuming from a checkpoint).
+    The order is ``randperm`` seeded by ``(seed, epoch)`` (or ``0..n-1`` without ``shuffle``), padded
+    by wrapping to a multiple of ``world`` and dealt round-robin: rank ``r`` gets ``order[r::world]``.
+    So a step of ``world`` processes × batch ``b`` sees exactly the items a single process sees with
+    batch ``world × b``, and a resumed run sees the same epochs. Lightning calls :meth:`set_epoch`.
     """
 
-    def __init__(self, n: int, seed: int = 0) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True, rank: int = 0, world: int = 1) -> None:
+        self.n, self.seed, self.shuffle, self.rank, self.world, self.epoch = n, seed, shuffle, rank, world, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return -(-self.n // self.world)
 
     def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        total = len(self) * self.world
+        order = (order * (total // max(self.n, 1) + 1))[:total]
+        return iter(order[self.rank::self.world])
 
 
 class RecipeDataModule(L.LightningDataModule):
@@ -73,7 +82,9 @@ class RecipeDataModule(L.LightningDataModule):
 
     ``data`` holds the dataset ``name`` and kwargs plus the split keys ``val_fraction`` (0.2),
     ``shuffle`` (True; the order is seeded, so runs repeat) and ``drop_last`` (False). The split is
-    a seeded random permutation (``seed``), the same on every process and every run.
+    a seeded random permutation (``seed``), the same on every process and every run. Training
+    batches come from a :class:`ShardSampler` (the trainer runs with ``use_distributed_sampler=False``);
+    every process validates on the whole validation set.
     """
 
     def __init__(self, name: str, kwargs: dict[str, Any], batch_size: int = 32, num_workers: int = 0,
@@ -105,7 +116,9 @@ class RecipeDataModule(L.LightningDataModule):
             self.val_set = Subset(built, perm[:n_val]) if n_val else None
 
     def train_dataloader(self) -> DataLoader:
-        sampler = EpochShuffleSampler(len(self.train_set), self.seed) if self.split["shuffle"] else None
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = ShardSampler(len(self.train_set), self.seed, bool(self.split["shuffle"]), rank, world)
         return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler,
                           drop_last=bool(self.split["drop_last"]), collate_fn=pad_collate,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)

@@ -121,9 +121,8 @@ class TaskModule(L.LightningModule):
         raise NotImplementedError
 
     def _log_all(self, stage: str, loss: torch.Tensor, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
-        on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=batch_size,
-                 sync_dist=not on_step)
+        self.log(f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True,
+                 batch_size=batch_size, sync_dist=True)
         for k, v in metrics.items():
             self.log(f"{stage}_{k}", v, on_step=False, on_epoch=True, prog_bar=k == "acc", batch_size=batch_size,
                      sync_dist=True)

@@ -127,6 +127,7 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
         check_val_every_n_epoch=t.val_every, log_every_n_steps=t.log_every,
         callbacks=[*named.values(), *callbacks], logger=_loggers(out),
         enable_progress_bar=progress, enable_model_summary=progress,
+        use_distributed_sampler=False,   # RecipeDataModule shards with its own seeded ShardSampler
     )
     return trainer, named
 
