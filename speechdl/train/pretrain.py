@@ -7,8 +7,11 @@ already-pretrained layers 0..i-1* (the raw input for i = 0) from a corrupted cop
 are then copied into layer i. The output layer keeps its random initialisation. Supervised
 *fine-tuning* is then ordinary training of the whole net (all layers, including the pretrained ones).
 
-Works with :class:`speechdl.nn.dense.DenseNet` (``build("dense", ...)``), or any module with a
-``layers`` ModuleList of ``nn.Linear`` applied in sequence with one activation between them.
+Works with :class:`speechdl.nn.dense.DenseNet` (``build("dense", ...)``): the inputs of layer i are
+computed through the net's own ``layers[j]`` + ``post[j]`` (norm, activation; eval mode, so no dropout),
+and each AE uses the activation found in ``post[i]``. With ``norm="batch"`` the AE sees no BatchNorm,
+so pretraining is then only an approximate initialisation. Any module with a ``layers`` ModuleList of
+``nn.Linear`` applied in sequence with one activation between them works too.
 
 Example:
     >>> import torch
@@ -100,7 +103,8 @@ def pretrain_layerwise(net: nn.Module, data: Tensor | Iterable, epochs: int = 10
         epochs: passes over the data per layer. lr: learning rate of the per-layer AE optimiser.
         noise: std of the additive Gaussian corruption (0 = plain autoencoder).
         mask_prob: probability of zeroing each input element (masking noise), 0 = off.
-        num_layers: how many layers to pretrain, bottom-up; default all but the last (output) layer.
+        num_layers: how many layers to pretrain, bottom-up; default all but the output layer (all
+            layers when the net has ``out_dim=None``).
         batch_size: mini-batch size when ``data`` is a tensor.
         activation: the hidden activation (name or module); default inferred from ``net``.
         optimizer: ``"adam"`` or ``"sgd"``.
@@ -114,12 +118,27 @@ def pretrain_layerwise(net: nn.Module, data: Tensor | Iterable, epochs: int = 10
     if seed is not None:
         torch.manual_seed(seed)
     linears = _linear_layers(net)
-    n = len(linears) - 1 if num_layers is None else int(num_layers)
+    post = getattr(net, "post", None)  # DenseNet: post[i] (norm, activation, dropout) follows layers[i]
+    if not (isinstance(post, nn.ModuleList) and len(post) == len(linears)):
+        post = None
+    has_output_layer = getattr(net, "out_dim", 0) is not None  # DenseNet(out_dim=None) ends at a hidden layer
+    if num_layers is None:
+        n = len(linears) - 1 if has_output_layer else len(linears)
+    else:
+        n = int(num_layers)
     if not 0 <= n <= len(linears):
         raise ConfigError(f"num_layers={num_layers}", f"net has {len(linears)} layers", "choose a smaller number")
     if epochs < 1 or lr <= 0:
         raise ConfigError(f"epochs={epochs}, lr={lr}", "invalid pretraining schedule", "use epochs >= 1 and lr > 0")
     act = infer_activation(net) if activation is None else make_activation(activation)
+
+    def layer_activation(i: int) -> nn.Module:
+        """The AE's hidden activation for layer i: the one given, else the one the net applies after layer i."""
+        if activation is None and post is not None:
+            found = [m for m in post[i].modules() if isinstance(m, _ACT_TYPES)]
+            if found:
+                return copy.deepcopy(found[0])
+        return act
     device = linears[0].weight.device
     if isinstance(data, Tensor):
         x_all = data.reshape(-1, data.shape[-1]).to(device=device, dtype=linears[0].weight.dtype)
@@ -132,8 +151,8 @@ def pretrain_layerwise(net: nn.Module, data: Tensor | Iterable, epochs: int = 10
 
     def propagate(x: Tensor, depth: int) -> Tensor:
         with torch.no_grad():
-            for lin in linears[:depth]:
-                x = act(lin(x))
+            for j, lin in enumerate(linears[:depth]):
+                x = post[j](lin(x)) if post is not None else act(lin(x))
         return x
 
     def batches(depth: int, feats: Tensor | None) -> Iterator[Tensor]:
@@ -153,9 +172,12 @@ def pretrain_layerwise(net: nn.Module, data: Tensor | Iterable, epochs: int = 10
     try:
         for i in range(n):
             lin = linears[i]
-            ae = DenoisingAutoEncoder(lin.in_features, lin.out_features, hidden=(), activation=act,
-                                      bottleneck_activation=act, out_activation=None,
+            ae_act = layer_activation(i)
+            ae = DenoisingAutoEncoder(lin.in_features, lin.out_features, hidden=(), activation=ae_act,
+                                      bottleneck_activation=ae_act, out_activation=None,
                                       gaussian_std=noise, mask_prob=mask_prob).to(device=device, dtype=lin.weight.dtype)
+            if lin.bias is None:  # e.g. a DenseNet hidden layer followed by BatchNorm: encoder without bias too
+                ae.encoder[0].register_parameter("bias", None)
             params = list(ae.parameters())
             opt = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else torch.optim.SGD(params, lr=lr)
             feats = propagate(x_all, i) if x_all is not None else None
