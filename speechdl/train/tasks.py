@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from speechdl.errors import ConfigError
 from speechdl.train.optim import build_optimizer, build_scheduler
+from speechdl.train.tasks_pretrain import check_pretrain
 
 _TASKS: dict[str, type[TaskModule]] = {}
 BASE_ARGS = ("model", "optim", "scheduler", "monitor", "mode")
@@ -110,6 +111,19 @@ class TaskModule(L.LightningModule):
         self._takes_lengths = "lengths" in inspect.signature(self.model.forward).parameters
         self.optim_cfg, self.sched_cfg = dict(optim or {}), dict(scheduler or {"name": "none"})
         self.monitor, self.mode = monitor, mode
+        self.pretrain_cfg: dict[str, Any] | None = None   # set by tasks that take ``pretrain:``
+        self.pretrain_losses: list[float] = []
+
+    def on_fit_start(self) -> None:
+        """Greedy layer-wise AE pretraining (``task.pretrain``) before a fresh (not resumed) run."""
+        if self.pretrain_cfg is None or self.trainer.ckpt_path is not None:
+            return
+        from speechdl.train.tasks_pretrain import pretrain_from_datamodule
+
+        self.pretrain_losses = pretrain_from_datamodule(self, self.pretrain_cfg)
+        metrics = self.trainer.callback_metrics
+        for i, value in enumerate(self.pretrain_losses):
+            metrics[f"pretrain_loss_l{i}"] = torch.tensor(value)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The model's main output for ``x`` ``(B, T, F)`` or ``(B, F)``."""
@@ -157,14 +171,18 @@ class Classify(TaskModule):
     Output ``(B, C)`` with labels ``(B,)``, or ``(B, T, C)`` with frame labels ``(B, T)`` (padding
     frames labelled ``ignore_index``), or ``(B, T, C)`` with sequence labels ``(B,)``: then the
     frames are pooled (``pooling`` ``mean`` over valid frames, ``max`` or ``last`` valid frame).
+    ``pretrain: {epochs, noise, ...}``: greedy layer-wise denoising-AE pretraining of a ``dense``
+    model's hidden layers on the training inputs first (:mod:`speechdl.train.tasks_pretrain`).
     ``num_classes=1``: one logit, binary cross-entropy (``pos_weight`` weights the positives);
     otherwise cross-entropy (``label_smoothing``). Metric: ``acc``.
     """
 
     def __init__(self, model, optim=None, scheduler=None, monitor="val_loss", mode="min", *,
                  num_classes: int = 2, pooling: str = "mean", ignore_index: int = -100,
-                 label_smoothing: float = 0.0, pos_weight: float | None = None) -> None:
+                 label_smoothing: float = 0.0, pos_weight: float | None = None,
+                 pretrain: dict[str, Any] | None = None) -> None:
         super().__init__(model, optim, scheduler, monitor, mode)
+        self.pretrain_cfg = check_pretrain(pretrain)
         if pooling not in ("mean", "max", "last"):
             raise ConfigError("task.pooling", f"expected mean, max or last, got {pooling!r}", "fix the recipe")
         self.num_classes, self.pooling, self.ignore_index = num_classes, pooling, ignore_index
@@ -210,14 +228,17 @@ class Classify(TaskModule):
 
 @register_task("regress")
 class Regress(TaskModule):
-    """Regression with ``loss`` ``mse`` or ``l1``; padded frames (``lengths``) are masked. Metric: ``mae``."""
+    """Regression with ``loss`` ``mse`` or ``l1``; padded frames (``lengths``) are masked. Metric: ``mae``.
+
+    ``pretrain``: as for ``classify``."""
 
     def __init__(self, model, optim=None, scheduler=None, monitor="val_loss", mode="min", *,
-                 loss: str = "mse") -> None:
+                 loss: str = "mse", pretrain: dict[str, Any] | None = None) -> None:
         super().__init__(model, optim, scheduler, monitor, mode)
         if loss not in ("mse", "l1"):
             raise ConfigError("task.loss", f"expected mse or l1, got {loss!r}", "fix the recipe")
         self.loss = loss
+        self.pretrain_cfg = check_pretrain(pretrain)
 
     def compute(self, batch, stage):
         pred, y = self(batch["x"], batch.get("lengths")), batch["y"].float()
