@@ -18,6 +18,7 @@ GROUPS = {
     "features": "speechdl.features.cli",
     "data": "speechdl.data.cli",
     "train": "speechdl.train.cli",
+    "tune": "speechdl.train.tune_cli",
 }
 
 
