@@ -121,9 +121,6 @@ class TaskModule(L.LightningModule):
         from speechdl.train.tasks_pretrain import pretrain_from_datamodule
 
         self.pretrain_losses = pretrain_from_datamodule(self, self.pretrain_cfg)
-        metrics = self.trainer.callback_metrics
-        for i, value in enumerate(self.pretrain_losses):
-            metrics[f"pretrain_loss_l{i}"] = torch.tensor(value)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The model's main output for ``x`` ``(B, T, F)`` or ``(B, F)``."""
@@ -150,6 +147,8 @@ class TaskModule(L.LightningModule):
                 loss = loss + pen
                 metrics = {**metrics, "penalty": torch.as_tensor(pen).detach()}
         self._log_all("train", loss, metrics, len(batch["x"]))
+        for i, value in enumerate(self.pretrain_losses):   # constant: shows up in the run summary
+            self.log(f"pretrain_loss_l{i}", value, on_step=False, on_epoch=True, batch_size=len(batch["x"]))
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
