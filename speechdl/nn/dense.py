@@ -29,7 +29,7 @@ class DenseNet(nn.Module):
 
     Args:
         in_dim: input features F.
-        hidden: widths of the hidden layers (any depth, may be empty).
+        hidden: widths of the hidden layers (any depth, may be empty; an int is one hidden layer).
         out_dim: width of the output Linear; ``None`` ends the net at the last hidden layer.
         activation: hidden-layer activation by name (relu, tanh, sigmoid, gelu, leaky_relu, elu, selu, ...).
         out_activation: activation after the output Linear (``None`` = logits, ``"sigmoid"``, ``"softmax"``).
@@ -51,7 +51,7 @@ class DenseNet(nn.Module):
     def __init__(
         self,
         in_dim: int,
-        hidden: list[int] | None = None,
+        hidden: int | list[int] | None = None,
         out_dim: int | None = None,
         activation: str = "relu",
         out_activation: str | None = None,
@@ -64,7 +64,7 @@ class DenseNet(nn.Module):
     ) -> None:
         super().__init__()
         where = "model 'dense'"
-        hidden = list(hidden or [])
+        hidden = [hidden] if isinstance(hidden, int) else list(hidden or [])
         check_choice(norm, [None, "batch", "layer"], "norm", where)
         drops = per_layer(dropout, len(hidden), "dropout", where)
         self.in_dim, self.hidden, self.out_dim = in_dim, hidden, out_dim

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from speechdl import audio
+from speechdl.data.manifests import save_manifests
 from speechdl.data.synth import mixer, noise, text, voices
 from speechdl.errors import ConfigError, DataError
 
@@ -272,17 +273,7 @@ def _write_manifests(out: Path, rows: list[dict]) -> None:
 
     recs = RecordingSet.from_recordings([Recording.from_dict(r["recording"]) for r in rows])
     sups = SupervisionSet.from_segments([SupervisionSegment.from_dict(s) for r in rows for s in r["supervisions"]])
-    try:
-        from speechdl.data.manifests import save_manifests
-    except ImportError:  # pragma: no cover - the manifests module is written in parallel
-        save_manifests = None
-    if save_manifests is not None:
-        save_manifests(out, recs, sups)
-        return
-    for manifest, name in ((sups, "supervisions.jsonl.gz"), (recs, "recordings.jsonl.gz")):
-        tmp, final = audio.atomic_path(out / name, suffix=".jsonl.gz")
-        manifest.to_file(tmp)
-        os.replace(tmp, final)
+    save_manifests(out, recs, sups)
 
 
 def build(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2,
