@@ -11,13 +11,6 @@ from speechdl.nn.attention import AdditiveAttention, LocationAwareAttention, ini
 KINDS = ["additive_attention", "location_attention"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def make(kind: str, q: int = 6, k: int = 5, a: int = 8):
     extra = {"n_filters": 3, "kernel_size": 5} if kind == "location_attention" else {}

@@ -11,15 +11,6 @@ from speechdl.nn import build
 from speechdl.nn.autoencoder import AutoEncoder, ConvAutoEncoder, DenoisingAutoEncoder, bottleneck_features, corrupt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is fastest and immune to contention on shared CI cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def low_rank(n: int, t: int | None, dim: int, rank: int, seed: int = 0) -> torch.Tensor:
     """Data on a ``rank``-dimensional subspace of R^dim, so a bottleneck >= rank can reconstruct it."""
     g = torch.Generator().manual_seed(seed)

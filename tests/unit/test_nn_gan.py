@@ -19,15 +19,6 @@ from speechdl.nn.gan import (
     g_loss,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 REAL = torch.tensor([2.0, 0.5, -1.0])
 FAKE = torch.tensor([-2.0, 0.0, 1.5, 0.5])
 

@@ -11,13 +11,6 @@ from speechdl.nn.seq2seq import RNNEncoder, Seq2Seq, pad_targets
 PAD, SOS, EOS, V = 0, 1, 2, 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(**kw) -> Seq2Seq:
     args = dict(in_dim=V, vocab_size=V, enc_hidden=16, enc_layers=2, dec_hidden=32, emb_dim=8, attn_dim=16,

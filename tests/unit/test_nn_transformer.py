@@ -12,14 +12,6 @@ from speechdl.nn.transformer import ConformerEncoder, TransformerEncoder
 NAMES = ["transformer", "conformer"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: intra-op threads only add contention (10x slower on a busy 2-core box)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(name: str, **kw):
     args = dict(in_dim=8, d_model=16, n_heads=2, n_layers=2, ff_dim=32, dropout=0.0)

@@ -9,14 +9,6 @@ from speechdl.nn import build
 from speechdl.nn.wavenet import WaveNet, mu_law_decode, mu_law_encode
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(**kw) -> WaveNet:
     args = dict(n_classes=32, residual_channels=8, dilation_channels=8, skip_channels=8, layers=3, stacks=2)
     args.update(kw)

@@ -11,14 +11,6 @@ from speechdl.nn import available, build
 from speechdl.train.pretrain import infer_activation, pretrain_layerwise
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class StandInDense(nn.Module):
     """The DenseNet contract: ``layers`` (ModuleList of Linear), ``hidden``, ``activation``, ``dropout``."""
 

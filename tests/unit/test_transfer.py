@@ -10,14 +10,6 @@ from speechdl.errors import ConfigError
 from speechdl.train.transfer import freeze, frozen_parameters, load_matching, param_groups, unfreeze
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def encoder():
     return nn.Sequential(nn.Linear(10, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 6))
 
