@@ -1,0 +1,1 @@
+"""Pretrained bundles: format, registry and the small bundles shipped with the package."""

@@ -1,0 +1,1 @@
+"""Applications: one package per task (vad, asr, speaker, ...); a task never imports another task."""
