@@ -19,26 +19,20 @@ from typing import Any
 from torch import nn
 
 from speechdl.errors import ConfigError
+from speechdl.registry import Registry
 
-_MODELS: dict[str, type[nn.Module]] = {}
+_MODELS = Registry("architecture", where="model")
 
 
 def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator: make ``cls`` buildable as ``build(name, **kwargs)``."""
-
-    def deco(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"model name {name!r} registered twice")
-        _MODELS[name] = cls
-        return cls
-
-    return deco
+    return _MODELS.register(name)
 
 
 def available() -> list[str]:
     """Registered model names."""
     _load_all()
-    return sorted(_MODELS)
+    return _MODELS.names()
 
 
 def check_kwargs(fn: Callable, kwargs: dict[str, Any], where: str) -> None:
@@ -59,9 +53,7 @@ def check_kwargs(fn: Callable, kwargs: dict[str, Any], where: str) -> None:
 def build(name: str, **kwargs: Any) -> nn.Module:
     """Construct the architecture registered as ``name``."""
     _load_all()
-    if name not in _MODELS:
-        raise ConfigError(f"model {name!r}", "unknown architecture", f"choose one of: {', '.join(sorted(_MODELS))}")
-    cls = _MODELS[name]
+    cls = _MODELS.get(name)
     check_kwargs(cls.__init__, kwargs, f"model {name!r}")
     return cls(**kwargs)
 

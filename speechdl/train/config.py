@@ -337,10 +337,8 @@ def check_components(cfg: RecipeConfig) -> None:
 
     check_task_kwargs(cfg.task.name, cfg.task.kwargs)
     registry._load_all()
-    if cfg.model.name not in registry._MODELS:
-        raise ConfigError(f"model {cfg.model.name!r}", "unknown architecture",
-                          f"choose one of: {', '.join(sorted(registry._MODELS)) or '(none registered)'}")
-    registry.check_kwargs(registry._MODELS[cfg.model.name].__init__, cfg.model.kwargs, f"model {cfg.model.name!r}")
+    model_cls = registry._MODELS.get(cfg.model.name)
+    registry.check_kwargs(model_cls.__init__, cfg.model.kwargs, f"model {cfg.model.name!r}")
     ds_kwargs = {k: v for k, v in cfg.data.kwargs.items() if k not in SPLIT_KEYS}
     registry.check_kwargs(dataset_signature_target(cfg.data.name), ds_kwargs, f"data {cfg.data.name!r}")
     frac = cfg.data.kwargs.get("val_fraction", SPLIT_KEYS["val_fraction"])

@@ -24,32 +24,24 @@ import torch
 from torch.utils.data import Dataset
 
 from speechdl.errors import ConfigError, DataError
+from speechdl.registry import Registry
 
-_DATASETS: dict[str, Callable[..., Any]] = {}
+_DATASETS = Registry("dataset", where="data")
 
 
 def register_dataset(name: str) -> Callable:
     """Decorator: make ``fn_or_cls`` buildable as ``data: {name: <name>, ...}`` in a recipe."""
-
-    def deco(obj: Callable) -> Callable:
-        if name in _DATASETS and _DATASETS[name] is not obj:
-            raise ValueError(f"dataset name {name!r} registered twice")
-        _DATASETS[name] = obj
-        return obj
-
-    return deco
+    return _DATASETS.register(name)
 
 
 def available_datasets() -> list[str]:
     """Registered dataset names."""
-    return sorted(_DATASETS)
+    return _DATASETS.names()
 
 
 def dataset_factory(name: str) -> Callable[..., Any]:
     """The registered constructor of ``name`` (ConfigError listing the valid names if unknown)."""
-    if name not in _DATASETS:
-        raise ConfigError(f"data {name!r}", "unknown dataset", f"choose one of: {', '.join(available_datasets())}")
-    return _DATASETS[name]
+    return _DATASETS.get(name)
 
 
 def dataset_signature_target(name: str) -> Callable:

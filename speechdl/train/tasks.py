@@ -29,35 +29,27 @@ import torch
 import torch.nn.functional as F
 
 from speechdl.errors import ConfigError
+from speechdl.registry import Registry
 from speechdl.train.optim import build_optimizer, build_scheduler
 from speechdl.train.tasks_pretrain import check_pretrain
 
-_TASKS: dict[str, type[TaskModule]] = {}
+_TASKS = Registry("task")
 BASE_ARGS = ("model", "optim", "scheduler", "monitor", "mode")
 
 
 def register_task(name: str) -> Callable[[type], type]:
     """Class decorator: make a :class:`TaskModule` subclass usable as ``task: {name: <name>}``."""
-
-    def deco(cls: type) -> type:
-        if name in _TASKS and _TASKS[name] is not cls:
-            raise ValueError(f"task name {name!r} registered twice")
-        _TASKS[name] = cls
-        return cls
-
-    return deco
+    return _TASKS.register(name)
 
 
 def available_tasks() -> list[str]:
     """Registered task names."""
-    return sorted(_TASKS)
+    return _TASKS.names()
 
 
 def task_class(name: str) -> type[TaskModule]:
     """The class registered as ``name`` (ConfigError listing the valid names if unknown)."""
-    if name not in _TASKS:
-        raise ConfigError(f"task {name!r}", "unknown task", f"choose one of: {', '.join(available_tasks())}")
-    return _TASKS[name]
+    return _TASKS.get(name)
 
 
 def check_task_kwargs(name: str, kwargs: dict[str, Any]) -> None:

@@ -100,26 +100,26 @@ def test_save_is_atomic_and_leaves_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # the old file survives, no temp left
 
 
-def _expect_error(path, match):
+def assert_audio_error(path, match):
     with pytest.raises(AudioError, match=match) as info:
         audio.load(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_missing_file(tmp_path):
-    _expect_error(tmp_path / "nope.wav", "not found")
+    assert_audio_error(tmp_path / "nope.wav", "not found")
 
 
 def test_empty_file(tmp_path):
     p = tmp_path / "empty.wav"
     p.write_bytes(b"")
-    _expect_error(p, "empty")
+    assert_audio_error(p, "empty")
 
 
 def test_non_audio_file(tmp_path):
     p = tmp_path / "notes.wav"
     p.write_text("this is not audio\n" * 20)
-    _expect_error(p, "not a readable audio file")
+    assert_audio_error(p, "not a readable audio file")
 
 
 def test_corrupt_file(tmp_path):
@@ -135,11 +135,11 @@ def test_corrupt_file(tmp_path):
 def test_nan_filled_file(tmp_path):
     p = tmp_path / "nan.wav"
     sf.write(p, np.full(1000, np.nan, np.float32), 16000, subtype="FLOAT")
-    _expect_error(p, "NaN")
+    assert_audio_error(p, "NaN")
 
 
 def test_directory_and_header_only(tmp_path):
-    _expect_error(tmp_path, "directory")
+    assert_audio_error(tmp_path, "directory")
     p = tmp_path / "zero.wav"
     sf.write(p, np.zeros(0, np.float32), 16000)
-    _expect_error(p, "no audio samples")
+    assert_audio_error(p, "no audio samples")
