@@ -48,7 +48,8 @@ def _draw_row(ax_roc: Any, ax_det: Any, systems: Mapping[str, System], title: st
             miss = float(((s < 0.5) & y).sum() / y.sum())
             label = f"{name} (FA {100 * fa:.1f} %, miss {100 * miss:.1f} %)"
             ax_roc.plot([fa], [1 - miss], "o", color=color, label=label)
-            ax_det.plot(normal_deviate(fa), normal_deviate(miss), "o", color=color)
+            fa_c, miss_c = np.clip([fa, miss], lo, hi)  # a point at 0 % sits on the axis edge
+            ax_det.plot(normal_deviate(fa_c), normal_deviate(miss_c), "o", color=color, clip_on=False)
             continue
         fpr, tpr, _ = roc_curve(s, y)
         fa, miss, _ = det_curve(s, y)

@@ -122,3 +122,90 @@ def test_cli_verb_json_and_text(manifest, tmp_path, capsys):
     assert E.run_eval(args, scorer=_energy) == 0
     text = capsys.readouterr().out
     assert "roc_auc" in text and "f1" in text and "%" in text
+
+
+def _bench_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "vad.py"
+    spec = importlib.util.spec_from_file_location("bench_vad", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vad"] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def _energy_system(bench):
+    return bench.System("energy", _energy, lambda x: bench._timed_calls(_energy, x, 160), 160, params=0)
+
+
+def test_benchmark_quick_on_tiny_sets(manifest, tmp_path, capsys):
+    bench = _bench_module()
+    argv = ["--quick", "--baselines-only", "--eval", str(manifest), str(manifest), "--dev", str(manifest),
+            "--webrtc-modes", "0", "3", "--plot", str(tmp_path / "rd.png"), "--out", str(tmp_path / "r.json")]
+    assert bench.main(argv, extra=[_energy_system(bench)]) == 0
+    text = capsys.readouterr().out
+    assert "webrtc-0" in text and "silero" in text and "energy" in text and "ROC-AUC" in text
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (tmp_path / "rd.png").read_bytes()[:4] == b"\x89PNG"
+    (name, results), = report["sets"].items()  # the same dir twice -> one set name
+    assert set(results) == {"webrtc-0", "webrtc-3", "silero", "energy"}
+    energy = results["energy"]
+    assert energy["roc_auc"] > 0.97 and energy["f1"] > 0.9
+    assert report["systems"]["energy"]["threshold"] == energy["threshold"] != 0.5  # tuned on dev
+    assert report["systems"]["webrtc-3"]["binary"] and report["systems"]["webrtc-3"]["threshold"] == 0.5
+    assert results["webrtc-0"]["roc_auc"] > 0.8 and results["silero"]["roc_auc"] > 0.6
+    silero = report["systems"]["silero"]
+    assert silero["params"] > 100_000 and "divided by 3.2" in silero["streaming"]["unit"]
+    assert 0 < report["systems"]["webrtc-0"]["streaming"]["us_per_10ms"] < silero["streaming"]["us_per_10ms"]
+    assert report["config"]["max_recordings"] == 3 and results["energy"]["hours"] <= 15 / 3600
+
+
+def test_benchmark_fails_clearly_without_sets(tmp_path, capsys):
+    bench = _bench_module()
+    assert bench.main(["--quick", "--eval", str(tmp_path / "nope"), "--dev", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "set not found" in err and str(tmp_path) in err
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path):
+    """An untrained MFCC39 -> Dense 8 -> 1 VAD bundle (the real inference path, tiny weights)."""
+    try:
+        from speechdl.features import FrontendConfig
+        from speechdl.pretrained import save_bundle
+        from speechdl.tasks.vad.model import FrameModel
+    except ImportError as err:
+        pytest.skip(f"VAD model/bundle modules not available yet ({err})")
+    import torch
+
+    torch.manual_seed(0)
+    model = FrameModel("dense", {"in_dim": 39, "hidden": [8], "out_dim": 1})
+    return save_bundle(tmp_path / "tiny", task="vad", model={"name": "dense", "kwargs": model.kwargs},
+                       state_dict=model.state_dict(), frontend=FrontendConfig.mfcc39().to_dict(),
+                       thresholds={"onset": 0.4})
+
+
+def test_eval_verb_loads_a_bundle(manifest, tiny_bundle, capsys):
+    parser = argparse.ArgumentParser(prog="speechdl vad")
+    E.add_eval(parser.add_subparsers(dest="verb"))
+    args = parser.parse_args(["eval", str(manifest), "--model", str(tiny_bundle), "--format", "json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["threshold"] == 0.4 and out["frames"] == 653 and 0 <= out["roc_auc"] <= 1
+
+
+def test_benchmark_quick_with_a_bundle(manifest, tiny_bundle, tmp_path, capsys):
+    bench = _bench_module()
+    argv = ["--quick", "--eval", str(manifest), "--dev", str(manifest), "--model", f"tiny={tiny_bundle}",
+            "--webrtc-modes", "3", "--no-silero", "--plot", "", "--format", "json"]
+    assert bench.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    (results,) = report["sets"].values()
+    assert set(results) == {"tiny", "webrtc-3"} and 0 <= results["tiny"]["roc_auc"] <= 1
+    tiny = report["systems"]["tiny"]
+    assert tiny["params"] == sum(p.numel() for p in E.load_vad(tiny_bundle).model.parameters()) >= 39 * 8 + 8 + 8 + 1
+    assert tiny["bytes"] > 1000 and tiny["streaming"]["us_per_10ms"] > 0
+    assert "10 ms per call" == tiny["streaming"]["unit"]

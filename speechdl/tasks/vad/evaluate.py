@@ -19,7 +19,7 @@ import argparse
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,11 +129,11 @@ def fit_length(scores: Any, n_frames: int, where: str = "") -> np.ndarray:
     return np.pad(s, (0, n_frames - s.size), mode="edge")
 
 
-def score_manifest(manifest: str | os.PathLike, scorer: Scorer, limit: int | None = None,
-                   max_seconds: float | None = None) -> Scored:
-    """Run ``scorer`` on every recording of ``manifest``; keep scores, labels and compute time."""
+def score_items(items: Iterable[tuple[str, np.ndarray, np.ndarray]], scorer: Scorer,
+                where: str | os.PathLike = "") -> Scored:
+    """Run ``scorer`` on ``(id, wave_16k, labels)`` items (e.g. :func:`iter_references`, preloaded)."""
     out = Scored()
-    for rid, wave, labels in iter_references(manifest, limit, max_seconds):
+    for rid, wave, labels in items:
         t0 = time.perf_counter()
         s = scorer(wave)
         out.seconds_compute += time.perf_counter() - t0
@@ -142,8 +142,14 @@ def score_manifest(manifest: str | os.PathLike, scorer: Scorer, limit: int | Non
         out.scores.append(fit_length(s, labels.size, rid))
         out.labels.append(labels)
     if not out.ids:
-        raise DataError(manifest, "no recordings to evaluate", "check the manifest")
+        raise DataError(where or None, "no recordings to evaluate", "check the manifest")
     return out
+
+
+def score_manifest(manifest: str | os.PathLike, scorer: Scorer, limit: int | None = None,
+                   max_seconds: float | None = None) -> Scored:
+    """Run ``scorer`` on every recording of ``manifest``; keep scores, labels and compute time."""
+    return score_items(iter_references(manifest, limit, max_seconds), scorer, manifest)
 
 
 def metrics_of(scored: Scored, threshold: float) -> dict[str, Any]:
@@ -184,16 +190,25 @@ def evaluate(manifest: str | os.PathLike, scorer: Scorer, threshold: float = 0.5
 # ------------------------------------------------------------------------------------ command line
 
 
-def load_scorer(model: str | None) -> tuple[Scorer, float, str]:
-    """``(scorer, bundle threshold, name)`` of a speechdl VAD bundle (``None``: the shipped one)."""
+def load_vad(model: str | os.PathLike | None) -> Any:
+    """A loaded speechdl ``VAD`` (:mod:`speechdl.tasks.vad.infer`) from a bundle; ``None``: the shipped one."""
     try:
         from speechdl.tasks.vad.infer import VAD
     except ImportError as err:
-        raise ConfigError(None, f"the VAD inference module is not available ({err})",
-                          "update speechdl") from None
-    vad = VAD.from_bundle(model) if model is not None else (
-        VAD.default() if hasattr(VAD, "default") else VAD.from_bundle())
-    threshold = float(getattr(vad, "threshold", 0.5))
+        raise ConfigError(None, f"the VAD inference module is not available ({err})", "update speechdl") from None
+    return VAD.from_bundle(model) if model is not None else VAD.from_bundle()
+
+
+def bundle_threshold(vad: Any, default: float = 0.5) -> float:
+    """The decision threshold a bundle carries (its post-processing onset), else ``default``."""
+    post = getattr(vad, "post", None)
+    return float(getattr(post, "onset", getattr(vad, "threshold", default)))
+
+
+def load_scorer(model: str | None) -> tuple[Scorer, float, str]:
+    """``(scorer, bundle threshold, name)`` of a speechdl VAD bundle (``None``: the shipped one)."""
+    vad = load_vad(model)
+    threshold = bundle_threshold(vad)
     name = Path(model).stem if model else "speechdl"
     return vad.probabilities, threshold, name
 
