@@ -19,6 +19,7 @@ GROUPS = {
     "data": "speechdl.data.cli",
     "train": "speechdl.train.cli",
     "tune": "speechdl.train.tune_cli",
+    "vad": "speechdl.tasks.vad.cli",
 }
 
 

@@ -1,0 +1,249 @@
+"""Public VAD API: load a bundle, frame probabilities and speech segments, offline or streaming.
+
+Offline processing is blockwise (``frontend.chunk_seconds``, 10 s): the file is read with
+:func:`speechdl.audio.stream`, features come from the torch front-end block by block with the
+sequence stages (deltas, stacking) carried across blocks, and the network runs once per block (a
+dense net on all frames of the block in one batch; a recurrent net carries its state), so an
+hour-long file needs memory for one block plus its probabilities (4 bytes per 10 ms).
+
+Example:
+    >>> # vad = load_vad()                        # the shipped bundle "vad", or load_vad("path/to/bundle")
+    >>> # p = vad.probabilities("talk.flac")      # (frames,) float32, one per vad.frame_hop s
+    >>> # vad.segments("talk.flac")               # [{"start": 0.42, "end": 2.17}, ...]
+    >>> # s = vad.stream(); out = s.push(chunk)   # out.probabilities, out.events
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from speechdl import audio
+from speechdl.errors import AudioError, ConfigError
+from speechdl.features import FrontendConfig
+from speechdl.pretrained import load_bundle, save_bundle
+from speechdl.tasks.vad.model import FrameModel
+from speechdl.tasks.vad.post import PostConfig, segments
+from speechdl.tasks.vad.stream import FeaturePipeline, VADStream
+
+AudioInput = str | os.PathLike | np.ndarray
+
+
+class VAD:
+    """A voice activity detector: front-end + frame model + post-processing defaults.
+
+    Args:
+        model: :class:`FrameModel` (put in eval mode).
+        frontend: the exact :class:`FrontendConfig` the model was trained with.
+        post: default :class:`PostConfig` (thresholds, min durations, smoothing, padding).
+        meta: the bundle's ``bundle.json`` (metrics, data, ...), if any.
+    """
+
+    def __init__(self, model: FrameModel, frontend: FrontendConfig, post: PostConfig | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.model = model.eval()
+        self.frontend, self.post = frontend, post or PostConfig()
+        self.meta = meta or {}
+
+    @classmethod
+    def from_bundle(cls, name_or_path: str | os.PathLike = "vad") -> VAD:
+        """Load a bundle directory or a shipped bundle name."""
+        b = load_bundle(name_or_path)
+        if b.meta.get("task") != "vad":
+            raise ConfigError(b.path, f"is a {b.meta.get('task')!r} bundle, not a vad one", "pass a VAD bundle")
+        model = FrameModel(b.meta["model"]["name"], b.meta["model"]["kwargs"])
+        model.load_state_dict(b.state_dict)
+        post = {**b.meta.get("post", {}), **b.meta.get("thresholds", {})}
+        return cls(model, FrontendConfig.from_dict(b.meta["frontend"]), PostConfig.from_dict(post), b.meta)
+
+    @property
+    def frame_hop(self) -> float:
+        """Seconds between frames."""
+        return self.frontend.frame_shift
+
+    def _blocks(self, source: AudioInput, sample_rate: int | None) -> Iterator[np.ndarray]:
+        sr = self.frontend.sample_rate
+        if isinstance(source, np.ndarray | torch.Tensor):
+            x = np.asarray(source, np.float32)
+            if x.ndim == 2:
+                x = audio.to_mono(x)
+            if x.ndim != 1:
+                raise AudioError("waveform", f"expected (samples,) or (samples, channels), got {x.shape}",
+                                 "pass mono audio")
+            if sample_rate is not None and sample_rate != sr:
+                x = audio.resample(x, sample_rate, sr)
+            step = int(self.frontend.chunk_seconds * sr)
+            return (x[i:i + step] for i in range(0, len(x), step))
+        return audio.stream(source, block_seconds=self.frontend.chunk_seconds, sample_rate=sr)
+
+    @torch.no_grad()
+    def iter_probabilities(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Probabilities ``(n,)`` per block of mono audio at the model's rate (bounded memory)."""
+        pipe = FeaturePipeline(self.frontend, engine="torch")
+        stream = self.model.streams_exactly and self.model.name != "dense"  # carry rnn/crnn state
+        state = self.model.init_state() if stream else None
+        whole: list[np.ndarray] = []
+
+        def run(feats: np.ndarray) -> np.ndarray:
+            nonlocal state
+            x = torch.from_numpy(np.ascontiguousarray(feats))[None]
+            if stream:
+                logits, state = self.model.forward_chunk(x, state)
+            else:
+                logits = self.model(x)
+            return torch.sigmoid(logits[0]).numpy()
+
+        for block in blocks:
+            feats = pipe.push(block)
+            if not self.model.streams_exactly:  # non-causal sequence models see the whole sequence
+                whole.append(feats)
+            elif len(feats):
+                yield run(feats)
+        feats = pipe.flush()
+        if not self.model.streams_exactly:
+            feats = np.concatenate([*whole, feats])
+        if len(feats):
+            yield run(feats)
+
+    def probabilities(self, source: AudioInput, sample_rate: int | None = None) -> np.ndarray:
+        """Speech probability per frame ``(frames,)`` float32 of a file (any format/rate) or a waveform.
+
+        ``sample_rate`` is the rate of a waveform (default: the model's); files are resampled.
+        Frame ``t`` covers ``[t * frame_hop, (t + 1) * frame_hop)`` s.
+        """
+        parts = list(self.iter_probabilities(self._blocks(source, sample_rate)))
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+    def segments(self, source: AudioInput | None = None, sample_rate: int | None = None,
+                 post: PostConfig | None = None, probs: np.ndarray | None = None) -> list[dict[str, float]]:
+        """Speech segments ``[{start, end}]`` (s) of ``source`` (or of precomputed ``probs``)."""
+        duration = None
+        if probs is None:
+            probs = self.probabilities(source, sample_rate)
+            if isinstance(source, np.ndarray | torch.Tensor):
+                duration = len(source) / (sample_rate or self.frontend.sample_rate)
+            else:
+                duration = audio.info(source).duration
+        return segments(probs, self.frame_hop, post or self.post, duration)
+
+    def stream(self, post: PostConfig | None = None, engine: str = "numpy") -> VADStream:
+        """A fresh :class:`VADStream` (numpy per-hop engine for dense/rnn nets)."""
+        return VADStream(self.model, self.frontend, post or self.post, engine=engine)
+
+
+def load_vad(name_or_path: str | os.PathLike = "vad") -> VAD:
+    """:meth:`VAD.from_bundle` (default: the shipped bundle ``vad``)."""
+    return VAD.from_bundle(name_or_path)
+
+
+# ---------------------------------------------------------------- export from a training run
+def _best_checkpoint(run: Path) -> Path:
+    ckdir = run / "checkpoints"
+    best = sorted(ckdir.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    last = ckdir / "last.ckpt"
+    if best:
+        return best[-1]
+    if last.exists():
+        return last
+    raise ConfigError(run, "no checkpoint in checkpoints/", "pass the out_dir of a 'speechdl vad train' run")
+
+
+def _last_metrics(run: Path) -> dict[str, float]:
+    import csv
+
+    files = sorted(run.glob("logs/version_*/metrics.csv"))
+    if not files:
+        return {}
+    out: dict[str, float] = {}
+    with files[-1].open() as fh:
+        for row in csv.DictReader(fh):
+            for k, v in row.items():
+                if v not in ("", None) and (k.startswith("val_") or k in ("epoch",)):
+                    out[k] = round(float(v), 6)
+    return out
+
+
+def frontend_of_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The FrontendConfig dict of a resolved recipe's ``data.frontend`` (``vad_frames``: a dict,
+    ``"mfcc39"`` (the default) or ``"logmel"``)."""
+    fe = (cfg.get("data") or {}).get("frontend")
+    if fe is None or fe == "mfcc39":
+        return FrontendConfig.mfcc39().to_dict()
+    if fe == "logmel":
+        return FrontendConfig.logmel().to_dict()
+    if not isinstance(fe, dict):
+        raise ConfigError("recipe", f"data.frontend={fe!r} is not a FrontendConfig", "use mfcc39, logmel or a dict")
+    return FrontendConfig.from_dict(dict(fe)).to_dict()
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, post: PostConfig | None = None,
+               half: bool = False, card: str = "") -> Path:
+    """Bundle the best checkpoint of a ``vad`` training run (resolved ``config.yaml`` + checkpoint)."""
+    import yaml
+
+    run = Path(run_dir)
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+    except OSError:
+        raise ConfigError(run, "no config.yaml (not a training run directory)", "pass the run's out_dir") from None
+    if (cfg.get("task") or {}).get("name") != "vad":
+        raise ConfigError(run, f"task is {(cfg.get('task') or {}).get('name')!r}, not vad", "export a vad run")
+    ckpt = _best_checkpoint(run)
+    sd = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = {("net." + k[6:] if k.startswith("model.") else k): v for k, v in sd.items()}
+    model = {k: v for k, v in cfg["model"].items() if k != "name"}
+    frame_model = FrameModel(cfg["model"]["name"], model)
+    frame_model.load_state_dict(state)  # fails loudly on a mismatch before anything is written
+    post = post or PostConfig()
+    data = {k: v for k, v in cfg["data"].items()}
+    cmd = f"speechdl vad train <recipe> --out {run}  # resolved recipe: {run / 'config.yaml'}"
+    return save_bundle(out, task="vad", model={"name": cfg["model"]["name"], "kwargs": model},
+                       state_dict=frame_model.state_dict(), frontend=frontend_of_config(cfg),
+                       thresholds={"onset": post.onset, "offset": post.offset_threshold},
+                       post=post.to_dict(), metrics=_last_metrics(run), data=data, reproduce=cmd,
+                       card=card or f"Checkpoint: `{ckpt.name}`; recipe:\n```yaml\n{json.dumps(cfg, indent=1)}\n```",
+                       half=half)
+
+
+def export_onnx(vad: VAD, out: str | os.PathLike, frames: int = 64, check: bool = True) -> float:
+    """Write the frame model as ONNX (features ``(1, T, F)`` -> logits ``(1, T)``, T dynamic).
+
+    Returns the max |onnxruntime - torch| difference of the logits on random features (checked < 1e-4).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dim = vad.frontend.feature_dim
+    x = torch.randn(1, frames, dim) * 3.0
+    tmp = out.with_name(out.name + ".tmp")
+    model = vad.model.eval()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on shape checks that are constant for this model
+        torch.onnx.export(model, (x,), str(tmp), input_names=["features"], output_names=["logits"],
+                          dynamic_axes={"features": {1: "frames"}, "logits": {1: "frames"}},
+                          opset_version=17, dynamo=False)
+    os.replace(tmp, out)
+    if not check:
+        return 0.0
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(out), opts, providers=["CPUExecutionProvider"])
+    diff = 0.0
+    for t in (frames, frames * 3 + 1):
+        xt = torch.randn(1, t, dim) * 3.0
+        with torch.no_grad():
+            ref = model(xt).numpy()
+        got = sess.run(None, {"features": xt.numpy()})[0]
+        diff = max(diff, float(np.abs(got - ref).max()))
+    if diff > 1e-4:
+        raise ConfigError(out, f"ONNX output differs from torch by {diff:.2e}", "report this model architecture")
+    return diff
