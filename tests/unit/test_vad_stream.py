@@ -78,6 +78,7 @@ def test_streaming_equals_offline_for_every_chunk_size(key):
         assert s.segments == ref_segments
         assert [e["time"] for e in events if e["event"] == "end"] == [r["end"] for r in ref_segments]
     assert (s.np_net is not None) == (key != "crnn")
+    assert (s.fused is not None) == (key in ("dnn", "stacked_dnn"))   # the per-hop fused path is what ran
 
 
 def test_latency_is_the_documented_lookahead():

@@ -258,17 +258,22 @@ class NumpyDense:
         return None
 
     def __call__(self, x: np.ndarray, state: None = None) -> tuple[np.ndarray, None]:
-        h = x
-        for w, b, act in self.layers:
-            h = h @ w
-            h += b
+        w, b, _ = self.layers[0]
+        return self.after_first(x @ w + b), None
+
+    def after_first(self, h: np.ndarray) -> np.ndarray:
+        """Logits ``(n,)`` from the first layer's pre-activations ``(n, hidden[0])`` (modified in place)."""
+        for i, (w, b, act) in enumerate(self.layers):
+            if i:
+                h = h @ w
+                h += b
             if act == "relu":
                 np.maximum(h, 0.0, out=h)
             elif act == "tanh":
                 np.tanh(h, out=h)
             elif act == "sigmoid":
                 h = 1.0 / (1.0 + np.exp(-h))
-        return h[:, 0], None
+        return h[:, 0]
 
 
 class NumpyRNN:

@@ -101,31 +101,37 @@ class Smoother:
 
     def __init__(self, kind: str = "median", width: int = 5) -> None:
         self.kind, self.half = kind, (width // 2 if kind != "none" else 0)
-        self.buf = np.zeros(0, np.float64)  # left context (half) + pending frames
+        self.buf: list[float] = []  # left context (half) + pending frames
         self.started = False
 
     def _emit(self, final: bool) -> np.ndarray:
         h = self.half
-        buf = np.concatenate([self.buf, np.repeat(self.buf[-1:], h)]) if final and len(self.buf) else self.buf
+        buf = self.buf + [self.buf[-1]] * h if final and self.buf else self.buf
         n = len(buf) - 2 * h
         if n <= 0:
             return np.zeros(0)
-        win = np.lib.stride_tricks.sliding_window_view(buf, 2 * h + 1)[:n]
-        out = np.median(win, axis=1) if self.kind == "median" else win.mean(axis=1)
+        w = 2 * h + 1
+        if n > 32:  # long pieces: vectorised
+            win = np.lib.stride_tricks.sliding_window_view(np.asarray(buf), w)[:n]
+            out = np.median(win, axis=1) if self.kind == "median" else win.mean(axis=1)
+        elif self.kind == "median":  # a few frames per hop: plain Python is cheaper than numpy calls
+            out = np.array([sorted(buf[i:i + w])[h] for i in range(n)])
+        else:
+            out = np.array([sum(buf[i:i + w]) / w for i in range(n)])
         self.buf = buf[n:]
         return out
 
     def push(self, p: np.ndarray) -> np.ndarray:
         """Add posteriors ``(n,)``; returns the smoothed posteriors that are final ``(m,)``."""
-        p = np.asarray(p, np.float64).reshape(-1)
         if self.half == 0:
-            return p
-        if not len(p):
+            return np.asarray(p, np.float64).reshape(-1)
+        vals = np.asarray(p, np.float64).reshape(-1).tolist()
+        if not vals:
             return np.zeros(0)
         if not self.started:
             self.started = True
-            p = np.concatenate([np.repeat(p[:1], self.half), p])
-        self.buf = np.concatenate([self.buf, p])
+            vals = [vals[0]] * self.half + vals
+        self.buf += vals
         return self._emit(False)
 
     def flush(self) -> np.ndarray:
