@@ -1,8 +1,8 @@
-"""``speechdl data import|info|synth``: the data verbs."""
+"""``speechdl data import|info|synth|mix|merge``: the data verbs."""
 
 from __future__ import annotations
 
-from speechdl.data import manifest_cli
+from speechdl.data import manifest_cli, mix_cli
 from speechdl.data.synth import cli as synth_cli
 
 
@@ -13,3 +13,4 @@ def register(groups) -> None:
     p.set_defaults(subparser=p)
     manifest_cli.add_verbs(verbs)   # import, info
     synth_cli.add_verbs(verbs)      # synth
+    mix_cli.add_verbs(verbs)        # mix, merge

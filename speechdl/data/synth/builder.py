@@ -64,6 +64,7 @@ class SynthConfig:
         sample_rate: output rate (Hz).
         piper: add the neural Piper voice to English.
         noise_dir: folder with a ``manifest.jsonl`` of real noises (``None``: generated noise only).
+        noise_split: ``"train"`` / ``"eval"``: only that part of the real noise bank (``None``: all).
         audio_format: ``flac`` or ``wav``.
         min_duration / max_duration: recording length range (s).
         conditions: reverb/noise/telephone probabilities and ranges.
@@ -75,6 +76,7 @@ class SynthConfig:
     sample_rate: int = 16000
     piper: bool = False
     noise_dir: str | None = None
+    noise_split: str | None = None
     audio_format: str = "flac"
     min_duration: float = 10.0
     max_duration: float = 30.0
@@ -95,6 +97,8 @@ class SynthConfig:
         if bad or not self.languages:
             raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(none)'}",
                               f"choose among {','.join(voices.LANGUAGES)}")
+        if self.noise_split not in (None, *noise.NOISE_SPLITS):
+            raise ConfigError("--noise-split", f"unknown {self.noise_split!r}", "use train or eval")
         if self.audio_format not in ("flac", "wav"):
             raise ConfigError("--audio-format", f"unknown {self.audio_format!r}", "use flac or wav")
         if not (1.0 <= self.min_duration <= self.max_duration):
@@ -132,8 +136,8 @@ def _pool(languages: tuple[str, ...], seed: int, piper: bool) -> dict[str, list[
 
 
 @lru_cache(maxsize=4)
-def _bank(noise_dir: str | None) -> list[noise.NoiseFile]:
-    return noise.load_noise_bank(noise_dir)
+def _bank(noise_dir: str | None, split: str | None = None) -> list[noise.NoiseFile]:
+    return noise.load_noise_bank(noise_dir, split)
 
 
 def _utterances(cfg: SynthConfig, rng: np.random.Generator, n: int, lang: str) -> tuple[np.ndarray, list[dict]]:
@@ -204,8 +208,8 @@ def make_recording(cfg: SynthConfig, index: int, duration: float, out_dir: str) 
     babble_voices = [v for v in pool if v.engine == "espeak"]
     x, applied = mixer.apply_conditions(
         track, active, sr, np.random.default_rng([cfg.seed, index, 4]), cfg.conditions,
-        bank=_bank(cfg.noise_dir), babble_voices=babble_voices, babble_sentences=text.load_sentences(lang),
-        force_noise=not sups)
+        bank=_bank(cfg.noise_dir, cfg.noise_split), babble_voices=babble_voices,
+        babble_sentences=text.load_sentences(lang), force_noise=not sups)
     rid = recording_id(cfg, index)
     path = (Path(out_dir) / "audio" / f"{rid}.{cfg.audio_format}").resolve()
     audio.save(path, x, sr)
@@ -224,14 +228,18 @@ def make_recording(cfg: SynthConfig, index: int, duration: float, out_dir: str) 
     return {"recording": rec.to_dict(), "supervisions": segs, "conditions": conditions, "duration": n / sr}
 
 
-def _work(args: tuple[SynthConfig, int, float, str]) -> tuple[int, float]:
-    cfg, index, duration, out_dir = args
-    rid = recording_id(cfg, index)
-    rows = make_recording(cfg, index, duration, out_dir)
+def save_part(out_dir: str | os.PathLike, rid: str, rows: dict) -> None:
+    """Write one recording's manifest rows to ``<out>/.parts/<rid>.json`` (atomically)."""
     tmp, final = audio.atomic_path(Path(out_dir) / ".parts" / f"{rid}.json")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(rows, f, ensure_ascii=False, sort_keys=True)
     os.replace(tmp, final)
+
+
+def _work(args: tuple[SynthConfig, int, float, str]) -> tuple[int, float]:
+    cfg, index, duration, out_dir = args
+    rows = make_recording(cfg, index, duration, out_dir)
+    save_part(out_dir, recording_id(cfg, index), rows)
     return index, rows["duration"]
 
 
@@ -239,8 +247,11 @@ def _settings(cfg: SynthConfig) -> dict:
     return json.loads(json.dumps({"version": FORMAT_VERSION, **cfg.to_dict()}))
 
 
-def _check_out(cfg: SynthConfig, out: Path) -> bool:
-    """Refuse a folder holding something else; True if the folder is a complete corpus."""
+def check_out(out: Path, settings: dict, settings_file: str = "synth.json", what: str = "synth corpus") -> bool:
+    """Refuse a folder holding something else; True if the folder is a complete corpus.
+
+    ``settings`` must equal the JSON in ``out/settings_file`` of a partial or complete build.
+    """
     if not out.exists():
         return False
     if not out.is_dir():
@@ -248,21 +259,22 @@ def _check_out(cfg: SynthConfig, out: Path) -> bool:
     entries = [p.name for p in out.iterdir()]
     if not entries:
         return False
-    settings = out / "synth.json"
-    if not settings.is_file():
-        raise DataError(out, f"folder is not empty ({', '.join(sorted(entries)[:3])}...) and is not a synth corpus",
+    path = out / settings_file
+    if not path.is_file():
+        raise DataError(out, f"folder is not empty ({', '.join(sorted(entries)[:3])}...) and is not a {what}",
                         "choose a new or empty --out")
     try:
-        old = json.loads(settings.read_text())
+        old = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         old = None
-    if old != _settings(cfg):
-        raise DataError(out, "holds a synth corpus built with other settings",
+    if old != settings:
+        raise DataError(out, f"holds a {what} built with other settings",
                         "choose a new --out, or re-run with the same settings to resume")
     return (out / "recordings.jsonl.gz").is_file() and not (out / ".parts").exists()
 
 
-def _write_manifests(out: Path, rows: list[dict]) -> None:
+def write_manifests(out: Path, rows: list[dict]) -> None:
+    """``conditions.jsonl.gz`` (byte-stable gzip) and the lhotse manifests from per-recording rows."""
     from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
     tmp, final = audio.atomic_path(out / CONDITIONS, suffix=".jsonl.gz")
@@ -274,6 +286,44 @@ def _write_manifests(out: Path, rows: list[dict]) -> None:
     recs = RecordingSet.from_recordings([Recording.from_dict(r["recording"]) for r in rows])
     sups = SupervisionSet.from_segments([SupervisionSegment.from_dict(s) for r in rows for s in r["supervisions"]])
     save_manifests(out, recs, sups)
+
+
+def run_jobs(out: Path, settings: dict, settings_file: str, ids: list[str], jobs: list[tuple],
+             work: Callable[[tuple], tuple[int, float]], workers: int, progress: Callable | None,
+             desc: str) -> tuple[list[dict], list[int], float, bool]:
+    """Run ``work(jobs[i])`` for every recording without a part file, then write the manifests.
+
+    ``work`` must save ``.parts/<ids[i]>.json`` (:func:`save_part`). Returns ``(rows, generated
+    indices, wall seconds, resumed)``. Shared by ``data synth`` and ``data mix``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    spath = out / settings_file
+    if not spath.is_file():
+        tmp, final = audio.atomic_path(spath)
+        Path(tmp).write_text(json.dumps(settings, indent=1, sort_keys=True))
+        os.replace(tmp, final)
+    parts = out / ".parts"
+    parts.mkdir(exist_ok=True)
+    todo = [i for i in range(len(ids)) if not (parts / f"{ids[i]}.json").is_file()]
+    resumed = len(todo) < len(ids)
+    todo_jobs = [jobs[i] for i in todo]
+    wrap = progress or (lambda it, **_: it)
+    t0 = time.perf_counter()
+    if workers == 1 or len(todo_jobs) <= 1:
+        for _ in wrap(map(work, todo_jobs), total=len(todo_jobs), desc=desc, unit="rec"):
+            pass
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as ex:
+            for _ in wrap(ex.map(work, todo_jobs, chunksize=1), total=len(todo_jobs), desc=desc, unit="rec"):
+                pass
+    wall = time.perf_counter() - t0
+    rows = []
+    for rid in ids:
+        with open(parts / f"{rid}.json", encoding="utf-8") as f:
+            rows.append(json.load(f))
+    write_manifests(out, rows)
+    shutil.rmtree(parts, ignore_errors=True)
+    return rows, todo, wall, resumed
 
 
 def build(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2,
@@ -301,35 +351,12 @@ def build(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2,
         raise ConfigError("--workers", f"must be >= 1 (got {workers})", "e.g. --workers 2")
     out = Path(out_dir)
     durations = plan(cfg)
-    if _check_out(cfg, out):
+    if check_out(out, _settings(cfg)):
         return _summary(cfg, out, durations, 0.0, resumed=True, generated=[])
-    out.mkdir(parents=True, exist_ok=True)
-    settings = out / "synth.json"
-    if not settings.is_file():
-        tmp, final = audio.atomic_path(settings)
-        Path(tmp).write_text(json.dumps(_settings(cfg), indent=1, sort_keys=True))
-        os.replace(tmp, final)
-    parts = out / ".parts"
-    parts.mkdir(exist_ok=True)
-    todo = [i for i in range(len(durations)) if not (parts / f"{recording_id(cfg, i)}.json").is_file()]
-    resumed = len(todo) < len(durations)
-    jobs = [(cfg, i, durations[i], str(out)) for i in todo]
-    wrap = progress or (lambda it, **_: it)
-    t0 = time.perf_counter()
-    if workers == 1 or len(jobs) <= 1:
-        for _ in wrap(map(_work, jobs), total=len(jobs), desc="synth", unit="rec"):
-            pass
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as ex:
-            for _ in wrap(ex.map(_work, jobs, chunksize=1), total=len(jobs), desc="synth", unit="rec"):
-                pass
-    wall = time.perf_counter() - t0
-    rows = []
-    for i in range(len(durations)):
-        with open(parts / f"{recording_id(cfg, i)}.json", encoding="utf-8") as f:
-            rows.append(json.load(f))
-    _write_manifests(out, rows)
-    shutil.rmtree(parts, ignore_errors=True)
+    ids = [recording_id(cfg, i) for i in range(len(durations))]
+    jobs = [(cfg, i, durations[i], str(out)) for i in range(len(durations))]
+    rows, todo, wall, resumed = run_jobs(out, _settings(cfg), "synth.json", ids, jobs, _work, workers,
+                                         progress, "synth")
     return _summary(cfg, out, durations, wall, resumed=resumed, generated=todo, rows=rows)
 
 
@@ -343,5 +370,5 @@ def _summary(cfg: SynthConfig, out: Path, durations: list[float], wall: float, *
         "hours": round(seconds / 3600, 4), "wall_seconds": round(wall, 2),
         "x_real_time": round(gen_seconds / wall, 1) if wall > 0 else None,
         "languages": list(cfg.languages), "seed": cfg.seed, "resumed": resumed,
-        "noise_files": len(_bank(cfg.noise_dir)),
+        "noise_files": len(_bank(cfg.noise_dir, cfg.noise_split)),
     }

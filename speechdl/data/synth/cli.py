@@ -42,20 +42,46 @@ def parse_languages(value: str) -> tuple[str, ...]:
     return langs
 
 
+def add_condition_options(p: argparse.ArgumentParser, snr_default: str = "0,30") -> None:
+    """The acoustic-condition options shared by ``data synth`` and ``data mix``."""
+    p.add_argument("--snr-range", default=snr_default, help=f"SNR range in dB, LOW,HIGH (default {snr_default})")
+    p.add_argument("--p-clean", type=float, default=None,
+                   help="probability that a recording gets no added noise (default 0.15)")
+    p.add_argument("--clean", action="store_true",
+                   help="no added noise, reverb or telephone band (recordings without speech still get noise)")
+
+
+def conditions_from_args(args: argparse.Namespace) -> Conditions:
+    """:class:`Conditions` from ``--snr-range``, ``--p-clean`` and ``--clean``."""
+    kw: dict = {"snr_range": parse_range(args.snr_range)}
+    if args.p_clean is not None:
+        if not 0.0 <= args.p_clean <= 1.0:
+            raise ConfigError("--p-clean", f"must be in [0, 1] (got {args.p_clean})", "e.g. --p-clean 0")
+        kw["p_clean"] = args.p_clean
+    if args.clean:
+        kw.update(p_clean=1.0, p_reverb=0.0, p_telephone=0.0)
+    return Conditions(**kw)
+
+
+def resolve_noise_dir(value: str | None) -> str | None:
+    """``--noise-dir``: default bank if present, ``'none'`` -> None, else an existing folder."""
+    if value is None:
+        return str(DEFAULT_NOISE_DIR) if DEFAULT_NOISE_DIR.is_dir() else None
+    if value.lower() == "none":
+        return None
+    if not os.path.isdir(value):
+        raise ConfigError("--noise-dir", f"{value} is not a folder", "pass a folder or 'none'")
+    return os.path.abspath(value)
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``speechdl data synth``."""
-    if args.noise_dir is None:
-        noise_dir = str(DEFAULT_NOISE_DIR) if DEFAULT_NOISE_DIR.is_dir() else None
-    elif args.noise_dir.lower() == "none":
-        noise_dir = None
-    else:
-        if not os.path.isdir(args.noise_dir):
-            raise ConfigError("--noise-dir", f"{args.noise_dir} is not a folder", "pass a folder or 'none'")
-        noise_dir = os.path.abspath(args.noise_dir)
+    noise_dir = resolve_noise_dir(args.noise_dir)
     cfg = SynthConfig(hours=args.hours, seed=args.seed, languages=parse_languages(args.languages),
                       sample_rate=args.sample_rate, piper=args.piper, noise_dir=noise_dir,
+                      noise_split=args.noise_split,
                       audio_format=args.audio_format,
-                      conditions=Conditions(snr_range=parse_range(args.snr_range)))
+                      conditions=conditions_from_args(args))
     summary = build(cfg, args.out, workers=args.workers,
                     progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
     if args.format == "text" and summary["generated"] == 0:
@@ -79,10 +105,13 @@ def add_verbs(verbs) -> None:
                    help=f"comma list among {','.join(voices.LANGUAGES)} or 'all' (default en)")
     p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English")
     p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
-    p.add_argument("--snr-range", default="0,30", help="SNR range in dB, LOW,HIGH (default 0,30)")
+    add_condition_options(p)
     p.add_argument("--noise-dir", default=None,
                    help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; "
                         "'none' for generated noise only)")
+    p.add_argument("--noise-split", choices=["train", "eval"], default=None,
+                   help="use only this part of the real noise bank (fixed split by file-name hash; "
+                        "default: all files)")
     p.add_argument("--audio-format", choices=["flac", "wav"], default="flac", help="audio file format")
     add_format_option(p)
     p.set_defaults(func=run)

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -36,6 +37,22 @@ from speechdl import audio
 COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 GENERATED_KINDS = ("white", "pink", "brown", "hum", "babble")
 DEFAULT_NOISE_DIR = Path("/work/shared/data/real_dev")
+NOISE_SPLITS = ("train", "eval")
+EVAL_MODULUS = 3        # a real noise file is "eval" when sha1(file name)[0] % 3 == 0 (about one in three)
+
+
+def noise_split_of(path: str | os.PathLike) -> str:
+    """``"eval"`` or ``"train"``: a fixed split of real noise files by the SHA-1 of the file *name*.
+
+    The name (not the folder, not the bytes) decides, so the split is the same wherever the bank
+    lives. About a third of the files are ``eval``; noises of held-out sets never occur in training.
+
+    Example:
+        >>> noise_split_of("/any/where/rain_01.ogg") == noise_split_of("rain_01.ogg")
+        True
+    """
+    digest = hashlib.sha1(Path(path).name.encode("utf-8")).digest()
+    return "eval" if digest[0] % EVAL_MODULUS == 0 else "train"
 
 
 def _unit_rms(x: np.ndarray) -> np.ndarray:
@@ -111,12 +128,15 @@ class NoiseFile:
     duration: float
 
 
-def load_noise_bank(noise_dir: str | os.PathLike | None) -> list[NoiseFile]:
+def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = None) -> list[NoiseFile]:
     """Real noise files from ``<noise_dir>/manifest.jsonl`` (rows with ``kind != 'speech'``).
 
     Rows whose file is absent are skipped; a missing folder or manifest gives an empty bank.
+    ``split`` (``"train"`` / ``"eval"``, see :func:`noise_split_of`) keeps only that part of the bank.
     The list is sorted by path so the bank is the same whatever the manifest order.
     """
+    if split is not None and split not in NOISE_SPLITS:
+        raise ValueError(f"unknown noise split {split!r}; use one of {NOISE_SPLITS}")
     if noise_dir is None:
         return []
     root = Path(noise_dir)
@@ -136,6 +156,8 @@ def load_noise_bank(noise_dir: str | os.PathLike | None) -> list[NoiseFile]:
             if row.get("kind", "speech") == "speech" or not row.get("audio"):
                 continue
             path = root / row["audio"]
+            if split is not None and noise_split_of(path) != split:
+                continue
             if path.is_file() and path.stat().st_size > 0:
                 bank.append(NoiseFile(str(path), str(row.get("source", "")), float(row.get("duration") or 0)))
     return sorted(bank, key=lambda nf: nf.path)
