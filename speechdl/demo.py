@@ -1,7 +1,8 @@
-"""``make demo``: the front-end on the bundled sample, a table and a picture.
+"""``make demo``: the voice activity detector on the bundled sample, tables and pictures.
 
-Runs log-Mel and the lecture's MFCC39 on ``speechdl/assets/sample.flac`` (synthetic speech), prints
-frames, dimensions and speed, and writes ``out/demo_features.png``.
+Runs the shipped VAD bundle (the same path as ``speechdl vad detect``) on
+``speechdl/assets/sample.flac`` (synthetic speech), prints its speech segments and writes
+``out/demo_vad.png``; then log-Mel and the lecture's MFCC39 with their speed, ``out/demo_features.png``.
 
 Example:
     python -m speechdl.demo --out out
@@ -65,13 +66,29 @@ def _plot(wave, sr, feats, path: Path) -> None:
     Path(tmp).replace(final)
 
 
+def run_vad(out_dir: Path) -> list[dict]:
+    """Speech segments of the sample from the shipped VAD bundle; writes ``demo_vad.png``."""
+    from speechdl.tasks.vad.cli import detect_file
+    from speechdl.tasks.vad.infer import load_vad
+
+    vad = load_vad()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = detect_file(vad, str(SAMPLE), vad.post, plot=str(out_dir / "demo_vad.png"))
+    return [{"segment": i + 1, "start (s)": s["start"], "end (s)": s["end"],
+             "duration (s)": round(s["end"] - s["start"], 3)} for i, s in enumerate(result["segments"])]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m speechdl.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out", help="folder for the plot")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = run(Path(args.out))
+    out = Path(args.out)
+    print(f"speechdl vad detect {SAMPLE.name} (shipped bundle 'vad')")
+    print(format_table(run_vad(out)))
+    print(f"plot: {out / 'demo_vad.png'}\n")
+    rows = run(out)
     print(f"speechdl front-end on {SAMPLE} (1 thread)")
     print(format_table(rows))
     print(f"plot: {Path(args.out) / 'demo_features.png'}")

@@ -63,5 +63,11 @@ def test_demo_writes_table_and_plot(tmp_path, capsys):
     assert demo.main(["--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "MFCC39" in out and "log-Mel" in out
-    png = (tmp_path / "demo_features.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    # the shipped VAD finds the three spoken lines of the sample (speech at ~0.8-4.2, 5.3-9.2, 10.5-12.4 s)
+    segments = [line.split() for line in out.splitlines() if line[:1].isdigit()][:3]
+    assert len(segments) == 3
+    for (_, start, end, _), (ref_start, ref_end) in zip(segments, [(0.8, 4.2), (5.3, 9.2), (10.5, 12.4)]):
+        assert abs(float(start) - ref_start) < 0.2 and abs(float(end) - ref_end) < 0.2
+    for name in ("demo_features.png", "demo_vad.png"):
+        png = (tmp_path / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

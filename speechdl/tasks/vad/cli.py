@@ -15,7 +15,6 @@ reads any format and sample rate blockwise (hour-long files in bounded memory). 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -161,18 +160,11 @@ def _train_parser(verbs: Any) -> None:
     p.set_defaults(func=train_cli.run_train, subparser=p)
 
 
-def _optional(verbs: Any, module: str, fn: str) -> None:
-    """Wire a verb from a sibling module when it is present (``export-frames``, ``eval``)."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return
-    getattr(mod, fn)(verbs)
-
-
 def register(groups: Any) -> None:
     """Add the ``vad`` group and its verbs to the top-level subparsers."""
     import speechdl.tasks.vad.model  # noqa: F401  (registers the vad task and the vad_crnn model)
+    from speechdl.tasks.vad.evaluate import add_eval
+    from speechdl.tasks.vad.export_frames import add_export_frames
 
     g = groups.add_parser("vad", help="voice activity detection: detect, train, export, eval")
     verbs = g.add_subparsers(dest="verb", metavar="VERB")
@@ -202,5 +194,5 @@ def register(groups: Any) -> None:
     e.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle for --onnx without a run")
     e.add_argument("--half", action="store_true", help="store weights as float16")
     e.set_defaults(func=run_export)
-    _optional(verbs, "speechdl.tasks.vad.evaluate", "add_eval")
-    _optional(verbs, "speechdl.tasks.vad.export_frames", "add_export_frames")
+    add_eval(verbs)
+    add_export_frames(verbs)
