@@ -47,7 +47,7 @@ import numpy as np
 
 from speechdl import audio
 from speechdl.data.synth import mixer, noise
-from speechdl.data.synth.builder import _bank, check_out, plan, run_jobs, save_part
+from speechdl.data.synth.builder import _bank, check_out, plan, run_jobs, save_part, validate_common
 from speechdl.errors import AudioError, ConfigError, DataError
 
 FORMAT_VERSION = 1
@@ -104,21 +104,7 @@ class MixConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
-        if not (self.hours > 0):
-            raise ConfigError("--hours", f"must be > 0 (got {self.hours})", "e.g. --hours 1")
-        if self.seed < 0:
-            raise ConfigError("--seed", f"must be >= 0 (got {self.seed})", "e.g. --seed 0")
-        if not (8000 <= self.sample_rate <= 48000):
-            raise ConfigError("--sample-rate", f"must be 8000-48000 Hz (got {self.sample_rate})", "e.g. 16000")
-        lo, hi = self.conditions.snr_range
-        if not (-20 <= lo <= hi <= 60):
-            raise ConfigError("--snr-range", f"need -20 <= low <= high <= 60 dB (got {lo},{hi})", "e.g. 0,30")
-        if self.noise_split not in (None, *noise.NOISE_SPLITS):
-            raise ConfigError("--noise-split", f"unknown {self.noise_split!r}", "use train or eval")
-        if self.audio_format not in ("flac", "wav"):
-            raise ConfigError("--audio-format", f"unknown {self.audio_format!r}", "use flac or wav")
-        if not (1.0 <= self.min_duration <= self.max_duration):
-            raise ConfigError("duration", "need 1 <= min_duration <= max_duration", "e.g. 10 and 30 s")
+        validate_common(self)
         for s in self.select:
             parse_select(s)
 

@@ -53,6 +53,25 @@ FORMAT_VERSION = 1
 CONDITIONS = "conditions.jsonl.gz"
 
 
+def validate_common(cfg) -> None:
+    """Checks shared by the synth and mix configs (hours, seed, rate, SNR, noise split, format, durations)."""
+    if not (cfg.hours > 0):
+        raise ConfigError("--hours", f"must be > 0 (got {cfg.hours})", "e.g. --hours 1")
+    if cfg.seed < 0:
+        raise ConfigError("--seed", f"must be >= 0 (got {cfg.seed})", "e.g. --seed 0")
+    if not (8000 <= cfg.sample_rate <= 48000):
+        raise ConfigError("--sample-rate", f"must be 8000-48000 Hz (got {cfg.sample_rate})", "e.g. 16000")
+    lo, hi = cfg.conditions.snr_range
+    if not (-20 <= lo <= hi <= 60):
+        raise ConfigError("--snr-range", f"need -20 <= low <= high <= 60 dB (got {lo},{hi})", "e.g. 0,30")
+    if cfg.noise_split not in (None, *noise.NOISE_SPLITS):
+        raise ConfigError("--noise-split", f"unknown {cfg.noise_split!r}", "use train or eval")
+    if cfg.audio_format not in ("flac", "wav"):
+        raise ConfigError("--audio-format", f"unknown {cfg.audio_format!r}", "use flac or wav")
+    if not (1.0 <= cfg.min_duration <= cfg.max_duration):
+        raise ConfigError("duration", "need 1 <= min_duration <= max_duration", "e.g. 10 and 30 s")
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     """Settings of a synthetic corpus (everything that changes the output).
@@ -84,25 +103,11 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
-        if not (self.hours > 0):
-            raise ConfigError("--hours", f"must be > 0 (got {self.hours})", "e.g. --hours 1")
-        if self.seed < 0:
-            raise ConfigError("--seed", f"must be >= 0 (got {self.seed})", "e.g. --seed 0")
-        if not (8000 <= self.sample_rate <= 48000):
-            raise ConfigError("--sample-rate", f"must be 8000-48000 Hz (got {self.sample_rate})", "e.g. 16000")
-        lo, hi = self.conditions.snr_range
-        if not (-20 <= lo <= hi <= 60):
-            raise ConfigError("--snr-range", f"need -20 <= low <= high <= 60 dB (got {lo},{hi})", "e.g. 0,30")
+        validate_common(self)
         bad = [lang for lang in self.languages if lang not in voices.LANGUAGES]
         if bad or not self.languages:
             raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(none)'}",
                               f"choose among {','.join(voices.LANGUAGES)}")
-        if self.noise_split not in (None, *noise.NOISE_SPLITS):
-            raise ConfigError("--noise-split", f"unknown {self.noise_split!r}", "use train or eval")
-        if self.audio_format not in ("flac", "wav"):
-            raise ConfigError("--audio-format", f"unknown {self.audio_format!r}", "use flac or wav")
-        if not (1.0 <= self.min_duration <= self.max_duration):
-            raise ConfigError("duration", "need 1 <= min_duration <= max_duration", "e.g. 10 and 30 s")
 
     def to_dict(self) -> dict:
         """JSON-able settings (what ``synth.json`` stores)."""
