@@ -9,13 +9,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from speechdl.console import add_format_option, emit, progress
+from speechdl.console import add_format_option, emit
 from speechdl.data.mix import REL_DB, MixConfig, build
-from speechdl.data.synth.cli import add_condition_options, conditions_from_args, resolve_noise_dir
-from speechdl.data.synth.noise import DEFAULT_NOISE_DIR
+from speechdl.data.synth.cli import add_corpus_options, build_and_report, conditions_from_args, resolve_noise_dir
 
 
 def merge(out: str | Path, parts: list[str | Path]) -> dict:
@@ -53,12 +51,7 @@ def run(args: argparse.Namespace) -> int:
                     noise_dir=resolve_noise_dir(args.noise_dir), noise_split=args.noise_split,
                     babble=not args.no_babble, audio_format=args.audio_format, rel_db=args.rel_db,
                     conditions=conditions_from_args(args))
-    summary = build(cfg, args.out, workers=args.workers,
-                    progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
-    if args.format == "text" and summary["generated"] == 0:
-        print(f"{args.out}: already complete with these settings; nothing to do", file=sys.stderr)
-    emit(summary, args.format)
-    return 0
+    return build_and_report(build, cfg, args)
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -74,24 +67,13 @@ def add_verbs(verbs) -> None:
                     "speech by energy alignment of each clean clip, add reverb, noise and telephone band, and "
                     "write audio + lhotse manifests (custom['speech'] intervals) like `data synth`.")
     p.add_argument("manifest", help="manifest directory/file, or a real_dev folder (manifest.jsonl)")
-    p.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
-    p.add_argument("--out", required=True, help="output folder (new, empty, or a partial build to resume)")
-    p.add_argument("--seed", type=int, default=0, help="global seed; same seed -> identical corpus")
+    add_corpus_options(p)
     p.add_argument("--select", action="append", metavar="KEY=V1,V2",
                    help="keep clips whose KEY (source, speaker, language, gender, id...) is one of the values; "
                         "KEY!=V1,V2 drops them; repeatable (ANDed)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
-    add_condition_options(p)
-    p.add_argument("--noise-dir", default=None,
-                   help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; 'none')")
-    p.add_argument("--noise-split", choices=["train", "eval"], default=None,
-                   help="use only this part of the real noise bank (fixed split by file-name hash)")
     p.add_argument("--no-babble", action="store_true", help="no babble noise (needs no espeak-ng)")
     p.add_argument("--rel-db", type=float, default=REL_DB,
                    help=f"label threshold: speech frames are within this many dB of the clip's peak (default {REL_DB})")
-    p.add_argument("--audio-format", choices=["flac", "wav"], default="flac", help="audio file format")
-    add_format_option(p)
     p.set_defaults(func=run)
 
     m = verbs.add_parser("merge", help="merge manifest directories into one (audio paths unchanged)")

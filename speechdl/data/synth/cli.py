@@ -82,8 +82,31 @@ def run(args: argparse.Namespace) -> int:
                       noise_split=args.noise_split,
                       audio_format=args.audio_format,
                       conditions=conditions_from_args(args))
-    summary = build(cfg, args.out, workers=args.workers,
-                    progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
+    return build_and_report(build, cfg, args)
+
+
+def add_corpus_options(p: argparse.ArgumentParser) -> None:
+    """The options every corpus builder shares (``data synth``, ``data mix``): size, seed, rate, noise, format."""
+    p.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
+    p.add_argument("--out", required=True, help="output folder (new, empty, or a partial build to resume)")
+    p.add_argument("--seed", type=int, default=0, help="global seed; same seed -> identical corpus")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
+    add_condition_options(p)
+    p.add_argument("--noise-dir", default=None,
+                   help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; "
+                        "'none' for generated noise only)")
+    p.add_argument("--noise-split", choices=["train", "eval"], default=None,
+                   help="use only this part of the real noise bank (fixed split by file-name hash; "
+                        "default: all files)")
+    p.add_argument("--audio-format", choices=["flac", "wav"], default="flac", help="audio file format")
+    add_format_option(p)
+
+
+def build_and_report(build_fn, cfg, args: argparse.Namespace) -> int:
+    """Run a corpus builder with a progress bar and print its summary (text table or JSON)."""
+    summary = build_fn(cfg, args.out, workers=args.workers,
+                       progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
     if args.format == "text" and summary["generated"] == 0:
         print(f"{args.out}: already complete with these settings; nothing to do", file=sys.stderr)
     emit(summary, args.format)
@@ -97,21 +120,8 @@ def add_verbs(verbs) -> None:
         description="Synthesize speech from real text with many espeak-ng voices (and optionally Piper), "
                     "place utterances with pauses in 10-30 s recordings, add reverb, noise and telephone "
                     "band, and write audio + lhotse manifests with exact speech intervals.")
-    p.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
-    p.add_argument("--out", required=True, help="output folder (new, empty, or a partial build to resume)")
-    p.add_argument("--seed", type=int, default=0, help="global seed; same seed -> identical corpus")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    add_corpus_options(p)
     p.add_argument("--languages", default="en",
                    help=f"comma list among {','.join(voices.LANGUAGES)} or 'all' (default en)")
     p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English")
-    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
-    add_condition_options(p)
-    p.add_argument("--noise-dir", default=None,
-                   help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; "
-                        "'none' for generated noise only)")
-    p.add_argument("--noise-split", choices=["train", "eval"], default=None,
-                   help="use only this part of the real noise bank (fixed split by file-name hash; "
-                        "default: all files)")
-    p.add_argument("--audio-format", choices=["flac", "wav"], default="flac", help="audio file format")
-    add_format_option(p)
     p.set_defaults(func=run)
