@@ -171,21 +171,24 @@ class Seq2Seq(nn.Module):
         logits = self.out(torch.cat([inp, ctx], dim=-1))
         return logits, {"h": hs, "c": cs, "ctx": ctx, "w": w}
 
-    def _prepare(self, x: Tensor, x_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        enc, enc_lengths = self.encode(x, x_lengths)
+    def _prepare(self, x: Tensor, x_lengths: Tensor | None,
+                 encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        enc, enc_lengths = self.encode(x, x_lengths) if encoded is None else encoded
         mask = torch.arange(enc.shape[1], device=enc.device)[None, :] < enc_lengths[:, None]
         return enc, mask, self.attn.process_keys(enc)
 
     # -- training --------------------------------------------------------------------------------
     def forward(self, x: Tensor, x_lengths: Tensor | None, targets: Tensor, teacher_forcing: float | None = None,
-                return_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+                return_attention: bool = False,
+                encoded: tuple[Tensor, Tensor] | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Teacher-forced decoding: x (B, T, F), x_lengths (B,), targets (B, U) -> logits (B, U, V).
 
         ``teacher_forcing`` overrides the constructor's ratio (which applies in training mode only).
-        With ``return_attention`` also returns the attention weights (B, U, T').
+        With ``return_attention`` also returns the attention weights (B, U, T'). ``encoded``: the
+        ``(enc, enc_lengths)`` of :meth:`encode` when already computed (e.g. shared with a CTC head).
         """
         ratio = teacher_forcing if teacher_forcing is not None else (self.teacher_forcing if self.training else 1.0)
-        enc, mask, keys = self._prepare(x, x_lengths)
+        enc, mask, keys = self._prepare(x, x_lengths, encoded)
         state = self._init_state(enc, mask)
         prev = torch.full((x.shape[0],), self.sos_id, dtype=torch.long, device=enc.device)
         targets = targets.to(enc.device)
@@ -208,9 +211,10 @@ class Seq2Seq(nn.Module):
 
     # -- inference -------------------------------------------------------------------------------
     @torch.no_grad()
-    def greedy_decode(self, x: Tensor, x_lengths: Tensor | None = None, max_len: int = 100) -> list[list[int]]:
+    def greedy_decode(self, x: Tensor, x_lengths: Tensor | None = None, max_len: int = 100,
+                      encoded: tuple[Tensor, Tensor] | None = None) -> list[list[int]]:
         """Argmax decoding: x (B, T, F) -> B token id lists (without sos/eos), at most ``max_len`` long."""
-        enc, mask, keys = self._prepare(x, x_lengths)
+        enc, mask, keys = self._prepare(x, x_lengths, encoded)
         state = self._init_state(enc, mask)
         b = x.shape[0]
         prev = torch.full((b,), self.sos_id, dtype=torch.long, device=enc.device)
@@ -229,7 +233,8 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def beam_search(self, x: Tensor, x_lengths: Tensor | None = None, beam: int = 4, max_len: int = 100,
-                    length_penalty: float = 0.0) -> list[list[int]]:
+                    length_penalty: float = 0.0, nbest: int = 0,
+                    encoded: tuple[Tensor, Tensor] | None = None) -> list:
         """Beam search per utterance: x (B, T, F) -> B best token id lists (without sos/eos).
 
         Hypotheses are ranked by total log-probability divided by ((5 + len) / 6) ** length_penalty
@@ -238,17 +243,20 @@ class Seq2Seq(nn.Module):
         hypothesis can beat the best ended one (exact); with one, once ``beam`` hypotheses ended and
         the best beats the open ones normalised at the current length (the usual heuristic); at the
         latest after ``max_len`` steps. ``beam=1`` (no length penalty) gives exactly
-        :meth:`greedy_decode`.
+        :meth:`greedy_decode`. ``nbest > 0`` returns, per utterance, up to ``nbest`` ``(tokens, score)``
+        pairs, best first (the ended hypotheses, for rescoring, e.g. with CTC). ``encoded``: as in
+        :meth:`forward`.
         """
-        enc_all, mask_all, keys_all = self._prepare(x, x_lengths)
+        enc_all, mask_all, keys_all = self._prepare(x, x_lengths, encoded)
         results = []
-        for b in range(x.shape[0]):
+        for b in range(enc_all.shape[0]):
             enc, mask, keys = enc_all[b : b + 1], mask_all[b : b + 1], keys_all[b : b + 1]
-            results.append(self._beam_one(enc, mask, keys, beam, max_len, length_penalty))
+            ranked = self._beam_one(enc, mask, keys, beam, max_len, length_penalty)
+            results.append([(h, s) for s, h in ranked[:nbest]] if nbest else ranked[0][1])
         return results
 
     def _beam_one(self, enc: Tensor, mask: Tensor, keys: Tensor, beam: int, max_len: int,
-                  length_penalty: float) -> list[int]:
+                  length_penalty: float) -> list[tuple[float, list[int]]]:
         def norm(score: float, n: int) -> float:
             return score / (((5.0 + n) / 6.0) ** length_penalty) if length_penalty else score
 
@@ -292,4 +300,4 @@ class Seq2Seq(nn.Module):
             finished.extend((norm(float(s), len(h)), h) for s, h in zip(scores.tolist(), hyps))
         if not finished:
             finished.extend((norm(float(s), len(h)), h) for s, h in zip(scores.tolist(), hyps))
-        return max(finished, key=lambda f: f[0])[1]
+        return sorted(finished, key=lambda f: -f[0])
