@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speechdl.console import format_table  # noqa: E402
 from speechdl.metrics.detection import tune_threshold  # noqa: E402
 from speechdl.tasks.vad import baselines as B  # noqa: E402
-from speechdl.tasks.vad.evaluate import iter_references, load_vad, metrics_of, score_items  # noqa: E402
+from speechdl.tasks.vad.evaluate import grid_scorer, iter_references, load_vad, metrics_of, score_items  # noqa: E402
 
 DATA = Path("/work/data/vad")
 DEFAULT_EVAL = (DATA / "eval_clean", DATA / "eval_noisy")
@@ -102,7 +102,7 @@ def speechdl_system(name: str, bundle: str | None) -> System:
         s.flush()
         return times
 
-    return System(name, vad.probabilities, stream, HOP, params=params, bytes=size)
+    return System(name, grid_scorer(vad), stream, HOP, params=params, bytes=size)
 
 
 def webrtc_system(mode: int, frame_ms: int) -> System:

@@ -209,3 +209,29 @@ def test_benchmark_quick_with_a_bundle(manifest, tiny_bundle, tmp_path, capsys):
     assert tiny["params"] == sum(p.numel() for p in E.load_vad(tiny_bundle).model.parameters()) >= 39 * 8 + 8 + 8 + 1
     assert tiny["bytes"] > 1000 and tiny["streaming"]["us_per_10ms"] > 0
     assert "10 ms per call" == tiny["streaming"]["unit"]
+
+
+def test_to_grid_interpolates_a_20ms_model_onto_the_10ms_frames():
+    p = np.array([0.0, 1.0, 0.0], np.float32)
+    assert E.to_grid(p, 0.02, 6).tolist() == [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    assert E.to_grid(p, 0.01, 3).tolist() == p.tolist()
+
+
+def test_a_20ms_bundle_is_scored_on_the_10ms_grid(manifest, tmp_path, capsys):
+    from speechdl.features import FrontendConfig
+    from speechdl.pretrained import save_bundle
+    from speechdl.tasks.vad.model import FrameModel
+
+    model = FrameModel("rnn", {"in_dim": 40, "hidden_size": 8, "cell": "lstm", "out_dim": 1})
+    cfg = FrontendConfig.logmel(win_length=512, hop_length=320)
+    bundle = save_bundle(tmp_path / "b20", task="vad", model={"name": "rnn", "kwargs": model.kwargs},
+                         state_dict=model.state_dict(), frontend=cfg.to_dict())
+    vad = E.load_vad(bundle)
+    wave = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    assert vad.probabilities(wave).size == 1 + 16000 // 320
+    assert E.grid_scorer(vad)(wave).size == E.num_frames(16000)
+    parser = argparse.ArgumentParser(prog="speechdl vad")
+    E.add_eval(parser.add_subparsers(dest="verb"))
+    args = parser.parse_args(["eval", str(manifest), "--model", str(bundle), "--format", "json"])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["frames"] == 653

@@ -20,6 +20,8 @@ MODELS = {
     "stacked_dnn": ("dense", {"in_dim": 39 * 5, "hidden": [16], "out_dim": 1}, FrontendConfig.mfcc39(stack=2)),
     "lstm": ("rnn", {"in_dim": 40, "hidden_size": 16, "num_layers": 2, "cell": "lstm", "out_dim": 1},
              FrontendConfig.logmel()),
+    "lstm_20ms": ("rnn", {"in_dim": 40, "hidden_size": 16, "num_layers": 1, "cell": "lstm", "out_dim": 1},
+                  FrontendConfig.logmel(win_length=512, hop_length=320)),
     "gru": ("rnn", {"in_dim": 39, "hidden_size": 12, "cell": "gru", "out_dim": 1, "proj_dim": 8,
                     "proj_activation": "relu"}, FrontendConfig.mfcc39()),
     "crnn": ("vad_crnn", {"in_dim": 40, "channels": [8, 8], "kernel_size": 3, "hidden_size": 8},
@@ -107,3 +109,15 @@ def test_streaming_detects_the_bursts_of_a_trained_model():
     for seg, (a, b) in zip(segs, [(0.8, 1.9), (2.6, 3.4)]):
         assert abs(seg["start"] - a) < 0.08 and abs(seg["end"] - b) < 0.08
     assert [e["event"] for e in events] == ["start", "end", "start", "end"]
+
+
+@pytest.mark.parametrize("key", ["dnn", "lstm_20ms"])
+def test_saturated_logits_stream_without_overflow(key):
+    name, kwargs, cfg = MODELS[key]
+    vad = random_vad(name, kwargs, cfg)
+    last = vad.model.net.layers[-1] if key == "dnn" else vad.model.net.head
+    with torch.no_grad():
+        last.bias.fill_(-1e6)
+    s = vad.stream()
+    probs = np.concatenate([s.push(WAVE[i:i + 160]).probabilities for i in range(0, 16000, 160)])
+    assert len(probs) > 40 and np.all(probs == 0.0)

@@ -116,6 +116,21 @@ def iter_references(manifest: str | os.PathLike, limit: int | None = None,
         yield rec.id, wave, reference_labels(per_rec.get(rec.id, []), num_frames(wave.size))
 
 
+def to_grid(probs: np.ndarray, frame_hop: float, n_frames: int) -> np.ndarray:
+    """Frame scores at another hop (frame ``j`` centred at ``j * frame_hop`` s) on the 10 ms grid ``(n_frames,)``.
+
+    Linear interpolation between the two nearest frame centres (edge values held), so a 20 ms model is
+    scored on the same frames as the reference labels; a 10 ms input is returned unchanged.
+
+    >>> to_grid(np.array([0.0, 1.0], np.float32), 0.02, 4).tolist()
+    [0.0, 0.5, 1.0, 1.0]
+    """
+    p = np.asarray(probs, np.float32).reshape(-1)
+    if abs(frame_hop - HOP_S) < 1e-9 or p.size == 0:
+        return p
+    return np.interp(np.arange(n_frames) * HOP_S, np.arange(p.size) * frame_hop, p).astype(np.float32)
+
+
 def fit_length(scores: Any, n_frames: int, where: str = "") -> np.ndarray:
     """``scores`` as float32 ``(n_frames,)``: a frame or two too many/few is cropped/edge-padded."""
     if hasattr(scores, "detach"):
@@ -210,7 +225,14 @@ def load_scorer(model: str | None) -> tuple[Scorer, float, str]:
     vad = load_vad(model)
     threshold = bundle_threshold(vad)
     name = Path(model).stem if model else "speechdl"
-    return vad.probabilities, threshold, name
+    return grid_scorer(vad), threshold, name
+
+
+def grid_scorer(vad: Any) -> Scorer:
+    """``wave_16k -> probabilities on the 10 ms grid`` of a speechdl ``VAD`` (any frame hop)."""
+    if abs(vad.frame_hop - HOP_S) < 1e-9:
+        return vad.probabilities
+    return lambda wave: to_grid(vad.probabilities(wave), vad.frame_hop, num_frames(np.asarray(wave).size))
 
 
 def _table(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -302,14 +302,15 @@ class NumpyRNN:
         for (w_ih, w_hh, b), st in zip(self.layers, state):
             xg = h_seq @ w_ih + b  # (n, gates * H), input part of every step at once
             out = np.empty((len(xg), H), np.float32)
-            if self.cell == "lstm":
+            if self.cell == "lstm":  # i, f, o columns were halved (numpy_net): one tanh gives all gates
                 h, c = st
                 for t in range(len(xg)):
-                    g = xg[t] + h @ w_hh
-                    sig = 1.0 / (1.0 + np.exp(-g[: 2 * H]))
-                    o = 1.0 / (1.0 + np.exp(-g[3 * H:]))
-                    c = sig[H:] * c + sig[:H] * np.tanh(g[2 * H: 3 * H])
-                    h = o * np.tanh(c)
+                    th = xg[t] + h @ w_hh
+                    np.tanh(th, out=th)
+                    s = th * 0.5
+                    s += 0.5
+                    c = s[H: 2 * H] * c + s[:H] * th[2 * H: 3 * H]
+                    h = s[3 * H:] * np.tanh(c)
                     out[t] = h
                 new_state.append([h, c])
             elif self.cell == "gru":
@@ -386,8 +387,11 @@ def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
             if net.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn)
                 b = np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]]).astype(np.float32)
                 layers.append((w_ih, (w_hh.astype(np.float32), b_hh[2 * H:].astype(np.float32)), b))
-            else:
-                layers.append((w_ih, w_hh.astype(np.float32), (b_ih + b_hh).astype(np.float32)))
+            else:  # i, f, o gate columns halved: sigmoid(x) = 0.5 tanh(x / 2) + 0.5, one tanh per step
+                half = np.ones(4 * H)
+                half[: 2 * H] = half[3 * H:] = 0.5
+                layers.append(((w_ih * half).astype(np.float32), (w_hh * half).astype(np.float32),
+                               ((b_ih + b_hh) * half).astype(np.float32)))
         head = net.head
         if not isinstance(head, nn.Linear) or head.out_features != 1:
             raise ConfigError("vad model", "numpy streaming needs out_dim: 1", "set model.out_dim=1")

@@ -62,6 +62,7 @@ class NumpyStatic:
         self.log_scale = 10.0 / np.log(10.0) if cfg.log == "db" else 1.0
         self.buf = np.zeros(cfg.n_fft // 2 if cfg.center else 0, np.float32)
         self.last = np.float32(0.0)
+        self.empty = np.zeros((0, cfg.n_mels if raw_log else cfg.static_dim), np.float32)
 
     def _frames(self) -> np.ndarray:
         cfg = self.cfg
@@ -102,6 +103,8 @@ class NumpyStatic:
             self.last = x[-1]
             x = y
         self.buf = np.concatenate([self.buf, x])
+        if len(self.buf) < self.cfg.n_fft:  # no frame completed (most 10 ms pushes of a 20 ms hop)
+            return self.empty
         return self._frames()
 
     def flush(self) -> np.ndarray:
@@ -382,9 +385,13 @@ class VADStream:
             with torch.no_grad():
                 out, self.state = self.model.forward_chunk(torch.from_numpy(feats)[None], self.state)
             logits = out[0].numpy()
+        if len(logits) == 1:  # one frame per hop: a scalar sigmoid is cheaper than an array one
+            return np.array([0.5 + 0.5 * math.tanh(0.5 * float(logits[0]))], np.float32)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def _emit(self, feats: np.ndarray, final: bool) -> StreamOutput:
+        if not len(feats) and not final:
+            return StreamOutput(self.frames, feats[:, 0], [])
         probs = self._probs(feats)
         out = StreamOutput(self.frames, probs, self.tracker.push(probs))
         if final:
@@ -394,7 +401,7 @@ class VADStream:
 
     def _emit_logits(self, logits: np.ndarray, final: bool) -> StreamOutput:
         if len(logits) == 1:
-            probs = np.array([1.0 / (1.0 + math.exp(-float(logits[0])))], np.float32)
+            probs = np.array([0.5 + 0.5 * math.tanh(0.5 * float(logits[0]))], np.float32)
         else:
             probs = 1.0 / (1.0 + np.exp(-logits))
         out = StreamOutput(self.frames, probs, self.tracker.push(probs) if len(probs) else [])
