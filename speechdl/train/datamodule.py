@@ -24,7 +24,7 @@ from speechdl.train.datasets import build_dataset
 
 IGNORE_INDEX = -100
 # recipe ``data:`` keys consumed by the data module; everything else goes to the dataset constructor
-SPLIT_KEYS = {"val_fraction": 0.2, "shuffle": True, "drop_last": False}
+SPLIT_KEYS = {"val_fraction": 0.2, "shuffle": True, "drop_last": False, "max_batch_seconds": None}
 
 
 def _pad(tensors: list[torch.Tensor], value: float) -> torch.Tensor:
@@ -81,7 +81,10 @@ class RecipeDataModule(L.LightningDataModule):
     """Train/val loaders for a registered dataset.
 
     ``data`` holds the dataset ``name`` and kwargs plus the split keys ``val_fraction`` (0.2),
-    ``shuffle`` (True; the order is seeded, so runs repeat) and ``drop_last`` (False). The split is
+    ``shuffle`` (True; the order is seeded, so runs repeat), ``drop_last`` (False) and
+    ``max_batch_seconds`` (None: batches of ``batch_size`` items; a number: duration-bucketed batches
+    of at most that much padded audio, :class:`~speechdl.train.bucketing.BucketBatchSampler`, for
+    datasets with item ``durations``). The split is
     a seeded random permutation (``seed``), the same on every process and every run. Training
     batches come from a :class:`ShardSampler` (the trainer runs with ``use_distributed_sampler=False``);
     every process validates on the whole validation set.
@@ -118,6 +121,8 @@ class RecipeDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        if self.split["max_batch_seconds"]:
+            return self._bucketed(self.train_set, bool(self.split["shuffle"]), rank, world)
         sampler = ShardSampler(len(self.train_set), self.seed, bool(self.split["shuffle"]), rank, world)
         return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler,
                           drop_last=bool(self.split["drop_last"]), collate_fn=pad_collate,
@@ -126,5 +131,15 @@ class RecipeDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:
             return []
+        if self.split["max_batch_seconds"]:
+            return self._bucketed(self.val_set, False, 0, 1)
         return DataLoader(self.val_set, batch_size=self.batch_size, shuffle=False, collate_fn=pad_collate,
                           num_workers=self.num_workers)
+
+    def _bucketed(self, ds: Dataset, shuffle: bool, rank: int, world: int) -> DataLoader:
+        from speechdl.train.bucketing import BucketBatchSampler, item_durations
+
+        sampler = BucketBatchSampler(item_durations(ds), float(self.split["max_batch_seconds"]), shuffle=shuffle,
+                                     seed=self.seed, rank=rank, world=world)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0 and shuffle)

@@ -203,10 +203,12 @@ def fit_cmvn(model: nn.Module, features: list[Tensor]) -> bool:
     cmvn = getattr(enc, "cmvn", None)
     if cmvn is None or not features:
         return False
-    cmvn.count.zero_()
-    cmvn.sum.zero_()
-    cmvn.sumsq.zero_()
-    for f in features:
-        cmvn.accumulate(f[None].float())
-    cmvn.finalize()
+    x = torch.cat([f.detach().reshape(-1, f.shape[-1]).double().cpu() for f in features])
+    mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(cmvn.eps)
+    with torch.no_grad():
+        cmvn.mean.copy_(mean.float())
+        cmvn.std.copy_(std.float())
+        cmvn.count.fill_(len(x))
+        cmvn.sum.copy_(x.sum(0))
+        cmvn.sumsq.copy_(x.square().sum(0))
     return True

@@ -89,9 +89,12 @@ class VAD:
         stream = self.model.streams_exactly and self.model.name != "dense"  # carry rnn/crnn state
         state = self.model.init_state() if stream else None
         whole: list[np.ndarray] = []
+        dense = self._numpy_dense()
 
         def run(feats: np.ndarray) -> np.ndarray:
             nonlocal state
+            if dense is not None:  # a few tiny matmuls: numpy has less per-call overhead than nn.Module
+                return 0.5 + 0.5 * np.tanh(0.5 * dense(np.ascontiguousarray(feats, np.float32))[0])
             x = torch.from_numpy(np.ascontiguousarray(feats))[None]
             if stream:
                 logits, state = self.model.forward_chunk(x, state)
@@ -110,6 +113,17 @@ class VAD:
             feats = np.concatenate([*whole, feats])
         if len(feats):
             yield run(feats)
+
+    def _numpy_dense(self) -> Any:
+        """The numpy twin of a dense model (None for other models or dense nets with norms)."""
+        if self.model.name != "dense":
+            return None
+        from speechdl.tasks.vad.model import numpy_net
+
+        try:
+            return numpy_net(self.model)
+        except ConfigError:
+            return None
 
     def probabilities(self, source: AudioInput, sample_rate: int | None = None) -> np.ndarray:
         """Speech probability per frame ``(frames,)`` float32 of a file (any format/rate) or a waveform.
