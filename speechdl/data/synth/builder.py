@@ -84,6 +84,8 @@ class SynthConfig:
         piper: add the neural Piper voice to English.
         noise_dir: folder with a ``manifest.jsonl`` of real noises (``None``: generated noise only).
         noise_split: ``"train"`` / ``"eval"``: only that part of the real noise bank (``None``: all).
+        voice_split: ``"train"`` / ``"eval"``: only those espeak-ng variants (``voices.EVAL_VARIANTS`` are
+            the held-out ones; ``None``: all).
         audio_format: ``flac`` or ``wav``.
         min_duration / max_duration: recording length range (s).
         conditions: reverb/noise/telephone probabilities and ranges.
@@ -96,6 +98,7 @@ class SynthConfig:
     piper: bool = False
     noise_dir: str | None = None
     noise_split: str | None = None
+    voice_split: str | None = None
     audio_format: str = "flac"
     min_duration: float = 10.0
     max_duration: float = 30.0
@@ -104,6 +107,8 @@ class SynthConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
         validate_common(self)
+        if self.voice_split not in (None, *voices.VOICE_SPLITS):
+            raise ConfigError("--voice-split", f"unknown {self.voice_split!r}", "use train or eval")
         bad = [lang for lang in self.languages if lang not in voices.LANGUAGES]
         if bad or not self.languages:
             raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(none)'}",
@@ -136,8 +141,9 @@ def recording_id(cfg: SynthConfig, index: int) -> str:
 
 
 @lru_cache(maxsize=8)
-def _pool(languages: tuple[str, ...], seed: int, piper: bool) -> dict[str, list[voices.Voice]]:
-    return voices.voice_pool(list(languages), seed, piper=piper)
+def _pool(languages: tuple[str, ...], seed: int, piper: bool,
+          split: str | None = None) -> dict[str, list[voices.Voice]]:
+    return voices.voice_pool(list(languages), seed, piper=piper, split=split)
 
 
 @lru_cache(maxsize=4)
@@ -148,7 +154,7 @@ def _bank(noise_dir: str | None, split: str | None = None) -> list[noise.NoiseFi
 def _utterances(cfg: SynthConfig, rng: np.random.Generator, n: int, lang: str) -> tuple[np.ndarray, list[dict]]:
     """Fill ``n`` samples with utterances and pauses; returns the clean track and supervision dicts."""
     sr = cfg.sample_rate
-    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper)[lang]
+    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split)[lang]
     espeak_pool = [v for v in pool if v.engine == "espeak"]
     piper_pool = [v for v in pool if v.engine == "piper"]
     talkers = [espeak_pool[int(i)] for i in rng.choice(len(espeak_pool), size=2, replace=False)]
@@ -209,7 +215,7 @@ def make_recording(cfg: SynthConfig, index: int, duration: float, out_dir: str) 
     sub = np.random.default_rng([cfg.seed, index, 3])       # speech stream, separate from conditions
     track, sups = (np.zeros(n, np.float32), []) if no_speech else _utterances(cfg, sub, n, lang)
     active = mixer.interval_mask([iv for s in sups for iv in s["speech"]], n, sr)
-    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper)[lang]
+    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split)[lang]
     babble_voices = [v for v in pool if v.engine == "espeak"]
     x, applied = mixer.apply_conditions(
         track, active, sr, np.random.default_rng([cfg.seed, index, 4]), cfg.conditions,

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     noise_dir = resolve_noise_dir(args.noise_dir)
     cfg = SynthConfig(hours=args.hours, seed=args.seed, languages=parse_languages(args.languages),
                       sample_rate=args.sample_rate, piper=args.piper, noise_dir=noise_dir,
-                      noise_split=args.noise_split,
+                      noise_split=args.noise_split, voice_split=args.voice_split,
                       audio_format=args.audio_format,
                       conditions=conditions_from_args(args))
     return build_and_report(build, cfg, args)
@@ -124,4 +124,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("--languages", default="en",
                    help=f"comma list among {','.join(voices.LANGUAGES)} or 'all' (default en)")
     p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English")
+    p.add_argument("--voice-split", choices=["train", "eval"], default=None,
+                   help="only training voices, or only the held-out espeak-ng variants (m4 f3 klatt3 Annie "
+                        "benjamin steph; no Piper) for evaluation sets of unheard voices (default: all)")
     p.set_defaults(func=run)

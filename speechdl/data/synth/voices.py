@@ -56,6 +56,20 @@ VARIANTS: list[tuple[str, str]] = [
     ("linda", "F"), ("max", "M"), ("steph", "F"), ("quincy", "M"),
 ]
 
+# Held-out talkers: the variants (timbres) that only the "eval" voice split uses, 3 male and 3 female,
+# so that an evaluation set can be made of voices no training set heard (``--voice-split``).
+EVAL_VARIANTS = ("m4", "f3", "klatt3", "Annie", "benjamin", "steph")
+VOICE_SPLITS = ("train", "eval")
+
+
+def split_variants(split: str | None) -> list[tuple[str, str]]:
+    """The variants a voice split may use: ``None`` all, ``"train"`` all but :data:`EVAL_VARIANTS`, ``"eval"`` those."""
+    if split is None:
+        return list(VARIANTS)
+    if split not in VOICE_SPLITS:
+        raise ToolError("--voice-split", f"unknown split {split!r}", "use train or eval")
+    return [v for v in VARIANTS if (v[0] in EVAL_VARIANTS) == (split == "eval")]
+
 
 @dataclass(frozen=True)
 class Voice:
@@ -91,12 +105,15 @@ class Voice:
         return asdict(self)
 
 
-def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False) -> dict[str, list[Voice]]:
+def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False,
+               split: str | None = None) -> dict[str, list[Voice]]:
     """A fixed, seeded set of ``per_language`` espeak-ng speakers for each language.
 
     With ``piper=True``, English also gets three Piper speakers (the one neural voice at three
-    speaking rates). The pool depends only on ``(languages, seed, per_language, piper)``.
+    speaking rates; never in the ``"eval"`` split, which holds only unheard voices). ``split`` limits
+    the variants (:func:`split_variants`). The pool depends only on its arguments.
     """
+    variants = split_variants(split)
     pool: dict[str, list[Voice]] = {}
     for lang in languages:
         if lang not in BASE_VOICES:
@@ -108,14 +125,14 @@ def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: b
         seen: set[str] = set()
         while len(voices) < per_language:
             base = bases[len(voices) % len(bases)] if len(voices) < len(bases) else str(rng.choice(bases))
-            variant, sex = VARIANTS[int(rng.integers(len(VARIANTS)))]
+            variant, sex = variants[int(rng.integers(len(variants)))]
             pitch = int(rng.integers(25, 76)) if sex == "M" else int(rng.integers(40, 91))
             rate = int(rng.integers(130, 206))
             v = Voice("espeak", lang, base, variant, sex, pitch, rate)
             if v.id not in seen:
                 seen.add(v.id)
                 voices.append(v)
-        if piper and lang == "en":
+        if piper and lang == "en" and split != "eval":
             voices += [Voice("piper", "en", "en_US-joe-medium", "", "M", 50, r) for r in (150, 175, 200)]
         pool[lang] = voices
     return pool
