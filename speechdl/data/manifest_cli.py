@@ -146,3 +146,7 @@ def add_verbs(verbs) -> None:
     i.add_argument("manifest", type=Path, help="manifest directory, recordings/supervisions file or cuts file")
     add_format_option(i)
     i.set_defaults(func=_info)
+
+    from speechdl.data.select import add_select
+
+    add_select(verbs)

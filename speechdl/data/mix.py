@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from speechdl import audio
+from speechdl.data.select import load_any, parse_select, supervision_attrs
 from speechdl.data.synth import mixer, noise
 from speechdl.data.synth.builder import _bank, check_out, plan, run_jobs, save_part, validate_common
 from speechdl.errors import AudioError, ConfigError, DataError
@@ -113,17 +114,6 @@ class MixConfig:
         return json.loads(json.dumps(asdict(self)))
 
 
-def parse_select(expr: str) -> tuple[str, bool, frozenset[str]]:
-    """``"source=a,b"`` -> ``("source", True, {"a", "b"})``; ``"speaker!=x"`` -> ``("speaker", False, {"x"})``."""
-    neg = "!=" in expr
-    key, sep, values = expr.partition("!=" if neg else "=")
-    vals = frozenset(v.strip() for v in values.split(",") if v.strip())
-    if not sep or not key.strip() or not vals:
-        raise ConfigError("--select", f"expected KEY=V1,V2 or KEY!=V1,V2 (got {expr!r})",
-                          "e.g. --select source=asterisk-core-sounds-en-wav")
-    return key.strip(), not neg, vals
-
-
 def select_clips(clips: list[Clip], select: tuple[str, ...] | list[str]) -> list[Clip]:
     """The clips passing every filter of ``select`` (see :func:`parse_select`); missing attributes never match ``=``."""
     out = clips
@@ -140,15 +130,8 @@ def load_clips(manifest: str | os.PathLike) -> list[Clip]:
     (speech rows only, absent files skipped). Attributes: ``id``, ``recording``, ``speaker``,
     ``language``, ``gender`` and the supervision's scalar ``custom`` values (real_dev: ``source``).
     """
-    from speechdl.data.importers import import_real_dev
-    from speechdl.data.manifests import RECORDINGS, load_manifests
-
     p = Path(manifest)
-    if p.is_dir() and (p / "manifest.jsonl").is_file() and not (p / RECORDINGS).is_file():
-        imp = import_real_dev(p, kinds=("speech",))
-        recs, sups = imp.recordings, imp.supervisions
-    else:
-        recs, sups = load_manifests(p)
+    recs, sups = load_any(p)
     by_rec: dict[str, list] = {}
     for s in sups or []:
         by_rec.setdefault(s.recording_id, []).append(s)
@@ -158,11 +141,7 @@ def load_clips(manifest: str | os.PathLike) -> list[Clip]:
         if src.type != "file":
             continue
         for s in by_rec.get(rec.id, [None]):
-            attrs = {"id": s.id if s else rec.id, "recording": rec.id}
-            if s is not None:
-                attrs.update({k: v for k, v in (("speaker", s.speaker), ("language", s.language),
-                                                 ("gender", s.gender), ("text", s.text)) if v})
-                attrs.update({k: str(v) for k, v in (s.custom or {}).items() if isinstance(v, str | int | float)})
+            attrs = supervision_attrs(s) if s is not None else {"id": rec.id, "recording": rec.id}
             start, dur = (float(s.start), float(s.duration)) if s else (0.0, float(rec.duration))
             clips.append(Clip(attrs["id"], str(src.source), start, dur, tuple(sorted(attrs.items()))))
     if not clips:

@@ -137,3 +137,22 @@ def test_import_real_dev(tmp_path, capsys):
 def test_import_without_kind_prints_help(capsys):
     assert main(["data", "import"]) == 2
     assert "folder" in capsys.readouterr().out
+
+
+def test_select_keeps_matching_utterances_and_their_recordings(manifest_dir, tmp_path, capsys):
+    out = tmp_path / "sel"
+    assert main(["data", "select", str(manifest_dir), "--where", "language=en", "--where", "speaker!=b",
+                 "--out", str(out), "--format", "json"]) == 0
+    recs, sups = load_manifests(out)
+    assert [s.id for s in sups] == ["s1"] and [r.id for r in recs] == ["r1"]
+    assert json.loads(capsys.readouterr().out)["utterances"] == 1
+    assert main(["data", "select", str(manifest_dir), "--max-duration", "1000", "--out", str(tmp_path / "d")]) == 0
+    assert sorted(s.id for s in load_manifests(tmp_path / "d")[1]) == ["s1", "s2"]
+
+
+def test_select_nothing_or_bad_filter_is_one_line_exit_2(manifest_dir, tmp_path, capsys):
+    assert main(["data", "select", str(manifest_dir), "--where", "language=de", "--out", str(tmp_path / "x")]) == 2
+    assert main(["data", "select", str(manifest_dir), "--where", "language", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no utterance passes" in err[0] and "KEY=V1,V2" in err[1]
+    assert not (tmp_path / "x").exists()

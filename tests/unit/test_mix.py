@@ -13,7 +13,8 @@ import pytest
 from speechdl import audio
 from speechdl.data import mix
 from speechdl.data.manifests import load_manifests, manifest_stats
-from speechdl.data.mix import MixConfig, build, load_clips, parse_select, select_clips
+from speechdl.data.mix import MixConfig, build, load_clips, select_clips
+from speechdl.data.select import parse_select
 from speechdl.data.synth import mixer, noise
 from speechdl.data.synth.mixer import Conditions
 from speechdl.errors import ConfigError, DataError
