@@ -20,6 +20,7 @@ GROUPS = {
     "train": "speechdl.train.cli",
     "tune": "speechdl.train.tune_cli",
     "vad": "speechdl.tasks.vad.cli",
+    "asr": "speechdl.tasks.asr.cli",
 }
 
 
