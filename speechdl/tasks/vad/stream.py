@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -114,11 +115,18 @@ class NumpyStatic:
         return self._frames()
 
 
+@lru_cache(maxsize=8)
+def static_frontend(cfg: FrontendConfig) -> Frontend:
+    """The (stateless) torch front-end of the static features of ``cfg``, built once per config:
+    building its mel filterbank costs about as much as the features of a few seconds of audio."""
+    return Frontend(cfg.replace(cmvn="none", deltas=0, stack=0)).eval()
+
+
 class TorchStatic:
     """:class:`FeatureStream` with numpy in and out (fast for large blocks; any padding mode)."""
 
     def __init__(self, cfg: FrontendConfig) -> None:
-        self.stream = FeatureStream(Frontend(cfg.replace(cmvn="none", deltas=0, stack=0)))
+        self.stream = FeatureStream(static_frontend(cfg))
 
     def push(self, x: np.ndarray) -> np.ndarray:
         return self.stream.push(x)[0].numpy()
