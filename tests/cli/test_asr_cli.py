@@ -1,0 +1,106 @@
+"""``speechdl asr``: a tiny train -> export -> transcribe / eval run, long files cut by the VAD, LM build,
+and the errors a user can cause (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from speechdl import audio
+from speechdl.cli import main
+from speechdl.metrics.wer import cer
+from speechdl.tasks.asr.toy import render, write_tone_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = ["abc", "cab", "bad cab", "a dab", "cd", "dab ba"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Train recipes/asr/toy_ctc.yaml (about 10 s) and export it."""
+    out = tmp_path_factory.mktemp("asr")
+    rc = main(["asr", "train", str(ROOT / "recipes/asr/toy_ctc.yaml"), "--out", str(out / "run"),
+               "trainer.progress_bar=false", "--format", "json"])
+    assert rc == 0
+    assert main(["asr", "export", str(out / "run"), "--bundle", str(out / "bundle")]) == 0
+    corpus = write_tone_corpus(out / "test", TEXTS, seed=7)
+    return {"dir": out, "bundle": out / "bundle", "corpus": corpus, "audio": sorted((out / "test/audio").glob("*.wav"))}
+
+
+def test_train_keeps_top_checkpoints_and_export_averages_them(run, capsys):
+    tops = sorted((run["dir"] / "run/checkpoints/top").glob("*.ckpt"))
+    assert len(tops) == 3
+    ckpt = torch.load(tops[-1], map_location="cpu", weights_only=False)
+    assert ckpt["asr"]["tokenizer"] == {"kind": "char", "chars": " 'abcdefghijklmnopqrstuvwxyz"}
+    meta = json.loads((run["bundle"] / "bundle.json").read_text())
+    assert meta["task"] == "asr" and meta["model"]["name"] == "deepspeech2" and meta["frontend"]["n_mels"] == 80
+    assert meta["tokenizer"]["kind"] == "char" and meta["metrics"]["averaged_checkpoints"] == 3
+    assert meta["decoding"]["beam"] == 1
+
+
+def test_transcribe_json_text_and_srt(run, capsys):
+    files = [str(p) for p in run["audio"]]
+    assert main(["asr", "transcribe", *files, "--model", str(run["bundle"]), "--format", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [x["file"] for x in lines] == files
+    assert cer(TEXTS, [x["text"] for x in lines]) <= 0.15          # fresh renderings of the training texts
+    assert all(x["segments"][0]["start"] == 0.0 and x["segments"][0]["end"] == x["duration"] for x in lines)
+    assert main(["asr", "transcribe", files[2], "--model", str(run["bundle"]), "--beam", "4"]) == 0
+    assert capsys.readouterr().out == f"{files[2]}\t{lines[2]['text']}\n"
+    assert main(["asr", "transcribe", files[0], "--model", str(run["bundle"]), "--format", "srt"]) == 0
+    srt = capsys.readouterr().out.splitlines()
+    assert srt[0] == "1" and srt[1].startswith("00:00:00,000 --> 00:00:00,") and srt[2] == lines[0]["text"]
+
+
+def test_eval_reports_wer_cer_and_worst_utterances(run, capsys):
+    assert main(["asr", "eval", str(run["corpus"]), "--model", str(run["bundle"]), "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["utterances"] == 6 and rep["words"] == 9 and 0 <= rep["wer"] <= 1 and rep["cer"] <= 0.15
+    assert all(set(w) == {"id", "ref", "hyp", "errors", "wer"} for w in rep["worst"])
+    assert main(["asr", "eval", str(run["corpus"]), "--model", str(run["bundle"])]) == 0
+    assert "WER %" in capsys.readouterr().out
+
+
+def test_long_file_is_cut_by_the_vad_and_srt_carries_the_times(run, tmp_path, capsys):
+    gap = np.zeros(int(1.5 * 16000), np.float32)
+    parts = [gap, render("abc", seed=3), gap, render("bad cab", seed=4), gap, render("cd", seed=5), gap]
+    audio.save(tmp_path / "long.wav", np.concatenate(parts), 16000)
+    starts = np.cumsum([0] + [len(p) for p in parts])[1::2] / 16000
+    assert main(["asr", "transcribe", str(tmp_path / "long.wav"), "--model", str(run["bundle"]),
+                 "--max-seconds", "2", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    segs = result["segments"]
+    assert len(segs) == 3 and all(s["end"] - s["start"] <= 2.0 + 0.2 for s in segs)
+    assert all(abs(s["start"] - t) < 0.3 for s, t in zip(segs, starts))
+    assert cer(["abc bad cab cd"], [result["text"]]) <= 0.2
+
+
+def test_lm_build_verb(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("the cat sat\nthe dog ran\n")
+    out = tmp_path / "lm" / "lm.arpa"
+    assert main(["asr", "lm", "build", str(tmp_path / "a.txt"), "--order", "2", "--out", str(out),
+                 "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["out"] == str(out) and info["order"] == 2 and out.read_text().startswith("\\data\\")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["asr", "transcribe", "missing.wav", "--model", "{bundle}"], "missing.wav"),
+    (["asr", "transcribe", "{wav}", "--model", "{tmp}/no_bundle"], "no bundle here"),
+    (["asr", "transcribe", "{wav}", "--model", "{bundle}", "--lm", "{tmp}/none.arpa"], "LM file not found"),
+    (["asr", "transcribe", "{wav}", "--model", "{bundle}", "--beam", "0"], "--beam"),
+    (["asr", "eval", "{tmp}", "--model", "{bundle}"], "recordings.jsonl.gz"),
+    (["asr", "eval", "{tmp}/nothing", "--model", "{bundle}"], "manifest not found"),
+    (["asr", "export", "{tmp}", "--bundle", "{tmp}/b"], "config.yaml"),
+    (["asr", "lm", "build", "{tmp}/none.txt", "--out", "{tmp}/x.arpa"], "cannot read text"),
+    (["asr", "train", "{tmp}/none.yaml"], "recipe not found"),
+])
+def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
+    fill = {"bundle": str(run["bundle"]), "wav": str(run["audio"][0]), "tmp": str(tmp_path)}
+    assert main([a.format(**fill) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("speechdl: error: ") and needle in err and len(err.strip().splitlines()) == 1
