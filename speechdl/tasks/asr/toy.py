@@ -75,13 +75,15 @@ def tone_rows(texts: list[str], repeats: int, seed: int = 0) -> list[dict[str, A
 
 @register_dataset("asr_tones")
 def asr_tones(texts: list[str] | None = None, repeats: int = 4, val: bool = True, tokenizer: Any = "char",
-              frontend: Any = None, speed_perturb: list[float] | None = None, seed: int = 0
+              frontend: Any = None, speed_perturb: list[float] | None = None, n: int | None = None, seed: int = 0
               ) -> ToneUtterances | tuple[ToneUtterances, ToneUtterances]:
-    """Recipe dataset ``asr_tones``: ``repeats`` renderings of each text for training; with ``val`` a
-    ``(train, val)`` pair whose validation set is one fresh rendering of each text."""
+    """Recipe dataset ``asr_tones``: ``repeats`` renderings of each text for training (or ``n`` training
+    utterances in all, when given); with ``val`` a ``(train, val)`` pair whose validation set is one
+    fresh rendering of each text."""
     texts = list(texts or DEFAULT_TEXTS)
-    train = ToneUtterances(tone_rows(texts, repeats, seed), tokenizer, frontend, 0.0, float("inf"), speed_perturb,
-                           None, True, seed)
+    rows = tone_rows(texts, repeats if n is None else -(-int(n) // len(texts)), seed)
+    rows = rows if n is None else rows[: int(n)]
+    train = ToneUtterances(rows, tokenizer, frontend, 0.0, float("inf"), speed_perturb, None, True, seed)
     if not val:
         return train
     return train, ToneUtterances(tone_rows(texts, 1, seed + 1), train.tokenizer, train.cfg, 0.0, float("inf"),
