@@ -202,7 +202,10 @@ def asr_utts(manifests: str | list[str], val_manifests: str | list[str] | None =
              speed_perturb: list[float] | None = None, augment: dict[str, Any] | None = None,
              seed: int = 0) -> ASRUtterances | tuple[ASRUtterances, ASRUtterances]:
     """Recipe dataset ``asr_utts``: augmented training utterances; with ``val_manifests`` a
-    ``(train, val)`` pair (validation clean, same tokenizer and front-end). See :class:`ASRUtterances`."""
+    ``(train, val)`` pair (validation clean, same tokenizer and front-end). See :class:`ASRUtterances`.
+
+    Without ``val_manifests`` the engine's ``val_fraction`` split takes its validation items from this
+    (augmented) training set; pass ``val_manifests`` for clean validation."""
     train = ASRUtterances(manifests, tokenizer, frontend, min_duration, max_duration, speed_perturb, augment,
                           True, seed)
     if val_manifests is None:

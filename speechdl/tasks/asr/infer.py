@@ -53,6 +53,7 @@ class ASR:
         self.decoding = {**DEFAULT_DECODING, **(decoding or {})}
         self.meta = meta or {}
         self.attention = hasattr(model, "s2s")
+        self._decoders: dict[tuple, CTCDecoder] = {}
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike) -> ASR:
@@ -92,10 +93,12 @@ class ASR:
             w = w if getattr(self.model, "ctc_head", None) is not None else 0.0
             max_len = int(x.shape[1]) // 2 + 10
             return [self.tokenizer.decode(ids) for ids in attention_decode(self.model, x, lengths, beam, w, max_len)]
-        decoder = CTCDecoder(self.tokenizer, beam, lm, d["alpha"] if alpha is None else alpha,
-                             d["beta"] if beta is None else beta)
+        key = (beam, None if lm is None else str(lm), d["alpha"] if alpha is None else alpha,
+               d["beta"] if beta is None else beta)
+        if key not in self._decoders:   # an ARPA file is read once, not once per segment
+            self._decoders[key] = CTCDecoder(self.tokenizer, beam, lm, key[2], key[3])
         logp, n = self.model(x, lengths)
-        return decoder(logp, n)
+        return self._decoders[key](logp, n)
 
     def segments(self, path: str | os.PathLike, max_seconds: float = 30.0,
                  vad: str = "vad") -> list[tuple[float, float]]:
