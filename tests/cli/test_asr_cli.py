@@ -104,3 +104,21 @@ def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
     assert main([a.format(**fill) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("speechdl: error: ") and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_joint_ctc_attention_train_export_and_eval_with_ctc_rescoring(run, tmp_path, capsys):
+    out = tmp_path / "joint"
+    assert main(["asr", "train", str(ROOT / "recipes/asr/toy_joint.yaml"), "--out", str(out / "run"),
+                 "trainer.progress_bar=false", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["metrics"]["val_cer"] <= 0.1 and summary["metrics"]["val_ctc"] < 1.5
+    assert main(["asr", "export", str(out / "run"), "--bundle", str(out / "bundle"), "--average", "2"]) == 0
+    meta = json.loads((out / "bundle" / "bundle.json").read_text())
+    assert meta["model"]["name"] == "las" and meta["decoding"]["ctc_weight"] == 0.3 and meta["decoding"]["beam"] == 4
+    assert meta["metrics"]["averaged_checkpoints"] == 2
+    capsys.readouterr()
+    for extra in ([], ["--beam", "1", "--ctc-weight", "0"]):       # joint beam + rescoring, and plain greedy
+        argv = ["asr", "eval", str(run["corpus"]), "--model", str(out / "bundle"), "--format", "json", *extra]
+        assert main(argv) == 0
+        rep = json.loads(capsys.readouterr().out)
+        assert rep["utterances"] == 6 and rep["cer"] <= 0.15, (extra, rep["worst"])
