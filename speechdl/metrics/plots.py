@@ -37,10 +37,12 @@ def _pct(p: float) -> str:
 
 def _draw_row(ax_roc: Any, ax_det: Any, systems: Mapping[str, System], title: str | None,
               det_range: tuple[float, float]) -> None:
+    from matplotlib import colormaps
+
     lo, hi = det_range
     for i, (name, sys_) in enumerate(systems.items()):
         s, y, _ = flatten(*sys_[:2], mask=sys_[2] if len(sys_) > 2 else None)
-        color = f"C{i % 10}"
+        color = f"C{i % 10}" if len(systems) <= 10 else colormaps["tab20"](i % 20)  # 11+ systems: no repeats
         if not (y.any() and (~y).any()):
             continue
         if is_binary(s):

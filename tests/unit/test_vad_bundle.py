@@ -100,3 +100,15 @@ def test_onnx_export_matches_torch(tmp_path, name, kwargs, cfg):
     with torch.no_grad():
         ref = vad.model(feats).numpy()
     np.testing.assert_allclose(sess.run(None, {"features": feats.numpy()})[0], ref, atol=1e-4)
+
+
+def test_bundle_metrics_are_those_of_the_best_checkpoint_epoch(tmp_path):
+    from speechdl.tasks.vad.infer import _checkpoint_metrics
+
+    log = tmp_path / "logs" / "version_0"
+    log.mkdir(parents=True)
+    (log / "metrics.csv").write_text("epoch,step,train_loss_step,val_auc,val_loss\n0,5,0.9,,\n0,10,,0.80,0.50\n"
+                                     "1,20,,0.90,0.30\n2,30,,0.85,0.40\n")
+    assert _checkpoint_metrics(tmp_path, tmp_path / "best-001-20.ckpt") == {"epoch": 1.0, "val_auc": 0.9,
+                                                                           "val_loss": 0.3}
+    assert _checkpoint_metrics(tmp_path, tmp_path / "last.ckpt")["epoch"] == 2.0

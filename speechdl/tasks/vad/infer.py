@@ -168,19 +168,26 @@ def _best_checkpoint(run: Path) -> Path:
     raise ConfigError(run, "no checkpoint in checkpoints/", "pass the out_dir of a 'speechdl vad train' run")
 
 
-def _last_metrics(run: Path) -> dict[str, float]:
+def _checkpoint_metrics(run: Path, ckpt: Path) -> dict[str, float]:
+    """Validation metrics of the checkpoint's epoch (``best-EEE-...``; ``last.ckpt``: the last epoch logged)."""
     import csv
+    import re
 
     files = sorted(run.glob("logs/version_*/metrics.csv"))
     if not files:
         return {}
-    out: dict[str, float] = {}
-    with files[-1].open() as fh:
-        for row in csv.DictReader(fh):
-            for k, v in row.items():
-                if v not in ("", None) and (k.startswith("val_") or k in ("epoch",)):
-                    out[k] = round(float(v), 6)
-    return out
+    m = re.match(r"best-(\d+)-", ckpt.name)
+    rows: dict[float, dict[str, float]] = {}
+    for f in files:  # a resumed run logs into a new version
+        with f.open() as fh:
+            for row in csv.DictReader(fh):
+                vals = {k: round(float(v), 6) for k, v in row.items() if v not in ("", None) and k.startswith("val_")}
+                if vals and row.get("epoch") not in ("", None):
+                    rows.setdefault(float(row["epoch"]), {}).update(vals)
+    if not rows:
+        return {}
+    epoch = float(m.group(1)) if m and float(m.group(1)) in rows else max(rows)
+    return {"epoch": epoch, **rows[epoch]}
 
 
 def frontend_of_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -219,8 +226,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, post: PostCon
     cmd = f"speechdl vad train <recipe> --out {run}  # resolved recipe: {run / 'config.yaml'}"
     return save_bundle(out, task="vad", model={"name": cfg["model"]["name"], "kwargs": model},
                        state_dict=frame_model.state_dict(), frontend=frontend_of_config(cfg),
-                       thresholds={"onset": post.onset, "offset": post.offset_threshold},
-                       post=post.to_dict(), metrics=_last_metrics(run), data=data, reproduce=cmd,
+                       thresholds={"onset": post.onset, "offset": round(post.offset_threshold, 6)},
+                       post=post.to_dict(), metrics=_checkpoint_metrics(run, ckpt), data=data, reproduce=cmd,
                        card=card or f"Checkpoint: `{ckpt.name}`; recipe:\n```yaml\n{json.dumps(cfg, indent=1)}\n```",
                        half=half)
 
