@@ -29,8 +29,9 @@ from speechdl.errors import AudioError, ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.pretrained import load_bundle, save_bundle
 from speechdl.tasks.vad.model import FrameModel
+from speechdl.tasks.vad.pipeline import FeaturePipeline
 from speechdl.tasks.vad.post import PostConfig, segments
-from speechdl.tasks.vad.stream import FeaturePipeline, VADStream
+from speechdl.tasks.vad.stream import VADStream
 
 AudioInput = str | os.PathLike | np.ndarray
 
