@@ -69,11 +69,17 @@ def load_any(path: str | os.PathLike) -> tuple[RecordingSet, SupervisionSet | No
 
 def select_manifests(recordings: RecordingSet, supervisions: SupervisionSet | None, where: list[str],
                      min_duration: float = 0.0, max_duration: float = float("inf"),
-                     with_text: bool = False) -> tuple[RecordingSet, SupervisionSet]:
-    """The supervisions passing ``where`` (and the duration range / having text) and their recordings."""
+                     with_text: bool = False, text_split: str | None = None) -> tuple[RecordingSet, SupervisionSet]:
+    """The supervisions passing ``where`` (and the duration range / having text / in the text split of
+    :func:`speechdl.data.synth.text.text_split_of`) and their recordings."""
+    from speechdl.data.synth.text import TEXT_SPLITS, text_split_of
+
+    if text_split not in (None, *TEXT_SPLITS):
+        raise ConfigError("--text-split", f"unknown split {text_split!r}", "use train or eval")
     filters = [parse_select(w) for w in where]
     keep = [s for s in (supervisions or []) if passes(supervision_attrs(s), filters)
-            and min_duration <= s.duration <= max_duration and (not with_text or (s.text or "").strip())]
+            and min_duration <= s.duration <= max_duration and (not with_text or (s.text or "").strip())
+            and (text_split is None or text_split_of(s.text or "") == text_split)]
     ids = {s.recording_id for s in keep}
     recs = RecordingSet.from_recordings(r for r in recordings if r.id in ids)
     return recs, SupervisionSet.from_segments(keep)
@@ -86,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from speechdl.data.manifests import manifest_stats, save_manifests
 
     recs, sups = load_any(args.manifest)
-    recs, sups = select_manifests(recs, sups, args.where or [], args.min_duration, args.max_duration, args.text)
+    recs, sups = select_manifests(recs, sups, args.where or [], args.min_duration, args.max_duration, args.text,
+                                  args.text_split)
     if len(sups) == 0:
         raise DataError(args.manifest, f"no utterance passes --where {' '.join(args.where or [])}",
                         "check the keys and values (see 'speechdl data info')")
@@ -109,6 +116,9 @@ def add_select(verbs: Any) -> None:
     p.add_argument("--min-duration", type=float, default=0.0, help="shortest utterance kept (s)")
     p.add_argument("--max-duration", type=float, default=float("inf"), help="longest utterance kept (s)")
     p.add_argument("--text", action="store_true", help="keep only utterances with a transcript")
+    p.add_argument("--text-split", choices=["train", "eval"], default=None,
+                   help="keep only utterances whose transcript is in this split of the sentence corpus "
+                        "(as 'data synth --text-split'): drops training utterances that read evaluation text")
     p.add_argument("--out", type=Path, required=True, help="output manifest directory")
     add_format_option(p)
     p.set_defaults(func=run)

@@ -156,3 +156,18 @@ def test_select_nothing_or_bad_filter_is_one_line_exit_2(manifest_dir, tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "no utterance passes" in err[0] and "KEY=V1,V2" in err[1]
     assert not (tmp_path / "x").exists()
+
+
+def test_select_text_split_drops_utterances_reading_the_other_split(tmp_path, capsys):
+    from speechdl.data.synth.text import text_split_of
+
+    texts = [f"sentence number {i} of the test" for i in range(60)]
+    recs = RecordingSet.from_recordings([Recording("r", [AudioSource("file", [0], "/x/r.wav")], 16000, 16000 * 600,
+                                                   600.0)])
+    sups = SupervisionSet.from_segments([SupervisionSegment(f"s{i}", "r", i * 10.0, 5.0, text=t.upper())
+                                         for i, t in enumerate(texts)])
+    src = save_manifests(tmp_path / "m", recs, sups)
+    assert main(["data", "select", str(src), "--text-split", "eval", "--out", str(tmp_path / "e")]) == 0
+    kept = [s.text for s in load_manifests(tmp_path / "e")[1]]
+    assert kept and all(text_split_of(t) == "eval" for t in kept)
+    assert len(kept) == sum(text_split_of(t) == "eval" for t in texts) < len(texts)

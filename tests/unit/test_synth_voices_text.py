@@ -130,3 +130,13 @@ def test_voice_splits_are_disjoint_and_eval_has_no_piper():
     assert any(v.engine == "piper" for v in train) and not any(v.engine == "piper" for v in held)
     with pytest.raises(ToolError):
         V.split_variants("dev")
+
+
+def test_text_split_is_fixed_disjoint_and_about_a_tenth():
+    en = text.load_sentences("en")
+    train, held = text.load_sentences("en", "train"), text.load_sentences("en", "eval")
+    assert len(train) + len(held) == len(en) and not set(train) & set(held)
+    assert 0.07 < len(held) / len(en) < 0.13
+    assert all(text.text_split_of(s.upper().replace(",", " ").rstrip(".")) == "eval" for s in held[:50])
+    with pytest.raises(DataError):
+        text.load_sentences("en", "dev")

