@@ -37,3 +37,22 @@ def wav_file(tmp_path):
     path = tmp_path / "speech.wav"
     audio.save(path, speechlike(), 16000)
     return path
+
+
+ASR_TEXTS = ["abc", "cab", "bad cab", "a dab", "cd", "dab ba"]
+
+
+@pytest.fixture(scope="session")
+def asr_toy(tmp_path_factory):
+    """recipes/asr/toy_ctc.yaml trained (about 10 s, once per session) and exported, plus a fresh tone
+    corpus of :data:`ASR_TEXTS`: ``{"dir", "bundle", "corpus" (manifest dir), "audio" (its wav files)}``."""
+    from speechdl.cli import main
+    from speechdl.tasks.asr.toy import write_tone_corpus
+
+    out = tmp_path_factory.mktemp("asr")
+    root = Path(__file__).resolve().parents[1]
+    assert main(["asr", "train", str(root / "recipes/asr/toy_ctc.yaml"), "--out", str(out / "run"),
+                 "trainer.progress_bar=false", "--format", "json"]) == 0
+    assert main(["asr", "export", str(out / "run"), "--bundle", str(out / "bundle")]) == 0
+    corpus = write_tone_corpus(out / "test", ASR_TEXTS, seed=7)
+    return {"dir": out, "bundle": out / "bundle", "corpus": corpus, "audio": sorted((out / "test/audio").glob("*.wav"))}

@@ -13,22 +13,17 @@ import torch
 from speechdl import audio
 from speechdl.cli import main
 from speechdl.metrics.wer import cer
-from speechdl.tasks.asr.toy import render, write_tone_corpus
+from speechdl.tasks.asr.toy import render
+from tests.conftest import ASR_TEXTS
 
 ROOT = Path(__file__).resolve().parents[2]
-TEXTS = ["abc", "cab", "bad cab", "a dab", "cd", "dab ba"]
+TEXTS = ASR_TEXTS
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Train recipes/asr/toy_ctc.yaml (about 10 s) and export it."""
-    out = tmp_path_factory.mktemp("asr")
-    rc = main(["asr", "train", str(ROOT / "recipes/asr/toy_ctc.yaml"), "--out", str(out / "run"),
-               "trainer.progress_bar=false", "--format", "json"])
-    assert rc == 0
-    assert main(["asr", "export", str(out / "run"), "--bundle", str(out / "bundle")]) == 0
-    corpus = write_tone_corpus(out / "test", TEXTS, seed=7)
-    return {"dir": out, "bundle": out / "bundle", "corpus": corpus, "audio": sorted((out / "test/audio").glob("*.wav"))}
+def run(asr_toy):
+    """The toy CTC run and bundle (tests/conftest.py: trained once per session)."""
+    return asr_toy
 
 
 def test_train_keeps_top_checkpoints_and_export_averages_them(run, capsys):

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from speechdl.console import add_format_option, emit, format_table, progress
+from speechdl.console import add_format_option, emit, format_table
 
 FORMATS = ("text", "json", "srt")
 
@@ -77,31 +77,12 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr eval``."""
-    from speechdl.metrics.wer import report
-    from speechdl.tasks.asr.data import ASRUtterances
+    from speechdl.tasks.asr.evaluate import evaluate
     from speechdl.tasks.asr.infer import load_asr
-    from speechdl.tasks.asr.tokens import normalize_text
 
     asr = load_asr(args.model)
-    data = ASRUtterances(args.manifests, asr.tokenizer, asr.cfg, 0.0, float("inf"), training=False)
     opts = _options(args)
-    refs, hyps, ids = [], [], []
-    order = sorted(range(len(data)), key=lambda i: data.durations[i])
-    batch: list[int] = []
-
-    def flush() -> None:
-        hyps.extend(asr.transcribe_waves([data.wave(i) for i in batch], **opts))
-        refs.extend(normalize_text(data.rows[i]["text"]) for i in batch)
-        ids.extend(data.rows[i]["id"] for i in batch)
-        batch.clear()
-
-    for i in progress(order, total=len(order), desc="asr eval", unit="utt"):
-        if batch and (len(batch) + 1) * data.durations[i] > args.batch_seconds:
-            flush()
-        batch.append(i)
-    if batch:
-        flush()
-    rep = report(refs, hyps, ids, worst=args.worst)
+    rep = evaluate(asr, args.manifests, args.batch_seconds, args.worst, **opts)
     rep = {"model": str(args.model), "manifests": [str(m) for m in args.manifests], **rep}
     if args.format == "json":
         emit(rep, "json")
