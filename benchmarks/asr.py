@@ -28,7 +28,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -42,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from speechdl.console import format_table  # noqa: E402
+from speechdl.console import format_table, write_report  # noqa: E402
 from speechdl.errors import ConfigError, SpeechdlError  # noqa: E402
 from speechdl.metrics.wer import report as wer_report  # noqa: E402
 from speechdl.tasks.asr.evaluate import EvalSet, load_eval_set, transcribe_all  # noqa: E402
@@ -281,14 +280,7 @@ def main(argv: list[str] | None = None, extra: list[System] | None = None) -> in
         print(f"{PROG}: {err}", file=sys.stderr)
         return 2
     report["seconds"] = time.perf_counter() - t0
-    if args.out:
-        from speechdl.audio import atomic_path
-
-        tmp, final = atomic_path(args.out, suffix=".json")
-        Path(tmp).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-        os.replace(tmp, final)
-    print(json.dumps(report, ensure_ascii=False) if args.format == "json" else
-          tables(report) + f"\n(total {report['seconds']:.0f} s)")
+    write_report(report, args.format, tables(report) + f"\n(total {report['seconds']:.0f} s)", args.out)
     return 0
 
 

@@ -49,6 +49,21 @@ def emit(data: Any, fmt: str = "text", table: Sequence[dict[str, Any]] | None = 
         print(data)
 
 
+def write_report(report: dict[str, Any], fmt: str, text: str, out: str | None = None) -> None:
+    """Finish a benchmark: write ``report`` as JSON to ``out`` (atomically, if given), then print it
+    (``fmt == 'json'``) or the human ``text``."""
+    if out:
+        import os
+        from pathlib import Path
+
+        from speechdl.audio import atomic_path
+
+        tmp, final = atomic_path(out, suffix=".json")
+        Path(tmp).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        os.replace(tmp, final)
+    print(json.dumps(report, ensure_ascii=False) if fmt == "json" else text)
+
+
 def progress(items: Iterable, total: int | None = None, desc: str = "", unit: str = "it", enabled: bool = True):
     """A tqdm progress bar on stderr, silent when stderr is not a terminal or ``enabled`` is False."""
     return tqdm(items, total=total, desc=desc, unit=unit, disable=not enabled or not sys.stderr.isatty(),

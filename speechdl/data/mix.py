@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from speechdl import audio
-from speechdl.data.select import load_any, parse_select, supervision_attrs
+from speechdl.data.select import load_any, parse_select, passes, supervision_attrs
 from speechdl.data.synth import mixer, noise
 from speechdl.data.synth.builder import _bank, check_out, plan, run_jobs, save_part, validate_common
 from speechdl.errors import AudioError, ConfigError, DataError
@@ -116,11 +116,8 @@ class MixConfig:
 
 def select_clips(clips: list[Clip], select: tuple[str, ...] | list[str]) -> list[Clip]:
     """The clips passing every filter of ``select`` (see :func:`parse_select`); missing attributes never match ``=``."""
-    out = clips
-    for expr in select:
-        key, keep, vals = parse_select(expr)
-        out = [c for c in out if (c.get(key) in vals) == keep]
-    return out
+    filters = [parse_select(expr) for expr in select]
+    return [c for c in clips if passes(c, filters)]
 
 
 def load_clips(manifest: str | os.PathLike) -> list[Clip]:

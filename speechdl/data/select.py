@@ -50,8 +50,8 @@ def supervision_attrs(s: SupervisionSegment) -> dict[str, str]:
     return attrs
 
 
-def passes(attrs: dict[str, Any], filters: list[Filter]) -> bool:
-    """True when ``attrs`` passes every filter."""
+def passes(attrs: Any, filters: list[Filter]) -> bool:
+    """True when ``attrs`` (anything with ``.get(key)``: a dict, a mix ``Clip``) passes every filter."""
     return all((attrs.get(key) in vals) == keep for key, keep, vals in filters)
 
 

@@ -25,6 +25,17 @@ def register(groups) -> None:
     p.set_defaults(func=run_train, subparser=p)
 
 
+def add_task_train_verb(verbs, task: str, example: str) -> None:
+    """``speechdl <task> train RECIPE [key=value ...]``: the same as ``speechdl train`` for that task's recipes."""
+    p = verbs.add_parser("train", help=f"train from a recipe (recipes/{task}/*.yaml), resumable",
+                         description=f"Same as 'speechdl train' for {task.upper()} recipes; "
+                                     f"then 'speechdl {task} export'.")
+    p.add_argument("recipe", help=f"YAML recipe, e.g. {example}")
+    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value", help="recipe overrides")
+    _add_options(p)
+    p.set_defaults(func=run_train, subparser=p)
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None, help="overrides trainer.device")
     p.add_argument("--out", default=None, help="output directory (overrides out_dir)")

@@ -145,12 +145,7 @@ def register(groups: Any) -> None:
     add_format_option(e)
     e.set_defaults(func=run_eval)
 
-    t = verbs.add_parser("train", help="train a recogniser from a recipe (recipes/asr/*.yaml), resumable",
-                         description="Same as 'speechdl train' for ASR recipes; then 'speechdl asr export'.")
-    t.add_argument("recipe", help="YAML recipe, e.g. recipes/asr/ds2_char.yaml")
-    t.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value", help="recipe overrides")
-    train_cli._add_options(t)
-    t.set_defaults(func=train_cli.run_train, subparser=t)
+    train_cli.add_task_train_verb(verbs, "asr", "recipes/asr/ds2_char.yaml")
 
     x = verbs.add_parser("export", help="bundle a training run (averaging its best checkpoints)",
                          description="speechdl asr export RUN_DIR --bundle OUT [--average N] [--half]")

@@ -149,17 +149,6 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_parser(verbs: Any) -> None:
-    from speechdl.train import cli as train_cli
-
-    p = verbs.add_parser("train", help="train a VAD from a recipe (recipes/vad/*.yaml), resumable",
-                         description="Same as 'speechdl train' for VAD recipes; then 'speechdl vad export'.")
-    p.add_argument("recipe", help="YAML recipe, e.g. recipes/vad/seed_dnn.yaml")
-    p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key=value", help="recipe overrides")
-    train_cli._add_options(p)
-    p.set_defaults(func=train_cli.run_train, subparser=p)
-
-
 def register(groups: Any) -> None:
     """Add the ``vad`` group and its verbs to the top-level subparsers."""
     import speechdl.tasks.vad.model  # noqa: F401  (registers the vad task and the vad_crnn model)
@@ -184,7 +173,9 @@ def register(groups: Any) -> None:
     p.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle directory or shipped name (vad)")
     p.add_argument("--out-dir", default=None, metavar="DIR", help="write one output file per input here")
     p.set_defaults(func=run_detect)
-    _train_parser(verbs)
+    from speechdl.train.cli import add_task_train_verb
+
+    add_task_train_verb(verbs, "vad", "recipes/vad/lstm_fast30.yaml")
     e = verbs.add_parser("export", help="bundle a training run (and/or write ONNX)",
                          description="speechdl vad export RUN_DIR --bundle OUT [--onnx OUT.onnx]; or "
                                      "--model BUNDLE --onnx OUT.onnx. ONNX outputs are checked against torch.")

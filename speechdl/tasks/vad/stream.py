@@ -91,31 +91,23 @@ class VADStream:
         """Seconds between a frame's audio and its probability (see the module docstring)."""
         return self.features.latency
 
-    def _probs(self, feats: np.ndarray) -> np.ndarray:
+    def _logits(self, feats: np.ndarray) -> np.ndarray:
         if not len(feats):
             return np.zeros(0, np.float32)
         if self.np_net is not None:
             logits, self.state = self.np_net(feats, self.state)
-        else:
-            with torch.no_grad():
-                out, self.state = self.model.forward_chunk(torch.from_numpy(feats)[None], self.state)
-            logits = out[0].numpy()
-        if len(logits) == 1:  # one frame per hop: a scalar sigmoid is cheaper than an array one
-            return np.array([0.5 + 0.5 * math.tanh(0.5 * float(logits[0]))], np.float32)
-        return 1.0 / (1.0 + np.exp(-logits))
+            return logits
+        with torch.no_grad():
+            out, self.state = self.model.forward_chunk(torch.from_numpy(feats)[None], self.state)
+        return out[0].numpy()
 
     def _emit(self, feats: np.ndarray, final: bool) -> StreamOutput:
         if not len(feats) and not final:
             return StreamOutput(self.frames, feats[:, 0], [])
-        probs = self._probs(feats)
-        out = StreamOutput(self.frames, probs, self.tracker.push(probs))
-        if final:
-            out.events += self.tracker.flush(self.samples / self.frontend.sample_rate)
-        self.frames += len(probs)
-        return out
+        return self._emit_logits(self._logits(feats), final)
 
     def _emit_logits(self, logits: np.ndarray, final: bool) -> StreamOutput:
-        if len(logits) == 1:
+        if len(logits) == 1:  # one frame per hop: a scalar sigmoid is cheaper than an array one
             probs = np.array([0.5 + 0.5 * math.tanh(0.5 * float(logits[0]))], np.float32)
         else:
             probs = 1.0 / (1.0 + np.exp(-logits))
