@@ -44,6 +44,6 @@ class SpecAugment(nn.Module):
         fmask = self._mask(f, self.freq_width, self.freq_masks, b, generator)  # (B, F)
         tw = min(self.time_width, int(self.max_time_ratio * t))
         tmask = self._mask(t, tw, self.time_masks, b, generator)  # (B, T)
-        mask = fmask.unsqueeze(1) | tmask.unsqueeze(2)
+        mask = (fmask.unsqueeze(1) | tmask.unsqueeze(2)).to(feats.device)  # drawn on the CPU generator
         value = feats.mean(dim=(1, 2), keepdim=True) if self.fill == "mean" else 0.0
         return torch.where(mask, value, feats) if self.fill == "mean" else feats.masked_fill(mask, 0.0)
