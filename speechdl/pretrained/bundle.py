@@ -102,6 +102,7 @@ def save_bundle(
     card: str = "",
     half: bool = False,
     extra: dict[str, Any] | None = None,
+    files: dict[str, str | os.PathLike] | None = None,
 ) -> Path:
     """Write a bundle directory atomically and return its path.
 
@@ -112,6 +113,7 @@ def save_bundle(
         thresholds, post: decision defaults. metrics, data: summaries for the card.
         reproduce: command that rebuilds it. card: extra Markdown for MODEL_CARD.md (e.g. licences).
         half: store floating tensors as float16 (half the size; loaded back as float32).
+        files: ``{name in the bundle: source file}`` copied in (e.g. an ASR bundle's language model).
     """
     out = Path(out)
     if "name" not in model or "kwargs" not in model:
@@ -135,6 +137,8 @@ def save_bundle(
         (tmp / "weights.pt").write_bytes(raw)
         (tmp / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
         (tmp / "MODEL_CARD.md").write_text(_card(meta, card))
+        for name, src in (files or {}).items():
+            shutil.copyfile(src, tmp / name)
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():

@@ -127,6 +127,7 @@ class RecipeConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     out_dir: str = "runs/default"
+    init_from: str | None = None   # fresh runs start from these weights (.ckpt, state-dict .pt or bundle dir)
     imports: list[str] = field(default_factory=list)   # modules to import first (they may register models)
 
     # ----------------------------------------------------------------------------------------------

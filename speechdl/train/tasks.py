@@ -90,7 +90,11 @@ class TaskModule(L.LightningModule):
         model: ``{"name": registry name, **constructor kwargs}``.
         optim / scheduler: :class:`OptimConfig` / :class:`SchedulerConfig` fields as dicts.
         monitor / mode: the metric that drives the ``plateau`` schedule.
+
+    ``init_from`` is the weights file a fresh run started from (recipe ``init_from``), else None.
     """
+
+    init_from: str | None = None
 
     def __init__(self, model: dict[str, Any], optim: dict[str, Any] | None = None,
                  scheduler: dict[str, Any] | None = None, monitor: str = "val_loss", mode: str = "min") -> None:

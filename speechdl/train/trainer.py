@@ -7,6 +7,8 @@
   ``out_dir/logs/version_N/metrics.csv`` (+ TensorBoard events when ``tensorboard`` is installed).
 - Re-running with the same ``out_dir`` resumes from ``last.ckpt``: epoch, global step, optimizer
   and scheduler state continue. Raising ``max_epochs`` extends a finished run.
+- ``init_from`` (a ``.ckpt``, a state-dict ``.pt`` or a bundle folder) starts a fresh run from those
+  weights, copied by name and shape (fine-tuning, transfer); a resumed run ignores it.
 - ``seed`` is applied with ``seed_everything``; ``deterministic`` turns on deterministic algorithms:
   the same recipe gives the same metrics on CPU.
 - ``device: cuda`` uses mixed precision (``16-mixed``); CPU runs in fp32 (bf16 is slower there).
@@ -159,6 +161,22 @@ def _quiet() -> None:
         warnings.filterwarnings("ignore", message=msg)
 
 
+def init_weights(model: torch.nn.Module, source: str) -> str:
+    """Copy the matching tensors of ``source`` (``.ckpt``, state-dict ``.pt``, or a bundle folder's
+    ``weights.pt``) into ``model``; returns the file used. ConfigError when nothing matches."""
+    from speechdl.train.transfer import load_matching
+
+    path = Path(source) / "weights.pt" if Path(source).is_dir() else Path(source)
+    report = load_matching(model, path, prefix_map={"model.": ""})
+    if not report.loaded:
+        raise ConfigError("init_from", f"no tensor of {path} matches the model",
+                          "point it at a checkpoint or bundle of the same architecture")
+    if report.missing or report.mismatched:
+        print(f"init_from {path}: {len(report.loaded)} tensors loaded, {len(report.missing)} left as initialised",
+              file=sys.stderr)
+    return str(path)
+
+
 def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
     """Run the recipe (resuming from ``out_dir/checkpoints/last.ckpt`` if present); return the summary.
 
@@ -185,6 +203,8 @@ def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
     module = task_class(cfg.task.name)(model=cfg.model.to_dict(), optim=as_dict(cfg.optim),
                                        scheduler=as_dict(cfg.scheduler), monitor=es.monitor, mode=es.mode,
                                        **cfg.task.kwargs)
+    if cfg.init_from and resume is None:
+        module.init_from = init_weights(getattr(module, "model", module), cfg.init_from)
     data = RecipeDataModule(cfg.data.name, cfg.data.kwargs, batch_size=cfg.trainer.batch_size,
                             num_workers=cfg.trainer.num_workers, seed=cfg.trainer.seed)
     trainer, named = build_trainer(cfg, list(callbacks))

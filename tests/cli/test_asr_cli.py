@@ -83,6 +83,41 @@ def test_lm_build_verb(tmp_path, capsys):
     assert info["out"] == str(out) and info["order"] == 2 and out.read_text().startswith("\\data\\")
 
 
+def test_export_ships_an_lm_and_beam_that_decoding_uses_by_default(run, tmp_path, capsys):
+    (tmp_path / "t.txt").write_text("\n".join(TEXTS) + "\n")
+    lm = tmp_path / "lm.arpa"
+    assert main(["asr", "lm", "build", str(tmp_path / "t.txt"), "--order", "2", "--out", str(lm)]) == 0
+    bundle = tmp_path / "with_lm"
+    assert main(["asr", "export", str(run["dir"] / "run"), "--bundle", str(bundle), "--lm", str(lm),
+                 "--beam", "4", "--alpha", "0.3"]) == 0
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["decoding"] == {**meta["decoding"], "beam": 4, "alpha": 0.3, "lm": "lm.arpa"}
+    assert (bundle / "lm.arpa").read_bytes() == lm.read_bytes()
+    capsys.readouterr()
+    wav = str(run["audio"][1])
+    outputs = {}
+    for name, extra in {"default": [], "explicit": ["--lm", str(lm), "--beam", "4", "--alpha", "0.3"],
+                        "no_lm": ["--lm", "none", "--beam", "1"]}.items():
+        assert main(["asr", "transcribe", wav, "--model", str(bundle), *extra]) == 0
+        outputs[name] = capsys.readouterr().out
+    assert outputs["default"] == outputs["explicit"]
+    assert main(["asr", "transcribe", wav, "--model", str(run["bundle"])]) == 0   # greedy bundle, no LM
+    assert outputs["no_lm"] == capsys.readouterr().out.replace(str(run["bundle"]), str(bundle))
+
+
+def test_fine_tuning_starts_from_the_init_from_weights(run, tmp_path, capsys):
+    argv = ["asr", "train", str(ROOT / "recipes/asr/toy_ctc.yaml"), "trainer.max_epochs=1", "trainer.val_every=1",
+            "trainer.progress_bar=false", "optim.lr=1e-4", "--format", "json"]
+    assert main([*argv, "--out", str(tmp_path / "scratch")]) == 0
+    scratch = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
+    assert main([*argv, "--out", str(tmp_path / "ft"), f"init_from={run['bundle']}"]) == 0
+    tuned = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["metrics"]
+    assert tuned["val_cer"] <= 0.15 < scratch["val_cer"]       # one slow epoch keeps the trained skill
+    assert main([*argv, "--out", str(tmp_path / "bad"), f"init_from={run['audio'][0]}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("speechdl: error: ") and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["asr", "transcribe", "missing.wav", "--model", "{bundle}"], "missing.wav"),
     (["asr", "transcribe", "{wav}", "--model", "{tmp}/no_bundle"], "no bundle here"),

@@ -142,3 +142,9 @@ def test_pocketsphinx_reads_an_espeak_sentence(sentence_wave):
     assert first == again                       # one decoder, reused: utterances do not leak into each other
     assert first and first == " ".join(first.split()) and first.islower()
     assert wer(["hello world this is a test of speech recognition"], [first]) < 1.0
+    pool = PocketSphinx(workers=2)              # utterances side by side in 2 processes: the same texts, in order
+    try:
+        assert pool([sentence_wave, sentence_wave[: len(sentence_wave) // 2], sentence_wave]) == [
+            first, ps.transcribe(sentence_wave[: len(sentence_wave) // 2]), first]
+    finally:
+        pool.close()

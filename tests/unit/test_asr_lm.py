@@ -59,6 +59,18 @@ def test_kenlm_reads_the_file_and_agrees_with_our_scorer(corpus, tmp_path):
         assert ours.score(sentence.split()) == pytest.approx(theirs.score(sentence, bos=True, eos=True), abs=1e-4)
 
 
+def test_gzipped_arpa_reads_the_same_model(corpus, tmp_path):
+    import gzip
+    import shutil
+
+    build_arpa([corpus / "a.txt"], order=3, out=tmp_path / "lm.arpa")
+    with open(tmp_path / "lm.arpa", "rb") as src, gzip.open(tmp_path / "lm.arpa.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    plain, packed = ArpaLM(tmp_path / "lm.arpa"), ArpaLM(tmp_path / "lm.arpa.gz")
+    assert packed.ngrams == plain.ngrams and packed.order == 3
+    assert packed.score("the big cat sat".split()) == plain.score("the big cat sat".split())
+
+
 def test_lm_errors(tmp_path):
     with pytest.raises(DataError, match="cannot read text"):
         build_arpa([tmp_path / "missing.txt"], out=tmp_path / "x.arpa")

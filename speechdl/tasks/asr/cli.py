@@ -6,7 +6,8 @@
   ``segments`` with ``start``/``end``/``text``); ``srt``: subtitles, one cue per segment.
 * ``eval MANIFEST... --model BUNDLE``: WER and CER (jiwer, on normalised text) and the worst utterances.
 * ``train RECIPE.yaml [key=value ...]``: the engine (``speechdl train``) on an ASR recipe.
-* ``export RUN --bundle OUT [--average N]``: bundle a run, averaging its kept best checkpoints.
+* ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N]``: bundle a run (averaging its kept best
+  checkpoints), optionally with its default LM and beam.
 * ``lm build TEXT... --order 3 --out lm.arpa``: word n-gram LM (modified Kneser-Ney) for ``--lm``.
 """
 
@@ -37,9 +38,11 @@ def format_srt(segments: list[dict[str, Any]]) -> str:
 
 
 def _decode_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, metavar="BUNDLE", help="ASR bundle (speechdl asr export)")
+    p.add_argument("--model", default="asr", metavar="BUNDLE",
+                   help="ASR bundle: a path or a shipped name (default: asr, the English model)")
     p.add_argument("--beam", type=int, default=None, help="beam width (default: the bundle's; 1 = greedy)")
-    p.add_argument("--lm", default=None, metavar="ARPA", help="word n-gram LM for CTC beam search")
+    p.add_argument("--lm", default=None, metavar="ARPA",
+                   help="word n-gram LM (.arpa / .arpa.gz) for CTC beam search (default: the bundle's; none: no LM)")
     p.add_argument("--alpha", type=float, default=None, help="LM weight (default: the bundle's, 0.5)")
     p.add_argument("--beta", type=float, default=None, help="word insertion bonus with an LM (default 1.0)")
     p.add_argument("--ctc-weight", type=float, default=None, help="joint models: CTC share of the rescoring")
@@ -48,7 +51,7 @@ def _decode_options(p: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     from speechdl.errors import ConfigError
 
-    if args.lm is not None and not Path(args.lm).is_file():
+    if args.lm is not None and args.lm.lower() != "none" and not Path(args.lm).is_file():
         raise ConfigError(args.lm, "LM file not found", "build one with 'speechdl asr lm build TEXT --out lm.arpa'")
     return {"beam": args.beam, "lm": args.lm, "alpha": args.alpha, "beta": args.beta, "ctc_weight": args.ctc_weight}
 
@@ -101,7 +104,8 @@ def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr export``."""
     from speechdl.tasks.asr.infer import export_run
 
-    path = export_run(args.run, args.bundle, average=args.average, half=args.half)
+    decoding = {"beam": args.beam, "alpha": args.alpha, "beta": args.beta}
+    path = export_run(args.run, args.bundle, average=args.average, half=args.half, decoding=decoding, lm=args.lm)
     print(f"bundle: {path}")
     return 0
 
@@ -148,12 +152,17 @@ def register(groups: Any) -> None:
     train_cli.add_task_train_verb(verbs, "asr", "recipes/asr/ds2_char.yaml")
 
     x = verbs.add_parser("export", help="bundle a training run (averaging its best checkpoints)",
-                         description="speechdl asr export RUN_DIR --bundle OUT [--average N] [--half]")
+                         description="speechdl asr export RUN_DIR --bundle OUT [--average N] [--half] "
+                                     "[--lm ARPA --beam N --alpha A --beta B]")
     x.add_argument("run", help="training run directory (its out_dir)")
     x.add_argument("--bundle", required=True, metavar="OUT", help="bundle directory to write")
     x.add_argument("--average", type=int, default=None, metavar="N",
                    help="average the N latest of the kept best checkpoints (default: all kept)")
     x.add_argument("--half", action="store_true", help="store weights as float16")
+    x.add_argument("--lm", default=None, metavar="ARPA", help="ARPA LM (.arpa or .arpa.gz) to ship as the default")
+    x.add_argument("--beam", type=int, default=None, help="default beam width (default 1: greedy)")
+    x.add_argument("--alpha", type=float, default=None, help="default LM weight (default 0.5)")
+    x.add_argument("--beta", type=float, default=None, help="default word insertion bonus (default 1.0)")
     x.set_defaults(func=run_export)
 
     lm = verbs.add_parser("lm", help="word n-gram language models")

@@ -2,7 +2,8 @@
 
 A bundle (``speechdl/pretrained/bundle.py`` format, ``task: asr``) holds the model, its exact
 front-end, the tokenizer (``tokenizer``: its dict, BPE models included) and decoding defaults
-(``decoding``: ``beam``, ``alpha``, ``beta``, ``ctc_weight``).
+(``decoding``: ``beam``, ``alpha``, ``beta``, ``ctc_weight`` and ``lm``, the name of a word n-gram
+ARPA file kept in the bundle, used by CTC beam search unless ``lm="none"``).
 
 Files longer than ``max_seconds`` are cut into speech segments by the VAD bundle
 (:func:`speechdl.pretrained.segment.speech_segments`) and each segment is read and decoded on its
@@ -30,10 +31,12 @@ from speechdl.features import Frontend, FrontendConfig
 from speechdl.pretrained import load_bundle, save_bundle
 from speechdl.tasks.asr import model as _models  # noqa: F401  (registers deepspeech2 / las)
 from speechdl.tasks.asr.decode import CTCDecoder, attention_decode
+from speechdl.tasks.asr.lm import ArpaLM
 from speechdl.tasks.asr.tokens import tokenizer_from_dict
 
 TASKS = ("asr_ctc", "asr_joint")
-DEFAULT_DECODING = {"beam": 1, "alpha": 0.5, "beta": 1.0, "ctc_weight": 0.3}
+DEFAULT_DECODING = {"beam": 1, "alpha": 0.5, "beta": 1.0, "ctc_weight": 0.3, "lm": None}
+NO_LM = ("none", "")
 
 
 class ASR:
@@ -65,8 +68,11 @@ class ASR:
             raise ConfigError(b.path, f"is a {b.meta.get('task')!r} bundle, not an asr one", "pass an ASR bundle")
         model = build(b.meta["model"]["name"], **b.meta["model"]["kwargs"])
         model.load_state_dict(b.state_dict)
+        decoding = dict(b.meta.get("decoding") or {})
+        if decoding.get("lm"):   # a file inside the bundle
+            decoding["lm"] = str(b.path / decoding["lm"])
         return cls(model, FrontendConfig.from_dict(b.meta["frontend"]), tokenizer_from_dict(b.meta["tokenizer"]),
-                   b.meta.get("decoding"), b.meta)
+                   decoding, b.meta)
 
     def _features(self, waves: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         feats = [self.frontend(torch.from_numpy(np.ascontiguousarray(w, np.float32))[None])[0] for w in waves]
@@ -79,12 +85,14 @@ class ASR:
                          ctc_weight: float | None = None) -> list[str]:
         """Mono float32 waveforms ``[(n,), ...]`` at the model's rate -> normalised texts.
 
-        CTC models: greedy for ``beam=1`` without an LM, else prefix beam search (``lm``: ARPA path).
+        CTC models: greedy for ``beam=1`` without an LM, else prefix beam search (``lm``: ARPA path;
+        None: the bundle's LM if it has one; ``"none"``: no LM).
         Attention models: greedy or beam search, rescored with CTC (``ctc_weight``) when the model has
         a CTC head; an LM is not used by attention decoding.
         """
         d = self.decoding
         beam = int(beam if beam is not None else d["beam"])
+        lm = d.get("lm") if lm is None else (None if str(lm).lower() in NO_LM else lm)
         if not waves:
             return []
         x, lengths = self._features(waves)
@@ -133,12 +141,14 @@ def load_asr(path: str | os.PathLike) -> ASR:
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, average: int | None = None,
-               half: bool = False, decoding: dict[str, Any] | None = None) -> Path:
+               half: bool = False, decoding: dict[str, Any] | None = None,
+               lm: str | os.PathLike | None = None) -> Path:
     """Bundle an ``asr_ctc`` / ``asr_joint`` training run, averaging its kept top checkpoints.
 
     ``average``: how many of the ``checkpoints/top/`` files to average (the latest ones; None: all);
     runs without them use the best (else last) checkpoint. The tokenizer and front-end come from the
-    checkpoint (the task stores them there).
+    checkpoint (the task stores them there). ``decoding``: defaults to store (``beam``, ``alpha``,
+    ``beta``); ``lm``: an ARPA file (plain or ``.gz``) copied into the bundle as its default LM.
     """
     import yaml
 
@@ -163,7 +173,12 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, average: int 
     kwargs = {k: v for k, v in cfg["model"].items() if k != "name"}
     model = build(cfg["model"]["name"], **kwargs)
     model.load_state_dict(state)   # fails loudly on a mismatch before anything is written
-    dec = {**DEFAULT_DECODING, **(decoding or {})}
+    dec = {**DEFAULT_DECODING, **{k: v for k, v in (decoding or {}).items() if v is not None}}
+    files = {}
+    if lm is not None:
+        ArpaLM(lm)   # refuse a file that is not ARPA before anything is written
+        dec["lm"] = "lm.arpa.gz" if str(lm).endswith(".gz") else "lm.arpa"
+        files[dec["lm"]] = lm
     if task == "asr_joint":
         dec["ctc_weight"] = float((cfg.get("task") or {}).get("ctc_weight", dec["ctc_weight"]))
         dec["beam"] = max(dec["beam"], 4)
@@ -173,4 +188,4 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, average: int 
                        metrics={"averaged_checkpoints": len(paths)}, data=dict(cfg.get("data") or {}),
                        reproduce=f"speechdl asr train <recipe> --out {run}; speechdl asr export {run} --bundle {out}",
                        card=f"Weights: average of {len(paths)} checkpoint(s): {names}.", half=half,
-                       extra={"tokenizer": meta["tokenizer"], "decoding": dec})
+                       extra={"tokenizer": meta["tokenizer"], "decoding": dec}, files=files)

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 from collections import Counter, defaultdict
@@ -172,7 +173,8 @@ def build_arpa(texts: Sequence[str | os.PathLike], order: int = 3,
 
 
 class ArpaLM:
-    """A back-off word n-gram model read from an ARPA file (log10 probabilities, as KenLM scores).
+    """A back-off word n-gram model read from an ARPA file (``.arpa`` or gzipped ``.arpa.gz``; log10
+    probabilities, as KenLM scores).
 
     ``log10_prob(word, context)``: ``p(word | context)`` with back-off; words outside the vocabulary
     are ``<unk>``. ``score(words)``: the sentence's log10 probability with ``<s>`` / ``</s>``.
@@ -194,7 +196,8 @@ class ArpaLM:
 
     def _read(self) -> None:
         k = 0
-        with open(self.path, encoding="utf-8") as fh:
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        with opener(self.path, "rt", encoding="utf-8") as fh:
             for line in fh:
                 line = line.strip()
                 if not line or line.startswith("ngram ") or line == "\\data\\":

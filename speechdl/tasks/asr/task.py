@@ -80,7 +80,7 @@ class ASRTask(TaskModule):
         if vocab != self.tokenizer.vocab_size:
             raise ConfigError("model.vocab_size", f"is {vocab} but the {self.tokenizer.kind} tokenizer has "
                               f"{self.tokenizer.vocab_size} ids", f"set model.vocab_size={self.tokenizer.vocab_size}")
-        if self.trainer.ckpt_path is None and self.cmvn_utts > 0 and hasattr(data, "wave"):
+        if self.trainer.ckpt_path is None and not self.init_from and self.cmvn_utts > 0 and hasattr(data, "wave"):
             n = min(len(data), self.cmvn_utts)
             fit_cmvn(self.model, [data.features(data.wave(i)) for i in range(n)])
 
@@ -126,7 +126,8 @@ class ASRTask(TaskModule):
 class CTCTask(ASRTask):
     """CTC training of a model returning ``(log_probs (B, T', V), lengths (B,))`` (``deepspeech2``).
 
-    Args (recipe ``task:`` keys): ``cmvn_utts`` (utterances for the global CMVN; 0: leave it),
+    Args (recipe ``task:`` keys): ``cmvn_utts`` (utterances for the global CMVN; 0, or a run that
+    starts from ``init_from``: keep the model's),
     ``average`` (keep this many best checkpoints for averaging).
     """
 
