@@ -55,11 +55,27 @@ def test_prefix_beam_finds_the_most_probable_labelling_exhaustively():
         exact = ctc_sequence_logp(torch.from_numpy(lp), 6, seqs[1:]).numpy()
         empty = float(lp[:, 0].sum())
         best = seqs[1:][int(exact.argmax())] if exact.max() > empty else []
-        ids, score = prefix_beam_search(lp, labels, beam=200, token_min_logp=-1e9, return_score=True)
+        ids, score = prefix_beam_search(lp, labels, beam=200, token_min_logp=-1e9, blank_skip_logp=1.0,
+                                        beam_prune_logp=-1e9, return_score=True)
         assert ids == best and score == pytest.approx(max(exact.max(), empty), abs=1e-6)
         # and greedy decoding can be worse than the best labelling, never better
         g = ctc_greedy(torch.from_numpy(lp)[None])[0]
         assert score >= (float(ctc_sequence_logp(torch.from_numpy(lp), 6, [g])[0]) if g else empty) - 1e-9
+
+
+def test_skipping_sure_blank_frames_and_pruning_keep_the_answer():
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        text = "".join(rng.choice(list("abc de")) for _ in range(rng.integers(3, 10)))
+        steps = []
+        for ch in text:   # uncertain token frames between runs of sure blanks
+            other = str(rng.choice([c for c in "abcde" if c != ch]))
+            steps += [{ch: 0.6, other: 0.3}] + [{"": 0.996}] * int(rng.integers(1, 4))
+        lp = posteriors(steps)
+        exact = prefix_beam_search(lp, TOK.labels, beam=64, token_min_logp=-1e9, blank_skip_logp=1.0,
+                                   beam_prune_logp=-1e9, return_score=True)
+        fast = prefix_beam_search(lp, TOK.labels, beam=64, return_score=True)
+        assert fast[0] == exact[0] and fast[1] == pytest.approx(exact[1], abs=0.05)
 
 
 @pytest.fixture(scope="module")

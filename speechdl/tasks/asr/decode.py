@@ -74,8 +74,16 @@ class _Words:
         return None, partial + lab
 
 
+def _logaddexp(a: float, b: float) -> float:
+    """``log(exp(a) + exp(b))`` of two Python floats."""
+    if a < b:
+        a, b = b, a
+    return a if b <= NEG else a + math.log1p(math.exp(b - a))
+
+
 def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[str], beam: int = 16, lm: Any = None,
-                       alpha: float = 0.5, beta: float = 1.0, blank: int = 0, token_min_logp: float = -8.0,
+                       alpha: float = 0.5, beta: float = 1.0, blank: int = 0, token_min_logp: float = -5.0,
+                       blank_skip_logp: float = -0.01, beam_prune_logp: float = -12.0,
                        return_score: bool = False) -> list[int] | tuple[list[int], float]:
     """CTC prefix beam search of one utterance.
 
@@ -84,10 +92,16 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[str], beam: int =
         beam: prefixes kept per frame. lm: an :class:`~speechdl.tasks.asr.lm.ArpaLM` (or None).
         alpha: LM weight (on natural-log probabilities). beta: bonus per word (only with an LM).
         token_min_logp: tokens below this log-probability in a frame are not expanded (the best always is).
+        blank_skip_logp: a frame whose blank log-probability is at least this (0.99) only extends every
+            prefix by a blank (no token is tried): most CTC frames are such frames.
+        beam_prune_logp: prefixes scoring this far below the best of their frame are dropped.
 
     Returns: the best prefix's token ids (and, with ``return_score``, its total score).
     """
     lp = np.asarray(log_probs, dtype=np.float64)
+    rows = lp.tolist()                    # Python floats: scalar math is several times faster than numpy's
+    keep = lp >= token_min_logp
+    keep[np.arange(len(lp)), lp.argmax(1)] = True
     words = _Words(labels)
     # per prefix: [log p ending in blank, log p ending in a token]; LM state: (score, context words, partial)
     beams: dict[tuple[int, ...], list[float]] = {(): [0.0, NEG]}
@@ -106,21 +120,23 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[str], beam: int =
             lm_state[new] = (score, ctx[-8:], partial)
         return new
 
-    for t in range(lp.shape[0]):
-        row = lp[t]
-        cand = np.flatnonzero(row >= token_min_logp)
-        if len(cand) == 0:
-            cand = np.array([int(row.argmax())])
+    for t, row in enumerate(rows):
+        if row[blank] >= blank_skip_logp:   # (almost) surely blank: every prefix just absorbs it
+            beams = {prefix: [_logaddexp(pb, pnb) + row[blank], NEG] for prefix, (pb, pnb) in beams.items()}
+            continue
+        cand = np.flatnonzero(keep[t]).tolist()
         nxt: dict[tuple[int, ...], list[float]] = {}
 
         def add(prefix: tuple[int, ...], i: int, value: float, nxt: dict = nxt) -> None:
-            cell = nxt.setdefault(prefix, [NEG, NEG])
-            cell[i] = np.logaddexp(cell[i], value)
+            cell = nxt.get(prefix)
+            if cell is None:
+                nxt[prefix] = cell = [NEG, NEG]
+            cell[i] = _logaddexp(cell[i], value)
 
         for prefix, (pb, pnb) in beams.items():
-            total = np.logaddexp(pb, pnb)
+            total = _logaddexp(pb, pnb)
             last = prefix[-1] if prefix else None
-            for c in cand.tolist():
+            for c in cand:
                 p = row[c]
                 if c == blank:
                     add(prefix, 0, total + p)
@@ -131,8 +147,9 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[str], beam: int =
                     add(prefix, 1, pnb + p)   # ... else it merges into the same token
                 else:
                     add(new, 1, total + p)
-        ranked = sorted(nxt.items(), key=lambda kv: -(np.logaddexp(*kv[1]) + lm_state[kv[0]][0]))
-        beams = dict(ranked[:beam])
+        scored = sorted(((_logaddexp(*v) + lm_state[k][0], k) for k, v in nxt.items()), reverse=True)[:beam]
+        floor = scored[0][0] + beam_prune_logp
+        beams = {k: nxt[k] for s, k in scored if s >= floor}
 
     def final(prefix: tuple[int, ...], probs: list[float]) -> float:
         score, ctx, partial = lm_state[prefix]
@@ -141,7 +158,7 @@ def prefix_beam_search(log_probs: np.ndarray, labels: Sequence[str], beam: int =
                 score += alpha * LN10 * lm.log10_prob(partial, ctx) + beta
                 ctx = ctx + (partial,)
             score += alpha * LN10 * lm.log10_prob("</s>", ctx)
-        return float(np.logaddexp(*probs)) + score
+        return _logaddexp(*probs) + score
 
     best = max(beams.items(), key=lambda kv: final(*kv))
     ids = list(best[0])
