@@ -171,8 +171,13 @@ def eer(scores: ArrayLike, labels: ArrayLike, mask: ArrayLike | None = None,
     return float(rate), float(thr[i - 1] + a * (thr[i] - thr[i - 1]))
 
 
-def _sweep(s: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Counts at every distinct threshold (``score >= t``) in one sort: ``(thresholds, counts)``."""
+def sweep(s: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Counts at every distinct threshold (``score >= t``) in one sort: ``(thresholds, counts)``.
+
+    ``s`` (N,) float scores, ``y`` (N,) bool labels, ``w`` (N,) weights or None (as :func:`flatten`
+    returns them). ``thresholds`` (K + 1,) are ``inf`` (nothing positive) then the K distinct scores,
+    decreasing; ``counts`` holds ``tp, fp, tn, fn`` (K + 1,) at each.
+    """
     w = np.ones_like(s) if w is None else w
     order = np.argsort(-s, kind="mergesort")
     s, y, w = s[order], y[order], w[order]
@@ -207,17 +212,22 @@ def tune_threshold(
     s, y, w = flatten(scores, labels, mask, weights)
     if s.size == 0:
         raise ValueError("no frames to tune a threshold on")
-    thr, c = _sweep(s, y, w)
+    thr, c = sweep(s, y, w)
     r = _rates(c["tp"], c["fp"], c["tn"], c["fn"])
     value = r["recall"] - r["fpr"] if criterion == "youden" else r[criterion]
     k = int(np.argmax(value))  # first best = highest threshold among ties
+    return between(thr, k), float(value[k])
+
+
+def between(thr: np.ndarray, k: int) -> float:
+    """A threshold that makes the decisions of sweep point ``k`` (thresholds ``thr`` from :func:`sweep`)
+    without sitting on a score: halfway to the next lower score; above the largest score for ``k = 0``;
+    the lowest score itself for the last point (everything positive)."""
     if k == 0:
-        t = float(thr[1]) + 1.0  # nothing positive: above the largest score
-    elif k == thr.size - 1:
-        t = float(thr[k])  # everything positive: the lowest score itself
-    else:
-        t = float((thr[k] + thr[k + 1]) / 2)
-    return t, float(value[k])
+        return float(thr[1]) + 1.0 if thr.size > 1 else 0.0
+    if k == thr.size - 1:
+        return float(thr[k])
+    return float((thr[k] + thr[k + 1]) / 2)
 
 
 def summary(

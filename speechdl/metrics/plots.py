@@ -27,6 +27,7 @@ from speechdl.audio import atomic_path
 from speechdl.metrics.detection import det_curve, eer, flatten, is_binary, normal_deviate, roc_auc, roc_curve
 
 System = tuple[Any, ...]  # (scores, labels) or (scores, labels, mask)
+CLASSES = ("speech frames", "non-speech frames")   # (positives, negatives) on the ROC axes
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -36,7 +37,7 @@ def _pct(p: float) -> str:
 
 
 def _draw_row(ax_roc: Any, ax_det: Any, systems: Mapping[str, System], title: str | None,
-              det_range: tuple[float, float]) -> None:
+              det_range: tuple[float, float], classes: tuple[str, str] = CLASSES) -> None:
     from matplotlib import colormaps
 
     lo, hi = det_range
@@ -59,8 +60,8 @@ def _draw_row(ax_roc: Any, ax_det: Any, systems: Mapping[str, System], title: st
         ax_roc.plot(fpr, tpr, color=color, lw=1.5, label=label)
         ax_det.plot(normal_deviate(fa), normal_deviate(miss), color=color, lw=1.5)
     ax_roc.plot([0, 1], [0, 1], ":", color="0.6", lw=1)
-    ax_roc.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false-alarm rate (non-speech frames)",
-               ylabel="detection rate (speech frames)", title=f"ROC{' — ' + title if title else ''}")
+    ax_roc.set(xlim=(0, 1), ylim=(0, 1.01), xlabel=f"false-alarm rate ({classes[1]})",
+               ylabel=f"detection rate ({classes[0]})", title=f"ROC{' — ' + title if title else ''}")
     ax_roc.legend(loc="lower right", fontsize=7)
     ax_roc.grid(alpha=0.3)
     ticks = [t for t in DET_TICKS if lo <= t <= hi]
@@ -78,10 +79,13 @@ def plot_roc_det_grid(
     path: str | os.PathLike,
     det_range: tuple[float, float] = (0.001, 0.6),
     dpi: int = 110,
+    classes: tuple[str, str] = CLASSES,
 ) -> Path:
     """One row per evaluation set (``{set name: {system name: system}}``): ROC left, DET right.
 
-    Written atomically as PNG to ``path``; returns the path.
+    ``classes`` names the positives and negatives on the ROC axes (VAD: speech / non-speech frames;
+    speaker verification: target / non-target trials). Written atomically as PNG to ``path``; returns
+    the path.
     """
     import matplotlib
 
@@ -91,7 +95,7 @@ def plot_roc_det_grid(
     rows = max(1, len(sets))
     fig, axes = plt.subplots(rows, 2, figsize=(12, 5.2 * rows), squeeze=False)
     for (title, systems), (ax_roc, ax_det) in zip(sets.items(), axes):
-        _draw_row(ax_roc, ax_det, systems, title or None, det_range)
+        _draw_row(ax_roc, ax_det, systems, title or None, det_range, classes)
     fig.tight_layout()
     tmp, final = atomic_path(path, suffix=".png")
     try:
@@ -109,9 +113,10 @@ def plot_roc_det(
     path: str | os.PathLike,
     title: str | None = None,
     det_range: tuple[float, float] = (0.001, 0.6),
+    classes: tuple[str, str] = CLASSES,
 ) -> Path:
     """ROC and DET side by side for several ``systems`` (``{name: (scores, labels[, mask])}``)."""
-    return plot_roc_det_grid({title or "": systems}, path, det_range)
+    return plot_roc_det_grid({title or "": systems}, path, det_range, classes=classes)
 
 
 def operating_points(systems: Mapping[str, System]) -> dict[str, np.ndarray]:
