@@ -1,0 +1,2 @@
+"""Speaker recognition with DNN embeddings (x-vectors): train, enroll, verify, identify.
+"""
