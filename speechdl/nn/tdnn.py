@@ -182,22 +182,31 @@ class XVector(nn.Module):
         self.embed_layer, self.embed_pre_activation = embed_layer, embed_pre_activation
         self.embed_dim = embed_dim
 
-    def _segment(self, x: torch.Tensor, lengths: torch.Tensor | None, stop: int | None) -> torch.Tensor:
+    def _segment(self, x: torch.Tensor, lengths: torch.Tensor | None,
+                 stop: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(embedding, last segment layer's output)``; with ``stop`` the layers after the embedding are skipped."""
         h, n = self.frames(x, lengths)
         h = self.pool(h, n)
+        emb = h
         for i, (lin, post) in enumerate(zip(self.segment, self.segment_post)):
-            h = lin(h)
-            if i == stop and self.embed_pre_activation:
-                return h
-            h = post(h)
-            if i == stop:
-                return h
-        return h
+            pre = lin(h)
+            h = post(pre)
+            if i == self.embed_layer:
+                emb = pre if self.embed_pre_activation else h
+                if stop is not None:
+                    break
+        return emb, h
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Speaker embedding: ``(B, T, F)`` [+ ``(B,)`` lengths] -> ``(B, embed_dim)``."""
-        return self._segment(x, lengths, self.embed_layer)
+        return self._segment(x, lengths, self.embed_layer)[0]
+
+    def embed_and_logits(self, x: torch.Tensor, lengths: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embedding ``(B, embed_dim)`` and logits ``(B, num_classes)`` in one pass."""
+        emb, h = self._segment(x, lengths, None)
+        return emb, self.classifier(h)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, F)`` [+ ``(B,)`` lengths] -> logits ``(B, num_classes)``."""
-        return self.classifier(self._segment(x, lengths, None))
+        return self.embed_and_logits(x, lengths)[1]

@@ -48,6 +48,14 @@ def pad_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]
     return batch
 
 
+def dataset_attr(ds: Any, name: str) -> Any:
+    """Attribute ``name`` of a dataset, looked up through ``Subset`` (and other ``.dataset``) wrappers; None
+    when no layer has it. E.g. the front-end (``cfg``) of a :class:`RecipeDataModule`'s ``train_set``."""
+    while ds is not None and not hasattr(ds, name) and hasattr(ds, "dataset"):
+        ds = ds.dataset
+    return getattr(ds, name, None)
+
+
 class ShardSampler(Sampler[int]):
     """This process's share of a seeded epoch order (the same on every process and every run).
 

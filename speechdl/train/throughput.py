@@ -58,12 +58,6 @@ def count_flops(fn, *args: Any) -> int:
     return int(counter.get_total_flops())
 
 
-def _dataset_attr(ds: Any, name: str) -> Any:
-    while ds is not None and not hasattr(ds, name) and hasattr(ds, "dataset"):
-        ds = ds.dataset
-    return getattr(ds, name, None)
-
-
 def measure_training(recipe: str | os.PathLike, steps: int = 10, warmup: int = 2, threads: int = 2,
                      overrides: list[str] | tuple[str, ...] = (), manifests: list[str] | None = None,
                      peak_gflops_per_thread: float = PEAK_GFLOPS_PER_THREAD) -> dict[str, Any]:
@@ -73,7 +67,7 @@ def measure_training(recipe: str | os.PathLike, steps: int = 10, warmup: int = 2
     held the cores), GFLOP per step, GFLOP/s and the fraction of ``threads x peak_gflops_per_thread``."""
     from speechdl.errors import DataError
     from speechdl.train.config import RecipeConfig, check_components
-    from speechdl.train.datamodule import RecipeDataModule
+    from speechdl.train.datamodule import RecipeDataModule, dataset_attr
     from speechdl.train.optim import as_dict, build_optimizer
     from speechdl.train.tasks import task_class
 
@@ -89,7 +83,7 @@ def measure_training(recipe: str | os.PathLike, steps: int = 10, warmup: int = 2
     opt = build_optimizer(module.parameters(), as_dict(cfg.optim))
     data = RecipeDataModule(cfg.data.name, kwargs, cfg.trainer.batch_size, 0, cfg.trainer.seed)
     data.setup("fit")
-    frontend = _dataset_attr(data.train_set, "cfg")
+    frontend = dataset_attr(data.train_set, "cfg")
     frame_s = frontend.hop_length / frontend.sample_rate if frontend is not None else 0.01
 
     t0 = time.perf_counter()

@@ -1,0 +1,190 @@
+"""Speaker training data: utterances with speaker labels -> features of random crops and speaker ids.
+
+* :func:`read_speaker_utterances`: one row per supervision with a speaker (``id``, ``path``, ``offset``,
+  ``duration``, ``speaker``) from one or more lhotse manifest directories (``speechdl data import ...``;
+  ``import_folder`` takes the speaker from the folder name).
+* :class:`SpeakerUtterances` (recipe dataset ``speaker_utts``): items ``{"x": (T, F) float32, "y": ()
+  int64 speaker id}``; in training a random crop of ``crop_seconds`` (default 2-4 s) of each utterance,
+  optionally augmented with the synthetic-corpus conditions (reverb, noise at an SNR, telephone band:
+  :func:`speechdl.data.synth.mixer.apply_conditions`); in validation the whole utterance. Features are
+  computed on the fly (default: 80-band log-Mel with per-utterance mean and variance normalisation).
+
+Example recipe::
+
+    data: {name: speaker_utts, manifests: [/data/spk/train], crop_seconds: [2.0, 4.0],
+           augment: {prob: 0.6, p_telephone: 0.2}, val_fraction: 0.05}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from speechdl import audio
+from speechdl.errors import ConfigError, DataError
+from speechdl.features import Frontend, FrontendConfig
+from speechdl.train.datasets import register_dataset
+
+DEFAULT_FRONTEND = {"kind": "logmel", "n_mels": 80, "cmvn": "utterance"}
+
+
+def frontend_config(frontend: FrontendConfig | dict | None) -> FrontendConfig:
+    """The front-end of a recipe's ``data.frontend``: None (80-band log-Mel, utterance CMVN) or a dict."""
+    if isinstance(frontend, FrontendConfig):
+        return frontend
+    if frontend is None:
+        return FrontendConfig.from_dict(DEFAULT_FRONTEND)
+    if not isinstance(frontend, dict):
+        raise ConfigError("data.frontend", f"{frontend!r} is not a front-end", "give a FrontendConfig mapping")
+    return FrontendConfig.from_dict(dict(frontend))
+
+
+def read_speaker_utterances(manifests: str | os.PathLike | Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Rows ``{"id", "path", "offset", "duration", "speaker"}`` of every supervision with a speaker.
+
+    Raises :class:`DataError` when a manifest has none.
+    """
+    from speechdl.data.manifests import load_manifests
+
+    paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
+    rows = []
+    for m in paths:
+        recs, sups = load_manifests(m)
+        by_id = {r.id: r for r in recs}
+        found = 0
+        for s in sups or []:
+            rec = by_id.get(s.recording_id)
+            if rec is None or not s.speaker:
+                continue
+            src = rec.sources[0]
+            if src.type != "file":
+                raise DataError(m, f"recording {rec.id} is not a file source ({src.type})", "import audio files")
+            rows.append({"id": s.id, "path": str(src.source), "offset": float(s.start),
+                         "duration": float(s.duration), "speaker": str(s.speaker)})
+            found += 1
+        if not found:
+            raise DataError(m, "no supervision with a speaker label", "speaker training needs speaker labels")
+    return rows
+
+
+def _span(value: Sequence[float] | None, where: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    lo, hi = (float(v) for v in value)
+    if not 0 < lo <= hi:
+        raise ConfigError(where, f"expected [low, high] seconds with 0 < low <= high, got {list(value)}", "e.g. [2, 4]")
+    return lo, hi
+
+
+class SpeakerUtterances(Dataset):
+    """Utterances with speakers -> ``{"x": (T, F) float32 features, "y": () int64 speaker id}``.
+
+    Args:
+        rows: :func:`read_speaker_utterances` rows (subclasses may add their own keys and :meth:`wave`).
+        frontend: :func:`frontend_config` spec.
+        crop_seconds: ``[low, high]``: training items are a random crop of that length (whole utterance
+            when shorter); None: whole utterances.
+        augment: ``{"prob": p, **Conditions fields}``: with probability ``p`` reverb / noise / telephone.
+        speakers: the speaker names in id order (validation sets reuse the training set's); default:
+            the sorted names of ``rows``.
+        training: crops and augmentation on. seed: their random draws.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], frontend: Any = None, crop_seconds: Sequence[float] | None = None,
+                 augment: dict[str, Any] | None = None, speakers: Sequence[str] | None = None,
+                 training: bool = True, seed: int = 0) -> None:
+        if not rows:
+            raise DataError("speaker data", "no utterances", "check the manifests")
+        self.cfg = frontend_config(frontend)
+        self.frontend = Frontend(self.cfg).eval()
+        self.speakers = list(speakers) if speakers is not None else sorted({r["speaker"] for r in rows})
+        index = {s: i for i, s in enumerate(self.speakers)}
+        unknown = sorted({r["speaker"] for r in rows} - set(index))
+        if unknown:
+            raise DataError("speaker data", f"speaker {unknown[0]!r} is not among the training speakers",
+                            "validate on utterances of the training speakers")
+        self.rows = [{**r, "label": index[r["speaker"]]} for r in rows]
+        self.crop = _span(crop_seconds, "data.crop_seconds")
+        self.augment = dict(augment or {})
+        self.aug_prob = float(self.augment.pop("prob", 1.0 if self.augment else 0.0))
+        self.conditions = self._conditions(self.augment)
+        self.training, self.seed, self._draws = training, seed, 0
+
+    @staticmethod
+    def _conditions(kwargs: dict[str, Any]):
+        from dataclasses import fields
+
+        from speechdl.data.synth.mixer import Conditions
+
+        valid = {f.name for f in fields(Conditions)}
+        unknown = sorted(set(kwargs) - valid)
+        if unknown:
+            raise ConfigError("data.augment", f"unknown key(s) {', '.join(unknown)}",
+                              "valid: prob, " + ", ".join(sorted(valid)))
+        return Conditions(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+
+    @property
+    def num_speakers(self) -> int:
+        """Number of speaker classes."""
+        return len(self.speakers)
+
+    @property
+    def durations(self) -> list[float]:
+        """Seconds per item as it will be fed (crops: at most their upper length), for bucketed batches."""
+        hi = self.crop[1] if self.crop and self.training else float("inf")
+        return [min(r["duration"], hi) for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def wave(self, i: int) -> np.ndarray:
+        """Mono float32 audio ``(n,)`` of utterance ``i`` at the front-end's rate."""
+        r = self.rows[i]
+        return audio.load(r["path"], sample_rate=self.cfg.sample_rate, offset=r["offset"], duration=r["duration"])[0]
+
+    def features(self, wave: np.ndarray) -> torch.Tensor:
+        """``(n,)`` waveform -> ``(T, F)`` features."""
+        with torch.no_grad():
+            return self.frontend(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None])[0]
+
+    def _train_wave(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        sr = self.cfg.sample_rate
+        if self.crop is not None:
+            n = int(rng.uniform(*self.crop) * sr)
+            if len(wave) > n:
+                start = int(rng.integers(0, len(wave) - n + 1))
+                wave = wave[start:start + n]
+        if self.aug_prob > 0 and rng.random() < self.aug_prob:
+            from speechdl.data.synth.mixer import apply_conditions
+
+            wave, _ = apply_conditions(wave, np.ones(len(wave), bool), sr, rng, self.conditions)
+        return wave
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        wave = self.wave(i)
+        if self.training:
+            rng = np.random.default_rng([self.seed, i, self._draws])
+            self._draws += 1
+            wave = self._train_wave(wave, rng)
+        return {"x": self.features(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
+
+
+@register_dataset("speaker_utts")
+def speaker_utts(manifests: str | list[str], val_manifests: str | list[str] | None = None, frontend: Any = None,
+                 crop_seconds: list[float] | None = None, augment: dict[str, Any] | None = None,
+                 min_duration: float = 1.0, seed: int = 0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
+    """Recipe dataset ``speaker_utts``: speaker-labelled utterances of at least ``min_duration`` s, random
+    crops of ``crop_seconds`` (default ``[2, 4]``) in training. With ``val_manifests`` a ``(train, val)``
+    pair (whole, clean utterances of the same speakers); otherwise the engine's ``val_fraction`` split
+    (its items are cropped and augmented like training items)."""
+    rows = [r for r in read_speaker_utterances(manifests) if r["duration"] >= min_duration]
+    train = SpeakerUtterances(rows, frontend, crop_seconds or [2.0, 4.0], augment, None, True, seed)
+    if val_manifests is None:
+        return train
+    return train, SpeakerUtterances(read_speaker_utterances(val_manifests), train.cfg, None, None, train.speakers,
+                                    False, seed)
