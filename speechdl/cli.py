@@ -21,6 +21,7 @@ GROUPS = {
     "tune": "speechdl.train.tune_cli",
     "vad": "speechdl.tasks.vad.cli",
     "asr": "speechdl.tasks.asr.cli",
+    "speaker": "speechdl.tasks.speaker.cli",
 }
 
 

@@ -1,0 +1,259 @@
+"""``speechdl speaker embed|verify|enroll|identify|list|remove|eval|train|export``: the speaker verbs.
+
+* ``embed FILE... --model BUNDLE [--format text|json]``: ``json``: one object per file and line with
+  ``file`` and ``embedding``; ``text``: ``file<TAB>values``.
+* ``verify A B``: cosine score and the same/different decision at the bundle's calibrated threshold
+  (``--threshold`` overrides it).
+* ``enroll NAME FILE... --store DB``, ``identify FILE... --store DB [--top N]``, ``list --store DB``,
+  ``remove NAME --store DB``: the SQLite enrollment store (:mod:`speechdl.tasks.speaker.store`); a test
+  file whose best score is below the threshold is identified as nobody (``speaker: null``).
+* ``eval TRIALS --root DIR [--plot det.png]``: EER, minDCF (p_target 0.01, 0.05) on a VoxCeleb-format list.
+* ``train RECIPE.yaml [key=value ...]``: the engine on a speaker recipe (``recipes/speaker/``).
+* ``export RUN --bundle OUT [--operating-point eer|far=R|p_target=P|min_dcf=P] [--trials LIST --root DIR]``:
+  bundle a run with its calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from speechdl.console import add_format_option, emit, format_table
+
+DEFAULT_STORE = "speakers.db"
+
+
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="speaker", metavar="BUNDLE",
+                   help="speaker bundle: a path or a shipped name (default: speaker)")
+
+
+def _store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=DEFAULT_STORE, metavar="DB",
+                   help=f"enrollment store, an SQLite file (default: {DEFAULT_STORE})")
+
+
+def _threshold_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="decision threshold on the cosine score (default: the bundle's calibrated one)")
+
+
+def _positive(option: str, value: int) -> None:
+    from speechdl.errors import ConfigError
+
+    if value < 1:
+        raise ConfigError(option, f"must be at least 1, got {value}", f"e.g. {option} 3")
+
+
+def _load(args: argparse.Namespace, files: list[str]) -> Any:
+    """Check every input file, then load the bundle (so a typo fails before the model loads)."""
+    from speechdl import audio
+    from speechdl.tasks.speaker.infer import load_speaker
+
+    for f in files:
+        audio.info(f)
+    return load_speaker(args.model)
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker embed``."""
+    spk = _load(args, args.files)
+    for f in args.files:
+        emb = spk.embed_file(f, args.max_seconds)
+        if args.format == "json":
+            line = json.dumps({"file": f, "embedding": [round(float(v), 6) for v in emb]})
+        else:
+            line = f + "\t" + " ".join(f"{v:.6g}" for v in emb)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker verify``."""
+    spk = _load(args, [args.a, args.b])
+    r = spk.verify(args.a, args.b, args.threshold)
+    row = {"enroll": r["enroll"], "test": r["test"], "score": r["score"], "threshold": r["threshold"],
+           "decision": "same" if r["same"] else "different"}
+    emit(r, args.format, table=[row])
+    return 0
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker enroll``."""
+    from speechdl.tasks.speaker.store import SpeakerStore, check_name
+
+    check_name(args.name)
+    spk = _load(args, args.files)
+    embs = spk.embed_files(args.files)
+    with SpeakerStore(args.store, model=spk.fingerprint) as db:
+        r = db.enroll(args.name, embs, sources=[str(Path(f).resolve()) for f in args.files])
+    emit({**r, "store": str(args.store)}, args.format, table=[r])
+    return 0
+
+
+def run_identify(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker identify``."""
+    from speechdl.tasks.speaker.store import SpeakerStore
+
+    _positive("--top", args.top)
+    spk = _load(args, args.files)
+    threshold = spk.threshold(args.threshold)
+    with SpeakerStore(args.store, model=spk.fingerprint, create=False) as db:
+        db.identify([0.0] * spk.dim)              # nobody enrolled / wrong size: fail before embedding
+        rows = []
+        for f, emb in zip(args.files, spk.embed_files(args.files)):
+            ranked = db.identify(emb, top=args.top)
+            best = ranked[0]
+            rows.append({"file": f, "speaker": best["name"] if best["score"] >= threshold else None,
+                         "score": round(best["score"], 6), "threshold": round(threshold, 6),
+                         "candidates": [{**c, "score": round(c["score"], 6)} for c in ranked]})
+    if args.format == "json":
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+    else:
+        print(format_table([{"file": r["file"], "speaker": r["speaker"] or "(unknown)", "score": r["score"],
+                             "closest": r["candidates"][0]["name"]} for r in rows]))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker list``."""
+    import time
+
+    from speechdl.tasks.speaker.store import SpeakerStore
+
+    with SpeakerStore(args.store, create=False) as db:
+        rows = db.speakers()
+    table = [{"name": r["name"], "embeddings": r["count"],
+              "updated": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["updated"]))} for r in rows]
+    emit(rows, args.format, table=table)
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker remove``."""
+    from speechdl.errors import DataError
+    from speechdl.tasks.speaker.store import SpeakerStore
+
+    with SpeakerStore(args.store, create=False) as db:
+        if not db.remove(args.name):
+            raise DataError(args.store, f"no speaker {args.name!r} enrolled", "see 'speechdl speaker list'")
+    print(f"removed {args.name}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker eval``."""
+    from speechdl.tasks.speaker.evaluate import evaluate
+    from speechdl.tasks.speaker.infer import load_speaker
+    from speechdl.tasks.speaker.trials import check_files, read_trials
+
+    _positive("--batch-size", args.batch_size)
+    check_files(read_trials(args.trials, args.root), args.trials)   # a bad list fails before the model loads
+    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size)
+    rep = {"model": str(args.model), "trial_list": str(args.trials), **rep}
+    if args.format == "json":
+        emit(rep, "json")
+        return 0
+    row = {"trials": rep["trials"], "targets": rep["targets"], "EER %": round(100 * rep["eer"], 2),
+           "minDCF 0.01": round(rep["min_dcf_0.01"], 4), "minDCF 0.05": round(rep["min_dcf_0.05"], 4)}
+    if "threshold" in rep:
+        row.update({"FAR %": round(100 * rep["far"], 2), "FRR %": round(100 * rep["frr"], 2)})
+    print(format_table([row]))
+    if rep.get("plot"):
+        print(f"DET plot: {rep['plot']}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl speaker export``."""
+    from speechdl.tasks.speaker.infer import export_run
+
+    path = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half)
+    print(f"bundle: {path}")
+    return 0
+
+
+def register(groups: Any) -> None:
+    """Add the ``speaker`` group and its verbs to the top-level subparsers."""
+    import speechdl.tasks.speaker  # noqa: F401  (registers the model, task and datasets)
+    from speechdl.train import cli as train_cli
+
+    g = groups.add_parser("speaker", help="speaker embeddings: embed, verify, enroll, identify, eval, train, export")
+    verbs = g.add_subparsers(dest="verb", metavar="VERB")
+    g.set_defaults(subparser=g)
+
+    p = verbs.add_parser("embed", help="speaker embeddings of audio files",
+                         description="One embedding per file (any format, rate, length).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    _model_option(p)
+    p.add_argument("--max-seconds", type=float, default=30.0, metavar="S",
+                   help="longer files are embedded in blocks of S s and averaged (default 30)")
+    add_format_option(p)
+    p.set_defaults(func=run_embed)
+
+    v = verbs.add_parser("verify", help="same speaker in two files? (score and decision)")
+    v.add_argument("a", metavar="A", help="enrollment audio file")
+    v.add_argument("b", metavar="B", help="test audio file")
+    _model_option(v)
+    _threshold_option(v)
+    add_format_option(v)
+    v.set_defaults(func=run_verify)
+
+    e = verbs.add_parser("enroll", help="add a speaker's recordings to the enrollment store")
+    e.add_argument("name", metavar="NAME", help="speaker name")
+    e.add_argument("files", nargs="+", metavar="FILE", help="audio files of that speaker")
+    _model_option(e)
+    _store_option(e)
+    add_format_option(e)
+    e.set_defaults(func=run_enroll)
+
+    i = verbs.add_parser("identify", help="who speaks in these files? (closest enrolled speaker)")
+    i.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    _model_option(i)
+    _store_option(i)
+    _threshold_option(i)
+    i.add_argument("--top", type=int, default=3, metavar="N", help="candidates to list (default 3)")
+    add_format_option(i)
+    i.set_defaults(func=run_identify)
+
+    ls = verbs.add_parser("list", help="speakers in the enrollment store")
+    _store_option(ls)
+    add_format_option(ls)
+    ls.set_defaults(func=run_list)
+
+    rm = verbs.add_parser("remove", help="delete a speaker from the enrollment store")
+    rm.add_argument("name", metavar="NAME", help="speaker name")
+    _store_option(rm)
+    rm.set_defaults(func=run_remove)
+
+    ev = verbs.add_parser("eval", help="EER / minDCF / DET of a bundle on a trial list",
+                          description="Trial lists in the VoxCeleb format ('1 a.wav b.wav' / '0 a.wav b.wav'), "
+                                      "or with target/nontarget words.")
+    ev.add_argument("trials", metavar="TRIALS", help="trial list")
+    ev.add_argument("--root", default=None, metavar="DIR",
+                    help="folder the trial paths are relative to (default: the list's folder)")
+    _model_option(ev)
+    ev.add_argument("--plot", default=None, metavar="PNG", help="write ROC and DET curves to this PNG")
+    ev.add_argument("--batch-size", type=int, default=16, metavar="N", help="files embedded per batch")
+    add_format_option(ev)
+    ev.set_defaults(func=run_eval)
+
+    train_cli.add_task_train_verb(verbs, "speaker", "recipes/speaker/toy_xvector.yaml")
+
+    x = verbs.add_parser("export", help="bundle a training run with a calibrated threshold",
+                         description="speechdl speaker export RUN_DIR --bundle OUT [--operating-point OP] "
+                                     "[--trials LIST --root DIR] [--half]")
+    x.add_argument("run", help="training run directory (its out_dir)")
+    x.add_argument("--bundle", required=True, metavar="OUT", help="bundle directory to write")
+    x.add_argument("--operating-point", default="eer", metavar="OP",
+                   help="decision threshold: eer (default), far=RATE, p_target=P or min_dcf=P")
+    x.add_argument("--trials", default=None, metavar="LIST",
+                   help="calibrate on this trial list (default: all pairs of the run's validation utterances)")
+    x.add_argument("--root", default=None, metavar="DIR", help="folder the --trials paths are relative to")
+    x.add_argument("--half", action="store_true", help="store weights as float16")
+    x.set_defaults(func=run_export)

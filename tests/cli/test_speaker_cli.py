@@ -1,0 +1,148 @@
+"""``speechdl speaker``: the toy recipe trained and exported, then embed / verify / enroll / identify / list /
+remove / eval end to end, and the errors a user can cause (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from speechdl.cli import main
+from speechdl.tasks.speaker.toy import write_toy_speakers
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "recipes/speaker/toy_xvector.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """recipes/speaker/toy_xvector.yaml trained and exported (about 10 s), new recordings of training voices
+    0-3 (``seen``) and of voices no training set heard (``unseen``), each with a trial list."""
+    out = tmp_path_factory.mktemp("speaker")
+    assert main(["speaker", "train", str(RECIPE), "--out", str(out / "run"), "trainer.progress_bar=false",
+                 "--format", "json"]) == 0
+    assert main(["speaker", "export", str(out / "run"), "--bundle", str(out / "bundle")]) == 0
+    seen = write_toy_speakers(out / "seen", [0, 1, 2, 3], utts=3)
+    unseen = write_toy_speakers(out / "unseen", [100, 101, 102, 103, 104, 105], utts=3)
+    wav = sorted((out / "seen/wav").rglob("*.wav"))
+    return {"dir": out, "bundle": out / "bundle", "seen": seen, "unseen": unseen, "wav": wav}
+
+
+def _json_lines(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_train_and_export_make_a_calibrated_bundle(run):
+    meta = json.loads((run["bundle"] / "bundle.json").read_text())
+    assert meta["task"] == "speaker" and meta["model"]["name"] == "speaker_net" and meta["frontend"]["n_mels"] == 40
+    cal = meta["calibration"]
+    assert cal["operating_point"] == "eer" and meta["thresholds"]["cosine"] == cal["threshold"]
+    assert meta["metrics"]["eer"] < 0.1 and meta["embedding"]["dim"] == 32
+    assert cal["targets"] == 12 and cal["nontargets"] == 264       # all pairs of 2 fresh utterances x 12 voices
+
+
+def test_embed_json_and_text(run, capsys):
+    files = [str(p) for p in run["wav"][:3]]
+    assert main(["speaker", "embed", *files, "--model", str(run["bundle"]), "--format", "json"]) == 0
+    lines = _json_lines(capsys)
+    assert [x["file"] for x in lines] == files and all(len(x["embedding"]) == 32 for x in lines)
+    assert main(["speaker", "embed", files[0], "--model", str(run["bundle"])]) == 0
+    name, values = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert name == files[0] and len(values.split()) == 32
+    assert [float(v) for v in values.split()] == pytest.approx(lines[0]["embedding"], rel=1e-4, abs=1e-5)
+
+
+def test_verify_same_and_different(run, capsys):
+    a, b, c = (str(p) for p in (run["wav"][0], run["wav"][1], run["wav"][3]))    # spk000/0, spk000/1, spk001/0
+    assert main(["speaker", "verify", a, b, "--model", str(run["bundle"]), "--format", "json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["same"] is True and same["score"] >= same["threshold"] and "llr" in same
+    assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--format", "json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert diff["same"] is False and diff["score"] < same["score"]
+    assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--threshold", "-1"]) == 0
+    assert "same" in capsys.readouterr().out.split("\n")[2]          # the table's decision column
+
+
+def test_enroll_identify_list_remove(run, tmp_path, capsys):
+    db, bundle = str(tmp_path / "store" / "speakers.db"), str(run["bundle"])
+    by_speaker: dict[str, list[str]] = {}
+    for p in run["wav"]:
+        by_speaker.setdefault(p.parent.name, []).append(str(p))
+    for name, files in by_speaker.items():
+        assert main(["speaker", "enroll", name, *files[:2], "--store", db, "--model", bundle, "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["count"] == 2
+    tests = [files[2] for files in by_speaker.values()]
+    assert main(["speaker", "identify", *tests, "--store", db, "--model", bundle, "--format", "json"]) == 0
+    found = _json_lines(capsys)
+    assert [r["candidates"][0]["name"] for r in found] == list(by_speaker)
+    assert sum(r["speaker"] == name for r, name in zip(found, by_speaker)) >= 3 and len(found[0]["candidates"]) == 3
+    assert main(["speaker", "list", "--store", db, "--format", "json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == sorted(by_speaker)
+    assert main(["speaker", "remove", "spk001", "--store", db]) == 0
+    assert main(["speaker", "list", "--store", db]) == 0
+    listed = capsys.readouterr().out
+    assert "spk001" not in listed.split("removed spk001")[-1] and "spk002" in listed
+
+
+def test_eval_reports_eer_min_dcf_and_writes_a_det_plot(run, tmp_path, capsys):
+    plot = tmp_path / "det.png"
+    assert main(["speaker", "eval", str(run["unseen"]), "--root", str(run["unseen"].parent / "wav"),
+                 "--model", str(run["bundle"]), "--plot", str(plot), "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["trials"] == 18 * 17 // 2 and rep["targets"] == 18 and plot.stat().st_size > 10_000
+    assert 0 <= rep["eer"] < 0.3 and 0 < rep["min_dcf_0.01"] <= 1 and 0 < rep["min_dcf_0.05"] <= 1
+    assert {"far", "frr", "threshold", "eer_threshold"} <= set(rep)
+    assert main(["speaker", "eval", str(run["seen"]), "--model", str(run["bundle"]), "--root",
+                 str(run["seen"].parent / "wav")]) == 0
+    assert "EER %" in capsys.readouterr().out
+
+
+def test_export_calibrated_on_a_trial_list_at_a_false_accept_rate(run, tmp_path):
+    out = tmp_path / "far"
+    assert main(["speaker", "export", str(run["dir"] / "run"), "--bundle", str(out), "--operating-point", "far=0.05",
+                 "--trials", str(run["unseen"]), "--root", str(run["unseen"].parent / "wav")]) == 0
+    cal = json.loads((out / "bundle.json").read_text())["calibration"]
+    assert cal["operating_point"] == "far=0.05" and cal["far"] <= 0.06 and cal["targets"] == 18
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["speaker", "embed", "{tmp}/missing.wav", "--model", "{bundle}"], "missing.wav: file not found"),
+    (["speaker", "embed", "{wav}", "--model", "{tmp}/no_bundle"], "no bundle here"),
+    (["speaker", "embed", "{wav}", "--model", "vad"], "not a speaker one"),
+    (["speaker", "verify", "{wav}", "{tmp}/b.wav", "--model", "{bundle}"], "b.wav: file not found"),
+    (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{bundle}"], "store not found"),
+    (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{bundle}", "--top", "0"], "--top"),
+    (["speaker", "remove", "nobody", "--store", "{tmp}/none.db"], "store not found"),
+    (["speaker", "enroll", "a\tb", "{wav}", "--store", "{tmp}/s.db", "--model", "{bundle}"], "one line"),
+    (["speaker", "eval", "{tmp}/bad.txt", "--model", "{bundle}"], "bad.txt:2: not a trial"),
+    (["speaker", "eval", "{tmp}/lost.txt", "--model", "{bundle}"], "lost.txt:1: audio file"),
+    (["speaker", "eval", "{tmp}/none.txt", "--model", "{bundle}"], "trial list not found"),
+    (["speaker", "export", "{tmp}", "--bundle", "{tmp}/b"], "config.yaml"),
+    (["speaker", "export", "{run}", "--bundle", "{tmp}/b", "--operating-point", "far=5"], "operating point"),
+    (["speaker", "train", "{tmp}/none.yaml"], "recipe not found"),
+])
+def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
+    (tmp_path / "bad.txt").write_text("1 a.wav b.wav\n1 a.wav\n")
+    (tmp_path / "lost.txt").write_text("1 a.wav b.wav\n")
+    fill = {"bundle": str(run["bundle"]), "wav": str(run["wav"][0]), "tmp": str(tmp_path),
+            "run": str(run["dir"] / "run")}
+    assert main([a.format(**fill) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("speechdl: error: ") and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_store_refuses_another_model_and_training_checks_the_speaker_count(run, tmp_path, capsys):
+    db = str(tmp_path / "s.db")
+    from speechdl.tasks.speaker.store import SpeakerStore
+
+    with SpeakerStore(db, model="some other model") as store:
+        store.enroll("x", [[1.0] * 32])
+    assert main(["speaker", "identify", str(run["wav"][0]), "--store", db, "--model", str(run["bundle"])]) == 2
+    assert "another embedding model" in capsys.readouterr().err
+    assert main(["speaker", "train", str(RECIPE), "--out", str(tmp_path / "r"), "model.num_speakers=5",
+                 "trainer.max_epochs=1", "trainer.progress_bar=false"]) == 2
+    err = capsys.readouterr().err
+    assert "model.num_speakers: is 5 but the training data has 12 speakers" in err
+    assert len(err.strip().splitlines()) == 1
