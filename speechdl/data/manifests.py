@@ -137,6 +137,32 @@ def load_manifests(path: str | os.PathLike) -> tuple[RecordingSet, SupervisionSe
     return recordings, supervisions
 
 
+def supervision_rows(manifests: str | os.PathLike | list[str | os.PathLike], field: str,
+                     need: str) -> list[dict[str, Any]]:
+    """Rows ``{"id", "path", "offset", "duration", field}`` of the supervisions whose ``field`` (``text``,
+    ``speaker``) is set, from one or more manifests. Raises :class:`DataError` for a manifest with none
+    (``need`` says who needs them) and for recordings that are not plain files."""
+    paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
+    rows = []
+    for m in paths:
+        recs, sups = load_manifests(m)
+        by_id = {r.id: r for r in recs}
+        found = 0
+        for s in sups or []:
+            rec, value = by_id.get(s.recording_id), getattr(s, field, None)
+            if rec is None or not str(value or "").strip():
+                continue
+            src = rec.sources[0]
+            if src.type != "file":
+                raise DataError(m, f"recording {rec.id} is not a file source ({src.type})", "import audio files")
+            rows.append({"id": s.id, "path": str(src.source), "offset": float(s.start),
+                         "duration": float(s.duration), field: value})
+            found += 1
+        if not found:
+            raise DataError(m, f"no supervision with a {field}", need)
+    return rows
+
+
 def speech_intervals(sup: SupervisionSegment) -> list[tuple[float, float]]:
     """Speech intervals of ``sup`` in seconds relative to its recording.
 

@@ -85,6 +85,11 @@ class Frontend(nn.Module):
         frames = None if lengths is None else 1 + lengths // self.cfg.hop_length
         return self.sequence(self.static(wave), frames)
 
+    def features_of(self, wave: np.ndarray) -> torch.Tensor:
+        """Features ``(T, F)`` of one mono waveform ``(n,)`` (numpy, at ``cfg.sample_rate``), without gradients."""
+        with torch.no_grad():
+            return self(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None])[0]
+
     def stream(self) -> FeatureStream:
         """A fresh :class:`FeatureStream` for this front-end."""
         return FeatureStream(self)

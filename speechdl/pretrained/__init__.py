@@ -10,9 +10,10 @@ from speechdl.pretrained.bundle import (
     FORMAT_VERSION,
     Bundle,
     load_bundle,
+    load_model,
     resolve_bundle,
     save_bundle,
     shipped_bundles,
 )
 
-__all__ = ["FORMAT_VERSION", "Bundle", "load_bundle", "resolve_bundle", "save_bundle", "shipped_bundles"]
+__all__ = ["FORMAT_VERSION", "Bundle", "load_bundle", "load_model", "resolve_bundle", "save_bundle", "shipped_bundles"]

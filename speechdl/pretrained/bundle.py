@@ -175,3 +175,19 @@ def load_bundle(name_or_path: str | os.PathLike = "vad") -> Bundle:
     sd = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
     return Bundle(path, meta, sd)
+
+
+def load_model(name_or_path: str | os.PathLike, task: str) -> tuple[Bundle, torch.nn.Module]:
+    """Load a bundle of ``task`` and build its registered architecture with the bundle's weights.
+
+    Returns ``(bundle, model)`` (the model in eval mode); ConfigError when the bundle is of another task.
+    """
+    from speechdl.nn import build
+
+    b = load_bundle(name_or_path)
+    if b.meta.get("task") != task:
+        raise ConfigError(b.path, f"is a {b.meta.get('task')!r} bundle, not a {task} one", f"pass a {task} bundle")
+    model = build(b.meta["model"]["name"], **b.meta["model"]["kwargs"])
+    model.load_state_dict(b.state_dict)
+    return b, model.eval()
+

@@ -172,6 +172,23 @@ class RecipeConfig:
         tmp.replace(path)
 
 
+def run_config(run_dir: str | Path, tasks: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """The resolved recipe (``config.yaml``) of a training run directory as a plain mapping.
+
+    ConfigError when the directory holds none, or (``tasks`` given) when its task is not one of them.
+    """
+    run = Path(run_dir)
+    try:
+        cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        raise ConfigError(run, "no readable config.yaml (not a training run directory)",
+                          "pass the run's out_dir") from None
+    task = (cfg.get("task") or {}).get("name")
+    if tasks and task not in tasks:
+        raise ConfigError(run, f"task is {task!r}, not {' or '.join(tasks)}", f"export a {tasks[0]} run")
+    return cfg
+
+
 # --------------------------------------------------------------------------------------------------
 def parse_value(text: str) -> Any:
     """A command-line value as YAML (``3``, ``1e-3``, ``[8, 8]``, ``true``, ``null``, ``adam``)."""

@@ -103,6 +103,29 @@ class Conditions:
     level_range: tuple[float, float] = (-20.0, -1.0)
 
 
+def parse_augment(augment: dict | None, where: str = "data.augment") -> tuple[float, Conditions]:
+    """A recipe's augmentation mapping ``{"prob": p, **Conditions fields}`` -> ``(p, Conditions)``.
+
+    ``prob`` defaults to 1 when other keys are given, else 0 (no augmentation); lists become tuples.
+    Unknown keys raise a one-line ConfigError naming ``where``.
+
+    Example:
+        >>> parse_augment({"prob": 0.5, "snr_range": [5, 20]})[1].snr_range
+        (5, 20)
+    """
+    from dataclasses import fields
+
+    from speechdl.errors import ConfigError
+
+    kwargs = dict(augment or {})
+    prob = float(kwargs.pop("prob", 1.0 if kwargs else 0.0))
+    valid = {f.name for f in fields(Conditions)}
+    unknown = sorted(set(kwargs) - valid)
+    if unknown:
+        raise ConfigError(where, f"unknown key(s) {', '.join(unknown)}", "valid: prob, " + ", ".join(sorted(valid)))
+    return prob, Conditions(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+
+
 NOISE_WEIGHTS = {"white": 0.10, "pink": 0.15, "brown": 0.10, "hum": 0.13, "babble": 0.22, "real": 0.30}
 
 

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from speechdl import audio
+from speechdl.data.synth.mixer import apply_conditions, parse_augment
 from speechdl.errors import ConfigError, DataError
 from speechdl.features import Frontend, FrontendConfig
 from speechdl.train.datasets import register_dataset
@@ -49,27 +50,11 @@ def read_speaker_utterances(manifests: str | os.PathLike | Sequence[str | os.Pat
 
     Raises :class:`DataError` when a manifest has none.
     """
-    from speechdl.data.manifests import load_manifests
+    from speechdl.data.manifests import supervision_rows
 
     paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
-    rows = []
-    for m in paths:
-        recs, sups = load_manifests(m)
-        by_id = {r.id: r for r in recs}
-        found = 0
-        for s in sups or []:
-            rec = by_id.get(s.recording_id)
-            if rec is None or not s.speaker:
-                continue
-            src = rec.sources[0]
-            if src.type != "file":
-                raise DataError(m, f"recording {rec.id} is not a file source ({src.type})", "import audio files")
-            rows.append({"id": s.id, "path": str(src.source), "offset": float(s.start),
-                         "duration": float(s.duration), "speaker": str(s.speaker)})
-            found += 1
-        if not found:
-            raise DataError(m, "no supervision with a speaker label", "speaker training needs speaker labels")
-    return rows
+    rows = supervision_rows(paths, "speaker", "speaker training needs speaker labels")
+    return [{**r, "speaker": str(r["speaker"])} for r in rows]
 
 
 def _span(value: Sequence[float] | None, where: str) -> tuple[float, float] | None:
@@ -110,23 +95,8 @@ class SpeakerUtterances(Dataset):
                             "validate on utterances of the training speakers")
         self.rows = [{**r, "label": index[r["speaker"]]} for r in rows]
         self.crop = _span(crop_seconds, "data.crop_seconds")
-        self.augment = dict(augment or {})
-        self.aug_prob = float(self.augment.pop("prob", 1.0 if self.augment else 0.0))
-        self.conditions = self._conditions(self.augment)
+        self.aug_prob, self.conditions = parse_augment(augment)
         self.training, self.seed, self._draws = training, seed, 0
-
-    @staticmethod
-    def _conditions(kwargs: dict[str, Any]):
-        from dataclasses import fields
-
-        from speechdl.data.synth.mixer import Conditions
-
-        valid = {f.name for f in fields(Conditions)}
-        unknown = sorted(set(kwargs) - valid)
-        if unknown:
-            raise ConfigError("data.augment", f"unknown key(s) {', '.join(unknown)}",
-                              "valid: prob, " + ", ".join(sorted(valid)))
-        return Conditions(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
 
     @property
     def num_speakers(self) -> int:
@@ -147,11 +117,6 @@ class SpeakerUtterances(Dataset):
         r = self.rows[i]
         return audio.load(r["path"], sample_rate=self.cfg.sample_rate, offset=r["offset"], duration=r["duration"])[0]
 
-    def features(self, wave: np.ndarray) -> torch.Tensor:
-        """``(n,)`` waveform -> ``(T, F)`` features."""
-        with torch.no_grad():
-            return self.frontend(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None])[0]
-
     def _train_wave(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         sr = self.cfg.sample_rate
         if self.crop is not None:
@@ -160,8 +125,6 @@ class SpeakerUtterances(Dataset):
                 start = int(rng.integers(0, len(wave) - n + 1))
                 wave = wave[start:start + n]
         if self.aug_prob > 0 and rng.random() < self.aug_prob:
-            from speechdl.data.synth.mixer import apply_conditions
-
             wave, _ = apply_conditions(wave, np.ones(len(wave), bool), sr, rng, self.conditions)
         return wave
 
@@ -171,7 +134,7 @@ class SpeakerUtterances(Dataset):
             rng = np.random.default_rng([self.seed, i, self._draws])
             self._draws += 1
             wave = self._train_wave(wave, rng)
-        return {"x": self.features(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
+        return {"x": self.frontend.features_of(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
 
 
 @register_dataset("speaker_utts")

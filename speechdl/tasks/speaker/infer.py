@@ -27,7 +27,7 @@ import torch
 from speechdl import audio
 from speechdl.errors import ConfigError
 from speechdl.features import Frontend, FrontendConfig
-from speechdl.pretrained import load_bundle, save_bundle
+from speechdl.pretrained import load_model, save_bundle
 from speechdl.tasks.speaker import model as _models  # noqa: F401  (registers speaker_net)
 from speechdl.tasks.speaker.backends import calibrate, calibrated_llr, cosine_scores, length_norm
 
@@ -53,13 +53,7 @@ class SpeakerModel:
     @classmethod
     def from_bundle(cls, path: str | os.PathLike) -> SpeakerModel:
         """Load a ``speaker`` bundle directory (or shipped name)."""
-        from speechdl.nn import build
-
-        b = load_bundle(path)
-        if b.meta.get("task") != "speaker":
-            raise ConfigError(b.path, f"is a {b.meta.get('task')!r} bundle, not a speaker one", "pass a speaker bundle")
-        model = build(b.meta["model"]["name"], **b.meta["model"]["kwargs"])
-        model.load_state_dict(b.state_dict)
+        b, model = load_model(path, "speaker")
         return cls(model, FrontendConfig.from_dict(b.meta["frontend"]), b.meta.get("calibration"), b.meta)
 
     @property
@@ -82,11 +76,6 @@ class SpeakerModel:
         return float(self.calibration["threshold"])
 
     # ------------------------------------------------------------------ embeddings
-    def features(self, wave: np.ndarray) -> torch.Tensor:
-        """Mono float32 ``(n,)`` at the model's rate -> ``(T, F)`` features."""
-        with torch.no_grad():
-            return self.frontend(torch.from_numpy(np.ascontiguousarray(wave, np.float32))[None])[0]
-
     @torch.no_grad()
     def embed_features(self, feats: Sequence[torch.Tensor], batch_size: int = 16) -> np.ndarray:
         """Embeddings ``(N, D)`` float32 of ``(T_i, F)`` feature sequences, batched by similar length."""
@@ -101,7 +90,7 @@ class SpeakerModel:
 
     def embed_waves(self, waves: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
         """Embeddings ``(N, D)`` of mono float32 waveforms ``[(n_i,), ...]`` at the model's rate."""
-        return self.embed_features([self.features(w) for w in waves], batch_size)
+        return self.embed_features([self.frontend.features_of(w) for w in waves], batch_size)
 
     def embed_file(self, path: str | os.PathLike, max_seconds: float = 30.0) -> np.ndarray:
         """Embedding ``(D,)`` of an audio file of any format, rate and length (see the module docstring)."""
@@ -181,20 +170,14 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_poi
     utterances), or the trial list ``trials`` (paths under ``root``) when given. The calibration
     dict and its EER / minDCF on those trials go into the bundle.
     """
-    import yaml
-
     from speechdl.nn import build
     from speechdl.tasks.speaker.backends import parse_operating_point
     from speechdl.train.averaging import run_checkpoints
+    from speechdl.train.config import run_config
 
     parse_operating_point(operating_point)        # a typo fails before any work
     run = Path(run_dir)
-    try:
-        cfg = yaml.safe_load((run / "config.yaml").read_text())
-    except OSError:
-        raise ConfigError(run, "no config.yaml (not a training run directory)", "pass the run's out_dir") from None
-    if (cfg.get("task") or {}).get("name") != "speaker":
-        raise ConfigError(run, f"task is {(cfg.get('task') or {}).get('name')!r}, not speaker", "export a speaker run")
+    cfg = run_config(run, ("speaker",))
     ckpt_path = run_checkpoints(run, 1)[-1]
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     meta = ckpt.get("speaker") or {}
