@@ -8,8 +8,9 @@ held-out synthetic voices and the held-out real English of ``recipes/asr/DATA.md
 * x real time = seconds of audio / wall-clock seconds of decoding the whole set. Audio is read into
   memory before timing; front-end, network and search are timed. speechdl runs with
   ``torch.set_num_threads(--threads)`` on duration-sorted batches of at most ``--batch-seconds`` of padded
-  audio; PocketSphinx (single-threaded C) decodes one utterance at a time with one decoder reused. Every
-  system first decodes one short utterance untimed (LM read, kernels warmed).
+  audio; PocketSphinx (single-threaded C) decodes one utterance at a time with one decoder per process,
+  in ``--threads`` processes. Every system first decodes one short utterance untimed (LM read, kernels warmed).
+  The greedy and beam rows use no LM; the beam + LM row uses ``--lm`` or the bundle's own LM.
 
 With ``--train-throughput RECIPE``: training throughput of that recipe's model on its own training batches
 (:func:`speechdl.train.throughput.measure_training`): hours of audio per hour, GFLOP per step
@@ -20,6 +21,7 @@ Prints one table per eval set and the training table (``--format json`` for mach
 utterances of the best speechdl system of each set; ``--out`` writes the JSON report).
 
 Usage:
+    python benchmarks/asr.py                                    # the shipped 'asr' bundle and its LM
     python benchmarks/asr.py --model runs/asr/ds2_char/bundle --lm runs/asr/lm3.arpa
     python benchmarks/asr.py --model B --train-throughput recipes/asr/ds2_char.yaml --out results.json
     python benchmarks/asr.py --model B --quick                  # smoke test: 5 utterances per set
@@ -79,8 +81,10 @@ def speechdl_systems(bundle: str, beam: int, lm: str | None, alpha: float | None
         return System(name, lambda waves: asr.transcribe_waves(waves, **opts),
                       info={**base, **{k: v for k, v in opts.items() if v is not None}})
 
-    out = [system("speechdl greedy", beam=1, ctc_weight=0.0 if asr.attention else None),
-           system(f"speechdl beam {beam}", beam=beam)]
+    no_lm = None if asr.attention else "none"   # the bundle's own LM is the 'beam + LM' row's business
+    out = [system("speechdl greedy", beam=1, lm=no_lm, ctc_weight=0.0 if asr.attention else None),
+           system(f"speechdl beam {beam}", beam=beam, lm=no_lm)]
+    lm = lm or asr.decoding.get("lm")
     if lm and not asr.attention:
         out.append(system(f"speechdl beam {beam} + LM", beam=beam, lm=lm, alpha=alpha, beta=beta))
     return out
@@ -224,7 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     default_model = "asr" if "asr" in shipped_bundles() else None
     p.add_argument("--model", default=default_model, metavar="BUNDLE",
                    help="speechdl ASR bundle (default: the shipped 'asr' bundle; required when none is shipped)")
-    p.add_argument("--lm", default=None, metavar="ARPA", help="word n-gram LM: adds the 'beam + LM' row")
+    p.add_argument("--lm", default=None, metavar="ARPA",
+                   help="word n-gram LM for the 'beam + LM' row (default: the bundle's)")
     p.add_argument("--beam", type=int, default=16, help="beam width of the beam rows (default 16)")
     p.add_argument("--alpha", type=float, default=None, help="LM weight (default: the bundle's)")
     p.add_argument("--beta", type=float, default=None, help="word bonus with the LM (default: the bundle's)")

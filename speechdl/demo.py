@@ -2,7 +2,9 @@
 
 Runs the shipped VAD bundle (the same path as ``speechdl vad detect``) on
 ``speechdl/assets/sample.flac`` (synthetic speech), prints its speech segments and writes
-``out/demo_vad.png``; then log-Mel and the lecture's MFCC39 with their speed, ``out/demo_features.png``.
+``out/demo_vad.png``; transcribes it with the shipped English ASR bundle (``speechdl asr transcribe``:
+Deep Speech 2, beam search with its 3-gram LM); then log-Mel and the lecture's MFCC39 with their
+speed, ``out/demo_features.png``.
 
 Example:
     python -m speechdl.demo --out out
@@ -78,6 +80,18 @@ def run_vad(out_dir: Path) -> list[dict]:
              "duration (s)": round(s["end"] - s["start"], 3)} for i, s in enumerate(result["segments"])]
 
 
+def run_asr() -> list[dict]:
+    """Text of the sample from the shipped ASR bundle (its default beam and LM), and the decoding speed."""
+    from speechdl.tasks.asr.infer import load_asr
+
+    asr = load_asr("asr")
+    start = time.perf_counter()
+    result = asr.transcribe(SAMPLE)
+    seconds = time.perf_counter() - start
+    return [{"start (s)": s["start"], "end (s)": s["end"], "text": s["text"]} for s in result["segments"]] + [
+        {"start (s)": "", "end (s)": "", "text": f"({result['duration'] / seconds:.0f}x real time, 1 thread)"}]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m speechdl.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speechdl vad detect {SAMPLE.name} (shipped bundle 'vad')")
     print(format_table(run_vad(out)))
     print(f"plot: {out / 'demo_vad.png'}\n")
+    print(f"speechdl asr transcribe {SAMPLE.name} (shipped bundle 'asr', beam search + 3-gram LM)")
+    print(format_table(run_asr()) + "\n")
     rows = run(out)
     print(f"speechdl front-end on {SAMPLE} (1 thread)")
     print(format_table(rows))

@@ -71,3 +71,14 @@ def test_demo_writes_table_and_plot(tmp_path, capsys):
     for name in ("demo_features.png", "demo_vad.png"):
         png = (tmp_path / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_demo_transcribes_the_sample_with_the_shipped_asr_bundle():
+    from speechdl import demo
+    from speechdl.metrics.wer import cer
+
+    rows = demo.run_asr()
+    said = ("deep learning in speech technology starts with the front end thirty nine features per frame feed "
+            "the voice activity detector silence then speech again")        # scripts/make_sample.py
+    text = " ".join(r["text"] for r in rows[:-1])
+    assert cer([said], [text]) < 0.35 and "real time" in rows[-1]["text"]
