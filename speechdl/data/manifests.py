@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,11 +137,12 @@ def load_manifests(path: str | os.PathLike) -> tuple[RecordingSet, SupervisionSe
     return recordings, supervisions
 
 
-def supervision_rows(manifests: str | os.PathLike | list[str | os.PathLike], field: str,
-                     need: str) -> list[dict[str, Any]]:
+def supervision_rows(manifests: str | os.PathLike | Sequence[str | os.PathLike], field: str,
+                     need: str, label: str | None = None) -> list[dict[str, Any]]:
     """Rows ``{"id", "path", "offset", "duration", field}`` of the supervisions whose ``field`` (``text``,
     ``speaker``) is set, from one or more manifests. Raises :class:`DataError` for a manifest with none
-    (``need`` says who needs them) and for recordings that are not plain files."""
+    (``need`` says who needs them; ``label`` names the field in that message) and for recordings that
+    are not plain files."""
     paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
     rows = []
     for m in paths:
@@ -159,7 +160,7 @@ def supervision_rows(manifests: str | os.PathLike | list[str | os.PathLike], fie
                          "duration": float(s.duration), field: value})
             found += 1
         if not found:
-            raise DataError(m, f"no supervision with a {field}", need)
+            raise DataError(m, f"no supervision with a {label or field}", need)
     return rows
 
 

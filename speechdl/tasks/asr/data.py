@@ -57,27 +57,9 @@ def read_utterances(manifests: str | os.PathLike | Sequence[str | os.PathLike]) 
 
     Raises :class:`DataError` when a manifest has no transcribed supervision.
     """
-    from speechdl.data.manifests import load_manifests
+    from speechdl.data.manifests import supervision_rows
 
-    paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
-    rows = []
-    for m in paths:
-        recs, sups = load_manifests(m)
-        by_id = {r.id: r for r in recs}
-        found = 0
-        for s in sups or []:
-            rec = by_id.get(s.recording_id)
-            if rec is None or not (s.text or "").strip():
-                continue
-            src = rec.sources[0]
-            if src.type != "file":
-                raise DataError(m, f"recording {rec.id} is not a file source ({src.type})", "import audio files")
-            rows.append({"id": s.id, "path": str(src.source), "offset": float(s.start),
-                         "duration": float(s.duration), "text": s.text})
-            found += 1
-        if not found:
-            raise DataError(m, "no supervision with a transcript (text)", "ASR needs manifests with text")
-    return rows
+    return supervision_rows(manifests, "text", "ASR needs manifests with text", label="transcript (text)")
 
 
 def speed_perturb(wave: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
@@ -142,23 +124,10 @@ class ASRUtterances(Dataset):
                             "check data.min_duration / data.max_duration and the transcripts")
         self.durations = [r["duration"] for r in self.rows]
         self.speeds = [float(f) for f in speed_perturb] if speed_perturb else [1.0]
-        self.augment = dict(augment or {})
-        self.aug_prob = float(self.augment.pop("prob", 1.0 if self.augment else 0.0))
-        self.conditions = self._conditions(self.augment)
+        from speechdl.data.synth.mixer import parse_augment
+
+        self.aug_prob, self.conditions = parse_augment(augment)
         self.training, self.seed, self._draws = training, seed, 0
-
-    @staticmethod
-    def _conditions(kwargs: dict[str, Any]):
-        from dataclasses import fields
-
-        from speechdl.data.synth.mixer import Conditions
-
-        valid = {f.name for f in fields(Conditions)}
-        unknown = sorted(set(kwargs) - valid)
-        if unknown:
-            raise ConfigError("data.augment", f"unknown key(s) {', '.join(unknown)}",
-                              "valid: prob, " + ", ".join(sorted(valid)))
-        return Conditions(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
 
     def __len__(self) -> int:
         return len(self.rows)

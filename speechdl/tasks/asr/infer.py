@@ -28,7 +28,7 @@ import torch
 from speechdl import audio
 from speechdl.errors import ConfigError
 from speechdl.features import Frontend, FrontendConfig
-from speechdl.pretrained import load_bundle, save_bundle
+from speechdl.pretrained import load_model, save_bundle
 from speechdl.tasks.asr import model as _models  # noqa: F401  (registers deepspeech2 / las)
 from speechdl.tasks.asr.decode import CTCDecoder, attention_decode
 from speechdl.tasks.asr.lm import ArpaLM
@@ -61,13 +61,7 @@ class ASR:
     @classmethod
     def from_bundle(cls, path: str | os.PathLike) -> ASR:
         """Load an ``asr`` bundle directory."""
-        from speechdl.nn import build
-
-        b = load_bundle(path)
-        if b.meta.get("task") != "asr":
-            raise ConfigError(b.path, f"is a {b.meta.get('task')!r} bundle, not an asr one", "pass an ASR bundle")
-        model = build(b.meta["model"]["name"], **b.meta["model"]["kwargs"])
-        model.load_state_dict(b.state_dict)
+        b, model = load_model(path, "asr")
         decoding = dict(b.meta.get("decoding") or {})
         if decoding.get("lm"):   # a file inside the bundle
             decoding["lm"] = str(b.path / decoding["lm"])
