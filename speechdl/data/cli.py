@@ -1,8 +1,8 @@
-"""``speechdl data import|info|synth|mix|merge``: the data verbs."""
+"""``speechdl data import|info|select|synth|mix|merge|pseudo-speakers``: the data verbs."""
 
 from __future__ import annotations
 
-from speechdl.data import manifest_cli, mix_cli
+from speechdl.data import manifest_cli, mix_cli, pseudo_speakers
 from speechdl.data.synth import cli as synth_cli
 
 
@@ -14,3 +14,4 @@ def register(groups) -> None:
     manifest_cli.add_verbs(verbs)   # import, info
     synth_cli.add_verbs(verbs)      # synth
     mix_cli.add_verbs(verbs)        # mix, merge
+    pseudo_speakers.add_verbs(verbs)  # pseudo-speakers
