@@ -85,3 +85,25 @@ def test_toy_voices_differ_and_repeat():
 
 def test_doctests():
     assert doctest.testmod(D).failed == 0 and doctest.testmod(toy).failed == 0
+
+
+def test_open_set_validation_speakers_get_ids_after_the_training_ones_and_stay_out_of_the_loss(corpus):
+    from speechdl.tasks.speaker.task import SpeakerTask
+
+    out, _ = corpus
+    rows = D.read_speaker_utterances(str(out / "manifest"))
+    val = D.SpeakerUtterances(rows, FRONTEND, speakers=["spk001"], training=False, open_set=True)
+    assert [int(val[i]["y"]) for i in (0, 3, 6)] == [1, 0, 2]       # spk000 -> 1, spk001 -> 0, spk002 -> 2
+    task = SpeakerTask({"name": "speaker_net", "in_dim": 40, "num_speakers": 1, "embed_dim": 8,
+                        "encoder": {"name": "xvector", "widths": [8, 8, 8, 8, 16], "num_segment_layers": 1}})
+    task.model.eval()                                                   # validation runs in eval mode
+    x = torch.stack([val[i]["x"] for i in (0, 3, 6)])
+    batch = {"x": x, "lengths": torch.tensor([len(t) for t in x]), "y": torch.tensor([1, 0, 2])}
+    loss, metrics = task.compute(batch, "val")
+    known = {"x": x[1:2], "lengths": batch["lengths"][1:2], "y": torch.tensor([0])}
+    assert torch.allclose(loss, task.compute(known, "val")[0]) and float(metrics["acc"]) == 1.0
+    unknown = {"x": x[::2], "lengths": batch["lengths"][::2], "y": torch.tensor([1, 2])}
+    assert float(task.compute(unknown, "val")[0]) == 0.0
+    train, val2 = D.speaker_utts(str(out / "manifest"), val_manifests=str(out / "manifest"), frontend=FRONTEND,
+                                 val_open_set=True, max_val_seconds=1.0)
+    assert val2[0]["x"].shape[0] == 101                                   # validation cut to max_val_seconds

@@ -78,11 +78,13 @@ class SpeakerUtterances(Dataset):
         speakers: the speaker names in id order (validation sets reuse the training set's); default:
             the sorted names of ``rows``.
         training: crops and augmentation on. seed: their random draws.
+        open_set: speakers of ``rows`` that are not in ``speakers`` get the ids after them (validation on
+            held-out speakers: the task scores their embeddings but leaves them out of the loss).
     """
 
     def __init__(self, rows: list[dict[str, Any]], frontend: Any = None, crop_seconds: Sequence[float] | None = None,
                  augment: dict[str, Any] | None = None, speakers: Sequence[str] | None = None,
-                 training: bool = True, seed: int = 0) -> None:
+                 training: bool = True, seed: int = 0, open_set: bool = False) -> None:
         if not rows:
             raise DataError("speaker data", "no utterances", "check the manifests")
         self.cfg = frontend_config(frontend)
@@ -90,9 +92,11 @@ class SpeakerUtterances(Dataset):
         self.speakers = list(speakers) if speakers is not None else sorted({r["speaker"] for r in rows})
         index = {s: i for i, s in enumerate(self.speakers)}
         unknown = sorted({r["speaker"] for r in rows} - set(index))
-        if unknown:
+        if unknown and open_set:
+            index.update({s: len(self.speakers) + i for i, s in enumerate(unknown)})
+        elif unknown:
             raise DataError("speaker data", f"speaker {unknown[0]!r} is not among the training speakers",
-                            "validate on utterances of the training speakers")
+                            "validate on utterances of the training speakers, or set data.val_open_set: true")
         self.rows = [{**r, "label": index[r["speaker"]]} for r in rows]
         self.crop = _span(crop_seconds, "data.crop_seconds")
         self.aug_prob, self.conditions = parse_augment(augment)
@@ -140,14 +144,17 @@ class SpeakerUtterances(Dataset):
 @register_dataset("speaker_utts")
 def speaker_utts(manifests: str | list[str], val_manifests: str | list[str] | None = None, frontend: Any = None,
                  crop_seconds: list[float] | None = None, augment: dict[str, Any] | None = None,
-                 min_duration: float = 1.0, seed: int = 0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
+                 min_duration: float = 1.0, seed: int = 0, val_open_set: bool = False,
+                 max_val_seconds: float = 8.0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
     """Recipe dataset ``speaker_utts``: speaker-labelled utterances of at least ``min_duration`` s, random
     crops of ``crop_seconds`` (default ``[2, 4]``) in training. With ``val_manifests`` a ``(train, val)``
-    pair (whole, clean utterances of the same speakers); otherwise the engine's ``val_fraction`` split
-    (its items are cropped and augmented like training items)."""
+    pair (clean utterances, cut to their first ``max_val_seconds``, of the same speakers, or with
+    ``val_open_set`` of held-out ones: then ``val_eer`` measures what verification needs); otherwise the
+    engine's ``val_fraction`` split (its items are cropped and augmented like training items)."""
     rows = [r for r in read_speaker_utterances(manifests) if r["duration"] >= min_duration]
     train = SpeakerUtterances(rows, frontend, crop_seconds or [2.0, 4.0], augment, None, True, seed)
     if val_manifests is None:
         return train
-    return train, SpeakerUtterances(read_speaker_utterances(val_manifests), train.cfg, None, None, train.speakers,
-                                    False, seed)
+    val_rows = [{**r, "duration": min(r["duration"], max_val_seconds)} for r in read_speaker_utterances(val_manifests)
+                if r["duration"] >= min_duration]
+    return train, SpeakerUtterances(val_rows, train.cfg, None, None, train.speakers, False, seed, val_open_set)

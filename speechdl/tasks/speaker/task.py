@@ -96,9 +96,16 @@ class SpeakerTask(TaskModule):
     # -- loss and metrics -----------------------------------------------------------------------
     def compute(self, batch: dict[str, torch.Tensor], stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         y = batch["y"].long()
-        out = self.model.outputs(batch["x"], batch.get("lengths"), y)
-        loss = F.cross_entropy(out["logits"], y, label_smoothing=self.label_smoothing)
-        acc = (out["plain"].detach().argmax(-1) == y).float().mean()
+        known = y < self.model.num_speakers                  # open-set validation speakers: embeddings only
+        out = self.model.outputs(batch["x"], batch.get("lengths"), torch.where(known, y, 0))
+        if known.all():
+            loss = F.cross_entropy(out["logits"], y, label_smoothing=self.label_smoothing)
+            acc = (out["plain"].detach().argmax(-1) == y).float().mean()
+        elif known.any():
+            loss = F.cross_entropy(out["logits"][known], y[known], label_smoothing=self.label_smoothing)
+            acc = (out["plain"].detach()[known].argmax(-1) == y[known]).float().mean()
+        else:
+            loss = acc = out["embedding"].new_zeros(())
         if stage == "val" and sum(len(e) for e, _ in self._val) < self.eer_items:
             self._val.append((out["embedding"].detach().float().cpu(), y.cpu()))
         return loss, {"acc": acc}
