@@ -4,11 +4,15 @@ remove / eval end to end, and the errors a user can cause (one line, exit 2)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from speechdl.cli import main
+from speechdl.errors import SpeechdlError
+from speechdl.tasks.speaker.infer import load_speaker
 from speechdl.tasks.speaker.toy import write_toy_speakers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +30,14 @@ def run(tmp_path_factory):
     seen = write_toy_speakers(out / "seen", [0, 1, 2, 3], utts=3)
     unseen = write_toy_speakers(out / "unseen", [100, 101, 102, 103, 104, 105], utts=3)
     wav = sorted((out / "seen/wav").rglob("*.wav"))
-    return {"dir": out, "bundle": out / "bundle", "seen": seen, "unseen": unseen, "wav": wav}
+    old = out / "old_bundle"                      # as bundles were before back-ends: cosine calibration only
+    shutil.copytree(out / "bundle", old)
+    meta = json.loads((old / "bundle.json").read_text())
+    meta["calibration"] = meta.pop("backend")["calibrations"]["cosine"]["none"]
+    (old / "bundle.json").write_text(json.dumps(meta))
+    for f in ("plda.npz", "cohort.npy"):
+        (old / f).unlink()
+    return {"dir": out, "bundle": out / "bundle", "old": old, "seen": seen, "unseen": unseen, "wav": wav}
 
 
 def _json_lines(capsys) -> list[dict]:
@@ -61,7 +72,7 @@ def test_verify_same_and_different(run, capsys):
     assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--format", "json"]) == 0
     diff = json.loads(capsys.readouterr().out)
     assert diff["same"] is False and diff["score"] < same["score"]
-    assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--threshold", "-1"]) == 0
+    assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--threshold", "-1", "--norm", "none"]) == 0
     assert "same" in capsys.readouterr().out.split("\n")[2]          # the table's decision column
 
 
@@ -122,12 +133,18 @@ def test_export_calibrated_on_a_trial_list_at_a_false_accept_rate(run, tmp_path)
     (["speaker", "export", "{tmp}", "--bundle", "{tmp}/b"], "config.yaml"),
     (["speaker", "export", "{run}", "--bundle", "{tmp}/b", "--operating-point", "far=5"], "operating point"),
     (["speaker", "train", "{tmp}/none.yaml"], "recipe not found"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "{old}", "--backend", "plda"], "has no plda back-end"),
+    (["speaker", "eval", "{seen}", "--root", "{seen_wav}", "--model", "{old}", "--norm", "asnorm"],
+     "no score-normalisation cohort"),
+    (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{old}", "--backend", "plda"],
+     "use --backend cosine, or re-export"),
 ])
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
     (tmp_path / "bad.txt").write_text("1 a.wav b.wav\n1 a.wav\n")
     (tmp_path / "lost.txt").write_text("1 a.wav b.wav\n")
     fill = {"bundle": str(run["bundle"]), "wav": str(run["wav"][0]), "tmp": str(tmp_path),
-            "run": str(run["dir"] / "run")}
+            "run": str(run["dir"] / "run"), "old": str(run["old"]), "seen": str(run["seen"]),
+            "seen_wav": str(run["seen"].parent / "wav")}
     assert main([a.format(**fill) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("speechdl: error: ") and needle in err and len(err.strip().splitlines()) == 1, err
@@ -146,3 +163,109 @@ def test_store_refuses_another_model_and_training_checks_the_speaker_count(run, 
     err = capsys.readouterr().err
     assert "model.num_speakers: is 5 but the training data has 12 speakers" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- back-ends inside the bundle
+def test_export_ships_plda_and_a_cohort_with_one_calibration_per_backend(run):
+    meta = json.loads((run["bundle"] / "bundle.json").read_text())
+    desc = meta["backend"]
+    assert desc["default"] == "cosine" and desc["norm"] == "asnorm" and desc["available"] == ["cosine", "plda"]
+    assert desc["plda"]["lda_dim"] == 11 and desc["cohort"]["speakers"] == 12 and desc["cohort"]["top_n"] == 12
+    assert "96 utterances of 12 speakers" in desc["data"]
+    assert set(desc["calibrations"]) == {"cosine", "plda"}
+    assert all(set(per) == {"none", "asnorm"} for per in desc["calibrations"].values())
+    assert meta["calibration"] == desc["calibrations"]["cosine"]["asnorm"]
+    assert meta["thresholds"]["plda"] == desc["calibrations"]["plda"]["asnorm"]["threshold"]
+    with np.load(run["bundle"] / "plda.npz") as f:
+        assert f["lda_W"].shape == (32, 11) and f["plda_Sb"].shape == (11, 11) and f["center"].shape == (32,)
+    assert np.load(run["bundle"] / "cohort.npy").shape == (12, 32)
+    assert (run["bundle"] / "bundle.json").stat().st_size < 20_000          # parameters live in the files
+
+
+def test_reloaded_bundle_reproduces_the_fitted_scores(run):
+    """The stored calibrations were fitted on the exporter's in-memory back-end; the reloaded bundle's scores on
+    the same calibration trials give them again exactly (same scores, hence the same logistic fit)."""
+    from speechdl.tasks.speaker.backends import calibrate
+    from speechdl.tasks.speaker.export import pair_scores, validation_trials
+    from speechdl.train.config import run_config
+
+    spk = load_speaker(run["bundle"])
+    assert spk.backends == ("cosine", "plda") and spk.backend == "cosine" and spk.norm == "asnorm"
+    emb, i, j, target = validation_trials(spk, run_config(run["dir"] / "run", ("speaker",)))
+    stored = json.loads((run["bundle"] / "bundle.json").read_text())["backend"]["calibrations"]
+    for backend in ("cosine", "plda"):
+        for norm in ("none", "asnorm"):
+            again = calibrate(pair_scores(spk, emb, i, j, backend, norm), target, "eer")
+            want = stored[backend][norm]
+            assert again["operating_point"] == want["operating_point"] == "eer"
+            for key in ("scale", "offset", "threshold", "far", "frr", "eer"):
+                assert again[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), (backend, norm, key)
+    m = spk.score_matrix(emb[:5], emb, "plda")
+    np.testing.assert_allclose(m[0], spk.score(np.repeat(emb[:1], len(emb), 0), emb, "plda"), rtol=1e-9)
+
+
+def test_plda_and_asnorm_separate_unseen_voices(run, capsys):
+    from speechdl.tasks.speaker.evaluate import score_trials
+
+    spk, root = load_speaker(run["bundle"]), run["unseen"].parent / "wav"
+    for backend in ("cosine", "plda"):
+        assert main(["speaker", "eval", str(run["unseen"]), "--root", str(root), "--model", str(run["bundle"]),
+                     "--backend", backend, "--norm", "asnorm", "--format", "json"]) == 0
+        rep = json.loads(capsys.readouterr().out)
+        assert rep["backend"] == backend and rep["norm"] == "asnorm" and rep["eer"] < 0.3, rep     # chance: 0.5
+        scores, target = score_trials(spk, run["unseen"], root, backend=backend, norm="asnorm")
+        assert scores[target].mean() > scores[~target].mean() + 1.0        # AS-norm scores: cohort std units
+    assert main(["speaker", "eval", str(run["unseen"]), "--root", str(root), "--model", str(run["bundle"]),
+                 "--backend", "plda", "--norm", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "plda" in out and "none" in out and "EER %" in out
+
+
+def test_verify_and_identify_with_plda(run, tmp_path, capsys):
+    bundle, (a, b, c) = str(run["bundle"]), (str(p) for p in (run["wav"][0], run["wav"][1], run["wav"][3]))
+    assert main(["speaker", "verify", a, b, "--model", bundle, "--backend", "plda", "--format", "json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert main(["speaker", "verify", a, c, "--model", bundle, "--backend", "plda", "--format", "json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert same["backend"] == "plda" and same["norm"] == "asnorm" and same["score"] > diff["score"]
+    meta = json.loads((run["bundle"] / "bundle.json").read_text())
+    assert same["threshold"] == pytest.approx(meta["thresholds"]["plda"], abs=1e-6) and "llr" in same
+    db = str(tmp_path / "s.db")
+    by_speaker: dict[str, list[str]] = {}
+    for p in run["wav"]:
+        by_speaker.setdefault(p.parent.name, []).append(str(p))
+    for name, files in by_speaker.items():
+        assert main(["speaker", "enroll", name, *files[:2], "--store", db, "--model", bundle]) == 0
+    capsys.readouterr()
+    tests = [files[2] for files in by_speaker.values()]
+    assert main(["speaker", "identify", *tests, "--store", db, "--model", bundle, "--backend", "plda",
+                 "--format", "json"]) == 0
+    found = _json_lines(capsys)
+    assert all(r["backend"] == "plda" for r in found)
+    assert sum(r["candidates"][0]["name"] == name for r, name in zip(found, by_speaker)) >= 3
+
+
+def test_old_bundle_without_backend_files_verifies_with_cosine(run, capsys):
+    spk = load_speaker(run["old"])
+    assert spk.backends == ("cosine",) and spk.backend == "cosine" and spk.norm == "none"
+    a, b = (str(p) for p in run["wav"][:2])
+    assert main(["speaker", "verify", a, b, "--model", str(run["old"]), "--format", "json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["backend"] == "cosine" and r["norm"] == "none" and r["same"] is True and "llr" in r
+    old_cal = json.loads((run["old"] / "bundle.json").read_text())["calibration"]
+    assert r["threshold"] == pytest.approx(old_cal["threshold"], abs=1e-6)
+
+
+def test_export_with_plda_as_default_and_no_cohort(run, tmp_path):
+    out = tmp_path / "plda"
+    assert main(["speaker", "export", str(run["dir"] / "run"), "--bundle", str(out), "--backend", "plda",
+                 "--cohort-size", "0", "--lda-dim", "6", "--max-per-speaker", "3"]) == 0
+    meta = json.loads((out / "bundle.json").read_text())
+    desc = meta["backend"]
+    assert desc["default"] == "plda" and desc["norm"] == "none" and "cohort" not in desc
+    assert desc["plda"]["lda_dim"] == 6 and "36 utterances of 12 speakers" in desc["data"]
+    assert meta["calibration"] == meta["backend"]["calibrations"]["plda"]["none"] and not (out / "cohort.npy").exists()
+    spk = load_speaker(out)
+    assert spk.backend == "plda" and spk.norm == "none"
+    with pytest.raises(SpeechdlError, match="cohort"):
+        spk.score(np.ones((1, 32)), np.ones((1, 32)), norm="asnorm")

@@ -64,9 +64,11 @@ def test_long_files_are_embedded_in_blocks(spk, files):
 def test_decisions_use_the_calibrated_threshold(spk, files):
     r = spk.verify(files[0], files[0])
     assert r["score"] == pytest.approx(1.0) and r["same"] and r["threshold"] == 0.5 and r["llr"] == pytest.approx(5.0)
-    assert spk.decide(0.4) == {"score": 0.4, "threshold": 0.5, "same": False, "llr": -1.0}
+    assert spk.decide(0.4) == {"score": 0.4, "threshold": 0.5, "same": False, "llr": -1.0, "backend": "cosine",
+                               "norm": "none"}
     assert spk.decide(0.4, threshold=0.3)["same"]
     bare = SpeakerModel(spk.model, spk.cfg)
     with pytest.raises(ConfigError, match="no calibrated threshold"):
         bare.verify(files[0], files[1])
-    assert bare.decide(0.4, threshold=0.3) == {"score": 0.4, "threshold": 0.3, "same": True}
+    assert bare.decide(0.4, threshold=0.3) == {"score": 0.4, "threshold": 0.3, "same": True, "backend": "cosine",
+                                               "norm": "none"}

@@ -2,15 +2,17 @@
 
 * ``embed FILE... --model BUNDLE [--format text|json]``: ``json``: one object per file and line with
   ``file`` and ``embedding``; ``text``: ``file<TAB>values``.
-* ``verify A B``: cosine score and the same/different decision at the bundle's calibrated threshold
-  (``--threshold`` overrides it).
+* ``verify A B``: score and the same/different decision at the bundle's calibrated threshold
+  (``--threshold`` overrides it). ``verify``, ``identify`` and ``eval`` take ``--backend cosine|plda`` and
+  ``--norm asnorm|none`` (default: the bundle's back-end and normalisation).
 * ``enroll NAME FILE... --store DB``, ``identify FILE... --store DB [--top N]``, ``list --store DB``,
   ``remove NAME --store DB``: the SQLite enrollment store (:mod:`speechdl.tasks.speaker.store`); a test
   file whose best score is below the threshold is identified as nobody (``speaker: null``).
 * ``eval TRIALS --root DIR [--plot det.png]``: EER, minDCF (p_target 0.01, 0.05) on a VoxCeleb-format list.
 * ``train RECIPE.yaml [key=value ...]``: the engine on a speaker recipe (``recipes/speaker/``).
-* ``export RUN --bundle OUT [--operating-point eer|far=R|p_target=P|min_dcf=P] [--trials LIST --root DIR]``:
-  bundle a run with its calibrated threshold.
+* ``export RUN --bundle OUT [--operating-point eer|far=R|p_target=P|min_dcf=P] [--trials LIST --root DIR]
+  [--backend cosine|plda] [--cohort-size N] [--lda-dim D] [--backend-data DIR...] [--max-per-speaker M]``:
+  bundle a run with its back-end (LDA + PLDA, AS-norm cohort) and calibrated thresholds.
 """
 
 from __future__ import annotations
@@ -38,7 +40,14 @@ def _store_option(p: argparse.ArgumentParser) -> None:
 
 def _threshold_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None, metavar="T",
-                   help="decision threshold on the cosine score (default: the bundle's calibrated one)")
+                   help="decision threshold on the back-end's score (default: the bundle's calibrated one)")
+
+
+def _backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default=None, choices=("cosine", "plda"),
+                   help="scoring back-end (default: the bundle's; plda needs a bundle exported with it)")
+    p.add_argument("--norm", default=None, choices=("asnorm", "none"),
+                   help="score normalisation against the bundle's cohort (default: the bundle's)")
 
 
 def _positive(option: str, value: int) -> None:
@@ -75,9 +84,9 @@ def run_embed(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     """Handler of ``speechdl speaker verify``."""
     spk = _load(args, [args.a, args.b])
-    r = spk.verify(args.a, args.b, args.threshold)
+    r = spk.verify(args.a, args.b, args.threshold, args.backend, args.norm)
     row = {"enroll": r["enroll"], "test": r["test"], "score": r["score"], "threshold": r["threshold"],
-           "decision": "same" if r["same"] else "different"}
+           "decision": "same" if r["same"] else "different", "backend": r["backend"], "norm": r["norm"]}
     emit(r, args.format, table=[row])
     return 0
 
@@ -101,16 +110,9 @@ def run_identify(args: argparse.Namespace) -> int:
 
     _positive("--top", args.top)
     spk = _load(args, args.files)
-    threshold = spk.threshold(args.threshold)
+    spk.threshold(args.threshold, args.backend, args.norm)     # no such back-end / threshold: fail first
     with SpeakerStore(args.store, model=spk.fingerprint, create=False) as db:
-        db.identify([0.0] * spk.dim)              # nobody enrolled / wrong size: fail before embedding
-        rows = []
-        for f, emb in zip(args.files, spk.embed_files(args.files)):
-            ranked = db.identify(emb, top=args.top)
-            best = ranked[0]
-            rows.append({"file": f, "speaker": best["name"] if best["score"] >= threshold else None,
-                         "score": round(best["score"], 6), "threshold": round(threshold, 6),
-                         "candidates": [{**c, "score": round(c["score"], 6)} for c in ranked]})
+        rows = spk.identify(args.files, db, args.top, args.threshold, args.backend, args.norm)
     if args.format == "json":
         for r in rows:
             print(json.dumps(r, ensure_ascii=False))
@@ -154,12 +156,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
     _positive("--batch-size", args.batch_size)
     check_files(read_trials(args.trials, args.root), args.trials)   # a bad list fails before the model loads
-    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size)
+    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size, args.backend,
+                   args.norm)
     rep = {"model": str(args.model), "trial_list": str(args.trials), **rep}
     if args.format == "json":
         emit(rep, "json")
         return 0
-    row = {"trials": rep["trials"], "targets": rep["targets"], "EER %": round(100 * rep["eer"], 2),
+    row = {"backend": rep["backend"], "norm": rep["norm"], "trials": rep["trials"], "targets": rep["targets"],
+           "EER %": round(100 * rep["eer"], 2),
            "minDCF 0.01": round(rep["min_dcf_0.01"], 4), "minDCF 0.05": round(rep["min_dcf_0.05"], 4)}
     if "threshold" in rep:
         row.update({"FAR %": round(100 * rep["far"], 2), "FRR %": round(100 * rep["frr"], 2)})
@@ -173,7 +177,9 @@ def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl speaker export``."""
     from speechdl.tasks.speaker.infer import export_run
 
-    path = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half)
+    path = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half,
+                      backend=args.backend, cohort_size=args.cohort_size, lda_dim=args.lda_dim,
+                      backend_data=args.backend_data, max_per_speaker=args.max_per_speaker)
     print(f"bundle: {path}")
     return 0
 
@@ -201,6 +207,7 @@ def register(groups: Any) -> None:
     v.add_argument("b", metavar="B", help="test audio file")
     _model_option(v)
     _threshold_option(v)
+    _backend_options(v)
     add_format_option(v)
     v.set_defaults(func=run_verify)
 
@@ -217,6 +224,7 @@ def register(groups: Any) -> None:
     _model_option(i)
     _store_option(i)
     _threshold_option(i)
+    _backend_options(i)
     i.add_argument("--top", type=int, default=3, metavar="N", help="candidates to list (default 3)")
     add_format_option(i)
     i.set_defaults(func=run_identify)
@@ -240,6 +248,7 @@ def register(groups: Any) -> None:
     _model_option(ev)
     ev.add_argument("--plot", default=None, metavar="PNG", help="write ROC and DET curves to this PNG")
     ev.add_argument("--batch-size", type=int, default=16, metavar="N", help="files embedded per batch")
+    _backend_options(ev)
     add_format_option(ev)
     ev.set_defaults(func=run_eval)
 
@@ -247,7 +256,8 @@ def register(groups: Any) -> None:
 
     x = verbs.add_parser("export", help="bundle a training run with a calibrated threshold",
                          description="speechdl speaker export RUN_DIR --bundle OUT [--operating-point OP] "
-                                     "[--trials LIST --root DIR] [--half]")
+                                     "[--trials LIST --root DIR] [--half] [--backend cosine|plda] [--cohort-size N] "
+                                     "[--lda-dim D] [--backend-data MANIFEST_DIR...] [--max-per-speaker M]")
     x.add_argument("run", help="training run directory (its out_dir)")
     x.add_argument("--bundle", required=True, metavar="OUT", help="bundle directory to write")
     x.add_argument("--operating-point", default="eer", metavar="OP",
@@ -256,4 +266,14 @@ def register(groups: Any) -> None:
                    help="calibrate on this trial list (default: all pairs of the run's validation utterances)")
     x.add_argument("--root", default=None, metavar="DIR", help="folder the --trials paths are relative to")
     x.add_argument("--half", action="store_true", help="store weights as float16")
+    x.add_argument("--backend", default="cosine", choices=("cosine", "plda"),
+                   help="the bundle's default back-end (both are fitted and calibrated; default cosine)")
+    x.add_argument("--cohort-size", type=int, default=200, metavar="N",
+                   help="AS-norm cohort: mean embeddings of up to N back-end speakers (default 200; 0: none)")
+    x.add_argument("--lda-dim", type=int, default=None, metavar="D",
+                   help="LDA dimension before PLDA (default min(embedding dim, speakers - 1, 128))")
+    x.add_argument("--backend-data", nargs="+", default=None, metavar="MANIFEST_DIR",
+                   help="fit the back-end on these speaker manifests (default: the run's training data)")
+    x.add_argument("--max-per-speaker", type=int, default=20, metavar="M",
+                   help="back-end utterances per speaker, a seeded choice (default 20)")
     x.set_defaults(func=run_export)

@@ -1,9 +1,12 @@
-"""Public speaker API: load a bundle, embed waveforms and files, verify pairs; export a training run.
+"""Public speaker API: load a bundle, embed waveforms and files, score, verify and identify.
 
 A speaker bundle (``speechdl/pretrained/bundle.py`` format, ``task: speaker``) holds the ``speaker_net``
-model, its exact front-end, and ``calibration``: the :func:`~speechdl.tasks.speaker.backends.calibrate`
-dict (``scale``/``offset`` of the score -> LLR map and the decision ``threshold`` of its operating
-point) that ``verify`` and ``identify`` decide with. Scores are cosine similarities of embeddings.
+model, its exact front-end and its back-end (:mod:`speechdl.tasks.speaker.scoring`): cosine and, in
+bundles made by ``speechdl speaker export``, LDA + PLDA and an AS-norm cohort, with one
+:func:`~speechdl.tasks.speaker.backends.calibrate` dict (``scale``/``offset`` of the score -> LLR map and the
+decision ``threshold`` of its operating point) per back-end and normalisation. ``verify`` and ``identify``
+decide with the bundle's default back-end unless told otherwise. Older bundles score with cosine only.
+Bundles are made by :func:`speechdl.tasks.speaker.export.export_run`.
 
 Files longer than ``max_seconds`` are embedded block by block (bounded memory) and the length-normalised
 block embeddings averaged, weighted by block length.
@@ -11,13 +14,15 @@ block embeddings averaged, weighted by block length.
 Example:
     >>> # spk = load_speaker("runs/speaker/toy/bundle")
     >>> # spk.verify("a.wav", "b.wav")            # {"score": 0.83, "threshold": 0.41, "same": True, ...}
+    >>> # spk.backends, spk.backend                # ("cosine", "plda"), "cosine"
+    >>> # spk.score_matrix(enroll, test, "plda")   # (E, T) AS-normed PLDA scores
     >>> # spk.embed_files(["a.wav", "b.wav"])      # (2, D) float32
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,34 +32,38 @@ import torch
 from speechdl import audio
 from speechdl.errors import ConfigError
 from speechdl.features import Frontend, FrontendConfig
-from speechdl.pretrained import load_model, save_bundle
+from speechdl.pretrained import load_model
 from speechdl.tasks.speaker import model as _models  # noqa: F401  (registers speaker_net)
-from speechdl.tasks.speaker.backends import calibrate, calibrated_llr, cosine_scores, length_norm
+from speechdl.tasks.speaker.backends import calibrated_llr, length_norm
+from speechdl.tasks.speaker.scoring import Scorer
 
 MIN_BLOCK_SECONDS = 0.5
 
 
 class SpeakerModel:
-    """An embedding extractor: ``speaker_net`` (eval mode) + front-end + calibration.
+    """An embedding extractor and its back-end: ``speaker_net`` (eval mode) + front-end + :class:`Scorer`.
 
     Args:
         model: a ``speaker_net`` module. frontend: the :class:`FrontendConfig` it was trained with.
-        calibration: a :func:`calibrate` dict (or None: decisions need an explicit threshold).
+        calibration: a :func:`calibrate` dict of cosine scores (or None: decisions need an explicit
+            threshold); ignored when ``scorer`` is given.
         meta: the bundle's ``bundle.json`` (for :attr:`fingerprint`).
+        scorer: the back-end (:class:`Scorer`); default: cosine with ``calibration``.
     """
 
     def __init__(self, model: torch.nn.Module, frontend: FrontendConfig, calibration: dict[str, Any] | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, scorer: Scorer | None = None) -> None:
         self.model = model.eval()
         self.cfg, self.frontend = frontend, Frontend(frontend).eval()
-        self.calibration = calibration or None
+        self.scorer = scorer or Scorer(calibrations={"cosine": {"none": calibration}} if calibration else None)
         self.meta = meta or {}
 
     @classmethod
     def from_bundle(cls, path: str | os.PathLike) -> SpeakerModel:
-        """Load a ``speaker`` bundle directory (or shipped name)."""
+        """Load a ``speaker`` bundle directory (or shipped name), with its back-end files when it has them."""
         b, model = load_model(path, "speaker")
-        return cls(model, FrontendConfig.from_dict(b.meta["frontend"]), b.meta.get("calibration"), b.meta)
+        return cls(model, FrontendConfig.from_dict(b.meta["frontend"]), meta=b.meta,
+                   scorer=Scorer.from_bundle(b.path, b.meta))
 
     @property
     def dim(self) -> int:
@@ -66,14 +75,36 @@ class SpeakerModel:
         """An identifier of the weights (their sha256 in the bundle), kept by enrollment stores."""
         return str((self.meta.get("weights") or {}).get("sha256") or id(self.model))
 
-    def threshold(self, override: float | None = None) -> float:
-        """The decision threshold on cosine scores: ``override`` or the bundle's calibrated one."""
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """Back-ends the bundle can score with: ``("cosine",)`` or ``("cosine", "plda")``."""
+        return self.scorer.backends
+
+    @property
+    def backend(self) -> str:
+        """The bundle's default back-end (``cosine`` or ``plda``)."""
+        return self.scorer.default
+
+    @property
+    def norm(self) -> str:
+        """The bundle's default score normalisation (``asnorm`` when it has a cohort, else ``none``)."""
+        return self.scorer.norm
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """The :func:`calibrate` dict of the default back-end and normalisation (None when uncalibrated)."""
+        return self.scorer.calibration()
+
+    def threshold(self, override: float | None = None, backend: str | None = None, norm: str | None = None) -> float:
+        """The decision threshold on ``(backend, norm)`` scores: ``override`` or the bundle's calibrated one."""
+        backend, norm = self.scorer.check(backend, norm)
         if override is not None:
             return float(override)
-        if not self.calibration:
-            raise ConfigError("speaker bundle", "has no calibrated threshold",
+        cal = self.scorer.calibration(backend, norm)
+        if not cal:
+            raise ConfigError(self.scorer.where, f"has no calibrated threshold for --backend {backend} --norm {norm}",
                               "pass --threshold, or export the run again (speechdl speaker export)")
-        return float(self.calibration["threshold"])
+        return float(cal["threshold"])
 
     # ------------------------------------------------------------------ embeddings
     @torch.no_grad()
@@ -92,18 +123,23 @@ class SpeakerModel:
         """Embeddings ``(N, D)`` of mono float32 waveforms ``[(n_i,), ...]`` at the model's rate."""
         return self.embed_features([self.frontend.features_of(w) for w in waves], batch_size)
 
+    def embed_blocks(self, blocks: Iterable[np.ndarray]) -> np.ndarray:
+        """Embedding ``(D,)`` of one recording given as consecutive blocks ``(n_i,)``: the length-weighted
+        average of the length-normalised block embeddings (a last block under 0.5 s is dropped)."""
+        embs, weights = [], []
+        for block in blocks:
+            if len(block) >= MIN_BLOCK_SECONDS * self.cfg.sample_rate or not embs:
+                embs.append(length_norm(self.embed_waves([block]))[0])
+                weights.append(len(block))
+        return np.average(np.stack(embs), axis=0, weights=weights).astype(np.float32)
+
     def embed_file(self, path: str | os.PathLike, max_seconds: float = 30.0) -> np.ndarray:
         """Embedding ``(D,)`` of an audio file of any format, rate and length (see the module docstring)."""
         info = audio.info(path)
         if info.duration <= max_seconds:
             wave, _ = audio.load(path, sample_rate=self.cfg.sample_rate)
             return self.embed_waves([wave])[0]
-        embs, weights = [], []
-        for block in audio.stream(path, block_seconds=max_seconds, sample_rate=self.cfg.sample_rate):
-            if len(block) >= MIN_BLOCK_SECONDS * self.cfg.sample_rate or not embs:
-                embs.append(length_norm(self.embed_waves([block]))[0])
-                weights.append(len(block))
-        return np.average(np.stack(embs), axis=0, weights=weights).astype(np.float32)
+        return self.embed_blocks(audio.stream(path, block_seconds=max_seconds, sample_rate=self.cfg.sample_rate))
 
     def embed_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 16,
                     max_seconds: float = 30.0) -> np.ndarray:
@@ -118,24 +154,54 @@ class SpeakerModel:
             out[i] = self.embed_file(paths[i], max_seconds)
         return out
 
-    # ------------------------------------------------------------------ decisions
-    def score(self, a: Any, b: Any) -> np.ndarray:
-        """Cosine scores of embedding pairs ``(N, D), (N, D) -> (N,)``."""
-        return cosine_scores(a, b)
+    # ------------------------------------------------------------------ scores and decisions
+    def score(self, a: Any, b: Any, backend: str | None = None, norm: str | None = None) -> np.ndarray:
+        """Scores of embedding pairs ``(N, D), (N, D) -> (N,)``: cosine or PLDA LLR, then AS-norm when ``norm``
+        is ``asnorm`` (defaults: the bundle's back-end and normalisation)."""
+        return self.scorer.score(a, b, backend, norm)
 
-    def decide(self, score: float, threshold: float | None = None) -> dict[str, Any]:
-        """``{"score", "threshold", "same"[, "llr"]}`` for one cosine score."""
-        t = self.threshold(threshold)
-        out: dict[str, Any] = {"score": round(float(score), 6), "threshold": round(t, 6), "same": bool(score >= t)}
-        if self.calibration:
-            out["llr"] = round(float(calibrated_llr(self.calibration, [score])[0]), 4)
+    def score_matrix(self, enroll: Any, test: Any, backend: str | None = None, norm: str | None = None
+                     ) -> np.ndarray:
+        """Scores of every enrollment embedding with every test embedding: ``(E, D), (T, D) -> (E, T)``."""
+        return self.scorer.score_matrix(enroll, test, backend, norm)
+
+    def decide(self, score: float, threshold: float | None = None, backend: str | None = None,
+               norm: str | None = None) -> dict[str, Any]:
+        """``{"score", "threshold", "same", "backend", "norm"[, "llr"]}`` for one ``(backend, norm)`` score."""
+        backend, norm = self.scorer.check(backend, norm)
+        t = self.threshold(threshold, backend, norm)
+        out: dict[str, Any] = {"score": round(float(score), 6), "threshold": round(t, 6), "same": bool(score >= t),
+                               "backend": backend, "norm": norm}
+        cal = self.scorer.calibration(backend, norm)
+        if cal:
+            out["llr"] = round(float(calibrated_llr(cal, [score])[0]), 4)
         return out
 
-    def verify(self, a: str | os.PathLike, b: str | os.PathLike, threshold: float | None = None) -> dict[str, Any]:
-        """Same speaker in files ``a`` and ``b``? ``{"enroll", "test", "score", "threshold", "same"[, "llr"]}``."""
-        self.threshold(threshold)                      # refuse before any audio is read
+    def verify(self, a: str | os.PathLike, b: str | os.PathLike, threshold: float | None = None,
+               backend: str | None = None, norm: str | None = None) -> dict[str, Any]:
+        """Same speaker in files ``a`` and ``b``? ``{"enroll", "test", "score", "threshold", "same", "backend",
+        "norm"[, "llr"]}``."""
+        self.threshold(threshold, backend, norm)       # refuse before any audio is read
         ea, eb = self.embed_files([a, b])
-        return {"enroll": str(a), "test": str(b), **self.decide(float(self.score(ea, eb)[0]), threshold)}
+        return {"enroll": str(a), "test": str(b),
+                **self.decide(float(self.score(ea, eb, backend, norm)[0]), threshold, backend, norm)}
+
+    def identify(self, paths: Sequence[str | os.PathLike], store: Any, top: int = 3, threshold: float | None = None,
+                 backend: str | None = None, norm: str | None = None) -> list[dict[str, Any]]:
+        """Closest enrolled speakers of each file, scored with ``(backend, norm)`` against the
+        :class:`~speechdl.tasks.speaker.store.SpeakerStore` ``store``'s speaker means.
+
+        Returns one ``{"file", "speaker" (None below the threshold), "score", "threshold", "backend", "norm",
+        "candidates": [{"name", "score"}, ...]}`` per file, best candidate first.
+        """
+        backend, norm = self.scorer.check(backend, norm)
+        t = self.threshold(threshold, backend, norm)
+        store.identify([0.0] * self.dim)               # nobody enrolled / wrong size: fail before embedding
+        ranked = store.identify_many(self.embed_files(paths), top,
+                                     scorer=lambda e, x: self.score_matrix(e, x, backend, norm))
+        return [{"file": str(f), "speaker": r[0]["name"] if r[0]["score"] >= t else None,
+                 "score": round(r[0]["score"], 6), "threshold": round(t, 6), "backend": backend, "norm": norm,
+                 "candidates": [{**c, "score": round(c["score"], 6)} for c in r]} for f, r in zip(paths, ranked)]
 
 
 def load_speaker(path: str | os.PathLike = "speaker") -> SpeakerModel:
@@ -143,70 +209,8 @@ def load_speaker(path: str | os.PathLike = "speaker") -> SpeakerModel:
     return SpeakerModel.from_bundle(path)
 
 
-# ---------------------------------------------------------------- export from a training run
-def validation_trials(spk: SpeakerModel, cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine scores and target flags of all pairs of the run's validation utterances (at most 400)."""
-    from speechdl.tasks.speaker.task import pair_trials
-    from speechdl.train.datamodule import RecipeDataModule
+def export_run(*args: Any, **kwargs: Any) -> Path:
+    """:func:`speechdl.tasks.speaker.export.export_run` (bundle a training run with its back-end)."""
+    from speechdl.tasks.speaker.export import export_run as _export
 
-    data = dict(cfg.get("data") or {})
-    dm = RecipeDataModule(data.pop("name"), data, seed=int((cfg.get("trainer") or {}).get("seed", 0)))
-    dm.setup("fit")
-    val = dm.val_set
-    if val is None or len(val) < 2:
-        raise ConfigError("speaker export", "the run has no validation utterances to calibrate on",
-                          "pass --trials LIST --root DIR")
-    items = [val[i] for i in range(min(len(val), 400))]
-    emb = spk.embed_features([it["x"] for it in items])
-    return pair_trials(emb, np.array([int(it["y"]) for it in items]))
-
-
-def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_point: str = "eer",
-               trials: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
-               half: bool = False) -> Path:
-    """Bundle the best checkpoint of a ``speaker`` training run, calibrated at ``operating_point``.
-
-    Calibration trials: every pair of the run's validation utterances (closed-set speakers, unseen
-    utterances), or the trial list ``trials`` (paths under ``root``) when given. The calibration
-    dict and its EER / minDCF on those trials go into the bundle.
-    """
-    from speechdl.nn import build
-    from speechdl.tasks.speaker.backends import parse_operating_point
-    from speechdl.train.averaging import run_checkpoints
-    from speechdl.train.config import run_config
-
-    parse_operating_point(operating_point)        # a typo fails before any work
-    run = Path(run_dir)
-    cfg = run_config(run, ("speaker",))
-    ckpt_path = run_checkpoints(run, 1)[-1]
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    meta = ckpt.get("speaker") or {}
-    if not meta.get("frontend"):
-        raise ConfigError(ckpt_path, "holds no front-end", "re-train with this speechdl version")
-    kwargs = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = build(cfg["model"]["name"], **kwargs)
-    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
-    spk = SpeakerModel(model, FrontendConfig.from_dict(meta["frontend"]))
-    if trials is not None:
-        from speechdl.tasks.speaker.evaluate import score_trials
-
-        scores, target = score_trials(spk, trials, root)
-        source = f"trial list {trials}"
-    else:
-        scores, target = validation_trials(spk, cfg)
-        source = "all pairs of the run's validation utterances"
-    from speechdl.metrics.verification import verification_metrics
-
-    cal = calibrate(scores, target, operating_point)
-    m = verification_metrics(scores, target)
-    metrics = {"calibration_trials": source, "eer": round(m["eer"], 5), "min_dcf_0.01": round(m["min_dcf_0.01"], 5),
-               "min_dcf_0.05": round(m["min_dcf_0.05"], 5), "targets": m["targets"], "nontargets": m["nontargets"]}
-    return save_bundle(out, task="speaker", model={"name": cfg["model"]["name"], "kwargs": kwargs},
-                       state_dict=model.state_dict(), frontend=meta["frontend"],
-                       thresholds={"cosine": cal["threshold"]},
-                       metrics=metrics, data=dict(cfg.get("data") or {}),
-                       reproduce=f"speechdl speaker train <recipe> --out {run}; speechdl speaker export {run} "
-                                 f"--bundle {out} --operating-point {operating_point}",
-                       card=f"Checkpoint: `{ckpt_path.name}`. Training speakers: {len(meta.get('speakers') or [])}. "
-                            f"Scores are cosine similarities; calibrated ({operating_point}) on {source}.",
-                       half=half, extra={"calibration": cal, "embedding": {"dim": model.embed_dim, "score": "cosine"}})
+    return _export(*args, **kwargs)

@@ -10,8 +10,9 @@ Safe under concurrent use and crash-safe:
 * The store remembers the embedding size and the model (its weights' checksum) it was filled with;
   enrolling or identifying with another model is refused, since its scores would mean nothing.
 
-The mean is the average of the length-normalised embeddings; :meth:`SpeakerStore.identify` ranks the
-speakers by the cosine of a test embedding with their means.
+The store keeps every raw embedding as enrolled; the mean is the average of the length-normalised
+embeddings. :meth:`SpeakerStore.identify` ranks the speakers by a score of a test embedding with their
+means: cosine by default, or a bundle's back-end (PLDA, AS-norm) passed as ``scorer``.
 
 Example:
     >>> import tempfile, os
@@ -32,13 +33,15 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from speechdl.errors import ConfigError, DataError
+
+ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (S, D) means, (T, D) tests -> (S, T) scores
 
 SCHEMA_VERSION = "1"
 SCHEMA = (
@@ -197,19 +200,34 @@ class SpeakerStore:
             return [], np.zeros((0, 0))
         return [n for n, _ in rows], np.stack([_vec(b) for _, b in rows])
 
-    def identify(self, embedding: Any, top: int = 5) -> list[dict[str, Any]]:
+    def identify(self, embedding: Any, top: int = 5, scorer: ScoreFn | None = None) -> list[dict[str, Any]]:
         """The ``top`` enrolled speakers closest to ``embedding`` ``(D,)``: ``[{"name", "score"}]``, best first
-        (score = cosine with the speaker's mean, in [-1, 1]). DataError when nobody is enrolled."""
+        (default score: cosine with the speaker's mean, in [-1, 1]; see :meth:`identify_many`). DataError when
+        nobody is enrolled."""
+        return self.identify_many(np.asarray(embedding, dtype=np.float64).reshape(1, -1), top, scorer)[0]
+
+    def identify_many(self, embeddings: Any, top: int = 5, scorer: ScoreFn | None = None
+                      ) -> list[list[dict[str, Any]]]:
+        """:meth:`identify` for each row of ``embeddings`` ``(T, D)``, against one snapshot of the store.
+
+        ``scorer(means (S, D), tests (T, D)) -> (S, T)`` scores the speakers' means (averages of their
+        length-normalised raw embeddings) against the tests, e.g. a bundle's PLDA back-end
+        (:meth:`~speechdl.tasks.speaker.infer.SpeakerModel.score_matrix`); default: cosine.
+        """
         names, means = self.means()
         if not names:
             raise DataError(self.path, "no speaker enrolled", "enroll one with 'speechdl speaker enroll NAME FILE...'")
-        q = np.asarray(embedding, dtype=np.float64).reshape(-1)
-        if q.size != means.shape[1]:
-            raise DataError(self.path, f"holds {means.shape[1]}-dimensional embeddings, not {q.size}",
+        q = np.asarray(embeddings, dtype=np.float64)
+        q = q.reshape(1, -1) if q.ndim == 1 else q
+        if q.ndim != 2 or q.shape[1] != means.shape[1]:
+            raise DataError(self.path, f"holds {means.shape[1]}-dimensional embeddings, not {q.shape[-1]}",
                             "use the model the store was filled with")
-        scores = _unit(means) @ _unit(q)
-        order = np.argsort(-scores, kind="stable")[:top]
-        return [{"name": names[i], "score": float(scores[i])} for i in order]
+        scores = scorer(means, q) if scorer is not None else _unit(means) @ _unit(q).T
+        out = []
+        for col in np.asarray(scores, dtype=np.float64).T:
+            order = np.argsort(-col, kind="stable")[:top]
+            out.append([{"name": names[i], "score": float(col[i])} for i in order])
+        return out
 
     def check(self) -> list[str]:
         """Problems found (empty when consistent): SQLite's integrity and foreign-key checks, and every
