@@ -138,6 +138,8 @@ def test_export_calibrated_on_a_trial_list_at_a_false_accept_rate(run, tmp_path)
      "no score-normalisation cohort"),
     (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{old}", "--backend", "plda"],
      "use --backend cosine, or re-export"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "{bundle}", "--backend", "lda"], "--backend lda: unknown"),
+    (["speaker", "export", "{run}", "--bundle", "{tmp}/b", "--backend", "lda"], "--backend lda: unknown"),
 ])
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
     (tmp_path / "bad.txt").write_text("1 a.wav b.wav\n1 a.wav\n")

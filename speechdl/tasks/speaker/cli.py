@@ -44,9 +44,9 @@ def _threshold_option(p: argparse.ArgumentParser) -> None:
 
 
 def _backend_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, choices=("cosine", "plda"),
+    p.add_argument("--backend", default=None, metavar="{cosine,plda}",
                    help="scoring back-end (default: the bundle's; plda needs a bundle exported with it)")
-    p.add_argument("--norm", default=None, choices=("asnorm", "none"),
+    p.add_argument("--norm", default=None, metavar="{asnorm,none}",
                    help="score normalisation against the bundle's cohort (default: the bundle's)")
 
 
@@ -266,7 +266,7 @@ def register(groups: Any) -> None:
                    help="calibrate on this trial list (default: all pairs of the run's validation utterances)")
     x.add_argument("--root", default=None, metavar="DIR", help="folder the --trials paths are relative to")
     x.add_argument("--half", action="store_true", help="store weights as float16")
-    x.add_argument("--backend", default="cosine", choices=("cosine", "plda"),
+    x.add_argument("--backend", default="cosine", metavar="{cosine,plda}",
                    help="the bundle's default back-end (both are fitted and calibrated; default cosine)")
     x.add_argument("--cohort-size", type=int, default=200, metavar="N",
                    help="AS-norm cohort: mean embeddings of up to N back-end speakers (default 200; 0: none)")
