@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml | system
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,piper]'
+	# resemblyzer (speaker benchmark) asks for webrtcvad, built from source; webrtcvad-wheels (dev) gives that module
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps resemblyzer
 	touch $(STAMP)
 
 demo: setup system
