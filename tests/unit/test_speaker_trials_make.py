@@ -126,3 +126,15 @@ def test_trials_verb(tmp_path, capsys):
     T.check_files(ts, out)
     assert len(ts) == 15 and all(str(t.enroll).startswith(str(tmp_path / "spk/wav/spk")) for t in ts)
 
+
+def test_speechdl_speaker_trials_command(tmp_path, capsys):
+    from speechdl.cli import main
+    from speechdl.tasks.speaker.toy import write_toy_speakers
+
+    write_toy_speakers(tmp_path / "spk", [0, 1], utts=2, seconds=0.3)
+    out = tmp_path / "t.txt"
+    assert main(["speaker", "trials", str(tmp_path / "spk/manifest"), "--out", str(out), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trials"] == len(T.read_trials(out)) == 2 + 4
+    assert main(["speaker", "trials", str(tmp_path / "spk/manifest"), "--out", str(out), "--alias", "spk000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "expected LABEL=SAME" in err

@@ -277,3 +277,7 @@ def register(groups: Any) -> None:
     x.add_argument("--max-per-speaker", type=int, default=20, metavar="M",
                    help="back-end utterances per speaker, a seeded choice (default 20)")
     x.set_defaults(func=run_export)
+
+    from speechdl.tasks.speaker.trials_cli import add_trials_verb
+
+    add_trials_verb(verbs)
