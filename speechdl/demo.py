@@ -3,7 +3,9 @@
 Runs the shipped VAD bundle (the same path as ``speechdl vad detect``) on
 ``speechdl/assets/sample.flac`` (synthetic speech), prints its speech segments and writes
 ``out/demo_vad.png``; transcribes it with the shipped English ASR bundle (``speechdl asr transcribe``:
-Deep Speech 2, beam search with its 3-gram LM); then log-Mel and the lecture's MFCC39 with their
+Deep Speech 2, beam search with its 3-gram LM); verifies the sample's speaker with the shipped x-vector bundle
+(``speechdl speaker verify``: its first half against its second half, and against the second half with a
+changed voice); then log-Mel and the lecture's MFCC39 with their
 speed, ``out/demo_features.png``.
 
 Example:
@@ -92,6 +94,26 @@ def run_asr() -> list[dict]:
         {"start (s)": "", "end (s)": "", "text": f"({result['duration'] / seconds:.0f}x real time, 1 thread)"}]
 
 
+def run_speaker() -> list[dict]:
+    """Speaker verification with the shipped ``speaker`` bundle: the sample's first half against its second
+    half (same voice) and against the second half with pitch x1.3 and formants x1.15 (another voice)."""
+    from speechdl.data.perturb import change_voice
+    from speechdl.tasks.speaker.infer import load_speaker
+
+    spk = load_speaker("speaker")
+    wave, sr = audio.load(SAMPLE, sample_rate=spk.cfg.sample_rate)
+    half = len(wave) // 2
+    first, second = wave[:half], wave[half:]
+    other = change_voice(second, sr, pitch_ratio=1.3, formant_ratio=1.15)
+    emb = spk.embed_waves([first, second, other])
+    rows = []
+    for name, j in (("first half vs second half", 1), ("first half vs second half, changed voice", 2)):
+        d = spk.decide(float(spk.score(emb[:1], emb[j:j + 1])[0]))
+        rows.append({"pair": name, "score": d["score"], "threshold": d["threshold"],
+                     "decision": "same speaker" if d["same"] else "different speakers"})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m speechdl.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plot: {out / 'demo_vad.png'}\n")
     print(f"speechdl asr transcribe {SAMPLE.name} (shipped bundle 'asr', beam search + 3-gram LM)")
     print(format_table(run_asr()) + "\n")
+    print("speechdl speaker verify (shipped bundle 'speaker', x-vector, its default back-end)")
+    print(format_table(run_speaker()) + "\n")
     rows = run(out)
     print(f"speechdl front-end on {SAMPLE} (1 thread)")
     print(format_table(rows))

@@ -82,3 +82,11 @@ def test_demo_transcribes_the_sample_with_the_shipped_asr_bundle():
             "the voice activity detector silence then speech again")        # scripts/make_sample.py
     text = " ".join(r["text"] for r in rows[:-1])
     assert cer([said], [text]) < 0.35 and "real time" in rows[-1]["text"]
+
+
+def test_demo_verifies_the_sample_speaker_with_the_shipped_speaker_bundle():
+    from speechdl import demo
+
+    same, changed = demo.run_speaker()
+    assert same["decision"] == "same speaker" and changed["decision"] == "different speakers"
+    assert same["score"] > changed["score"]
