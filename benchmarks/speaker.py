@@ -32,7 +32,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import platform
 import sys
@@ -91,25 +90,17 @@ def _pairs(specs: list[str], what: str) -> list[tuple[str, str]]:
 
 def speechdl_scorers(spk: Any) -> dict[str, Scorer]:
     """Back-ends of a :class:`~speechdl.tasks.speaker.infer.SpeakerModel`: every one of ``spk.backends``
-    (``cosine``, ``plda``) through ``spk.score(a, b, backend=..., norm="none")``, and again with the bundle's
-    score normalisation (``norm=spk.norm``, AS-norm against its cohort) when it has one; plain cosine for
-    bundles / versions without back-ends."""
-    from speechdl.tasks.speaker.backends import cosine_scores
+    (``cosine``, and ``plda`` when the bundle has it) through ``spk.score(a, b, backend=..., norm="none")``,
+    and again with the bundle's score normalisation (AS-norm against its cohort) when it has one."""
 
-    names = getattr(spk, "backends", None)
-    if not names or "backend" not in inspect.signature(spk.score).parameters:
-        return {"cosine": cosine_scores}
-    has_norm = "norm" in inspect.signature(spk.score).parameters
-    norm = getattr(spk, "norm", None) if has_norm else None
-
-    def scorer(backend: str, **kw: Any) -> Scorer:
-        return lambda x, y: spk.score(x, y, backend=backend, **kw)
+    def scorer(backend: str, norm: str) -> Scorer:
+        return lambda x, y: spk.score(x, y, backend=backend, norm=norm)
 
     out: dict[str, Scorer] = {}
-    for b in map(str, names):
-        out[b] = scorer(b, **({"norm": "none"} if has_norm else {}))
-        if norm and norm != "none":
-            out[f"{b} + {norm}"] = scorer(b, norm=norm)
+    for b in spk.backends:
+        out[b] = scorer(b, "none")
+        if spk.norm != "none":
+            out[f"{b} + {spk.norm}"] = scorer(b, spk.norm)
     return out
 
 

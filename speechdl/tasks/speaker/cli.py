@@ -175,7 +175,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl speaker export``."""
-    from speechdl.tasks.speaker.infer import export_run
+    from speechdl.tasks.speaker.export import export_run
 
     path = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half,
                       backend=args.backend, cohort_size=args.cohort_size, lda_dim=args.lda_dim,

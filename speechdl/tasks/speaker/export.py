@@ -112,14 +112,6 @@ def validation_trials(spk: SpeakerModel, cfg: dict[str, Any]) -> tuple[np.ndarra
     return spk.embed_features([it["x"] for it in items]), i, j, labels[i] == labels[j]
 
 
-def list_trials(spk: SpeakerModel, trials: str | os.PathLike, root: str | os.PathLike | None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The trials of a list: embeddings ``(U, D)`` of its files, pair indices ``(N,), (N,)``, targets ``(N,)``."""
-    from speechdl.tasks.speaker.evaluate import trial_embeddings
-
-    return trial_embeddings(spk, trials, root)
-
-
 def pair_scores(spk: SpeakerModel, emb: np.ndarray, i: np.ndarray, j: np.ndarray, backend: str, norm: str,
                 chunk: int = 20000) -> np.ndarray:
     """Scores ``(N,)`` of the pairs ``(emb[i[n]], emb[j[n]])`` of embeddings ``(U, D)``, in chunks."""
@@ -164,7 +156,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_poi
     scorer = Scorer.fit(emb, labels, lda_dim, cohort_size, backend)
     spk.scorer = scorer
     if trials is not None:
-        u, i, j, target = list_trials(spk, trials, root)
+        from speechdl.tasks.speaker.evaluate import trial_embeddings
+
+        u, i, j, target = trial_embeddings(spk, trials, root)
         source = f"trial list {trials}"
     else:
         u, i, j, target = validation_trials(spk, cfg)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,7 +123,7 @@ class SpeakerModel:
             if b and (len(b) == batch_size or (len(b) + 1) * len(feats[i]) > BATCH_FRAMES):
                 batches.append(b := [])
             b.append(i)
-        for idx in batches:
+        for idx in filter(None, batches):
             x = torch.nn.utils.rnn.pad_sequence([feats[i] for i in idx], batch_first=True)
             n = torch.tensor([len(feats[i]) for i in idx], dtype=torch.long)
             out[idx] = self.model.embed(x, n).float().numpy()
@@ -218,10 +217,3 @@ class SpeakerModel:
 def load_speaker(path: str | os.PathLike = "speaker") -> SpeakerModel:
     """:meth:`SpeakerModel.from_bundle` (default: the shipped bundle ``speaker``)."""
     return SpeakerModel.from_bundle(path)
-
-
-def export_run(*args: Any, **kwargs: Any) -> Path:
-    """:func:`speechdl.tasks.speaker.export.export_run` (bundle a training run with its back-end)."""
-    from speechdl.tasks.speaker.export import export_run as _export
-
-    return _export(*args, **kwargs)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from speechdl.errors import ConfigError, DataError
-from speechdl.tasks.speaker.backends import LDA, PLDA, _cohort_stats, cosine_matrix, cosine_scores, length_norm
+from speechdl.tasks.speaker.backends import LDA, PLDA, _cohort_stats, as_norm, cosine_matrix, cosine_scores, length_norm
 
 BACKENDS = ("cosine", "plda")
 NORMS = ("asnorm", "none")
@@ -110,11 +110,11 @@ class Scorer:
     def _matrix(self, a: np.ndarray, b: np.ndarray, backend: str) -> np.ndarray:
         return cosine_matrix(a, b) if backend == "cosine" else self.plda.llr_matrix(a, b)
 
-    def _cohort_stats(self, x: np.ndarray, backend: str) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std ``(N,), (N,)`` of each transformed row's ``top_n`` highest cohort scores."""
+    def _cohort_scores(self, x: np.ndarray, backend: str) -> np.ndarray:
+        """Scores ``(N, C)`` of each transformed row against the cohort."""
         if backend not in self._cohort_cache:
             self._cohort_cache[backend] = self.transform(self.cohort, backend)
-        return _cohort_stats(self._matrix(x, self._cohort_cache[backend], backend), self.top_n)
+        return self._matrix(x, self._cohort_cache[backend], backend)
 
     def score(self, a: Any, b: Any, backend: str | None = None, norm: str | None = None) -> np.ndarray:
         """Scores of row ``i`` of ``a`` with row ``i`` of ``b``: ``(N, D), (N, D) -> (N,)`` float64."""
@@ -125,8 +125,7 @@ class Scorer:
         s = self._pairs(ta, tb, backend)
         if norm == "none":
             return s
-        (me, se), (mt, st) = self._cohort_stats(ta, backend), self._cohort_stats(tb, backend)
-        return 0.5 * ((s - me) / se + (s - mt) / st)
+        return as_norm(s, self._cohort_scores(ta, backend), self._cohort_scores(tb, backend), self.top_n)
 
     def score_matrix(self, enroll: Any, test: Any, backend: str | None = None, norm: str | None = None
                      ) -> np.ndarray:
@@ -136,7 +135,7 @@ class Scorer:
         s = self._matrix(te, tt, backend)
         if norm == "none":
             return s
-        (me, se), (mt, st) = self._cohort_stats(te, backend), self._cohort_stats(tt, backend)
+        (me, se), (mt, st) = (_cohort_stats(self._cohort_scores(x, backend), self.top_n) for x in (te, tt))
         return 0.5 * ((s - me[:, None]) / se[:, None] + (s - mt[None]) / st[None])
 
     # ------------------------------------------------------------------ fitting
