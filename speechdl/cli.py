@@ -1,51 +1,55 @@
 """``speechdl <group> <verb>``: dispatch only.
 
-Each room registers its verbs (``register(subparsers)``); a verb's handler receives the parsed
-arguments and returns an exit code. Errors a user can cause print one line and exit 2.
+The groups are listed in :data:`speechdl.catalog.CLI_GROUPS`; a group's module (``register(subparsers)``)
+is imported only when that group is on the command line, so ``speechdl --help`` and ``--version``
+import neither torch nor Lightning. A verb's handler receives the parsed arguments and returns an
+exit code. Errors a user can cause print one line and exit 2.
+
+Example:
+    >>> main(["--version"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 0
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from speechdl import __version__
+from speechdl.catalog import CLI_GROUPS
 from speechdl.errors import SpeechdlError
 
-# group name -> module that defines ``register(subparsers)``
-GROUPS = {
-    "features": "speechdl.features.cli",
-    "data": "speechdl.data.cli",
-    "train": "speechdl.train.cli",
-    "tune": "speechdl.train.tune_cli",
-    "vad": "speechdl.tasks.vad.cli",
-    "asr": "speechdl.tasks.asr.cli",
-    "speaker": "speechdl.tasks.speaker.cli",
-}
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (every group and verb)."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the group named in ``argv`` (all groups when None) is imported."""
     parser = argparse.ArgumentParser(
         prog="speechdl",
         description="speechdl: deep learning for speech (front-ends, VAD, ASR, speakers, ...)",
     )
     parser.add_argument("--version", action="version", version=f"speechdl {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="GROUP")
-    for module in GROUPS.values():
-        importlib.import_module(module).register(groups)
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, (module, help_line) in CLI_GROUPS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(module).register(groups)
+        else:   # a stub for --help: the real group is built only when chosen
+            groups.add_parser(name, help=help_line, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        (args.subparser if hasattr(args, "subparser") else parser).print_help()
-        return 0 if args.group is None else 2
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            (args.subparser if hasattr(args, "subparser") else parser).print_help()
+            return 0 if args.group is None else 2
         return int(args.func(args) or 0)
     except SpeechdlError as err:
         print(f"speechdl: error: {err}", file=sys.stderr)
@@ -55,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:  # a bug, not a user error: one line, the traceback only on request
+        if os.environ.get("SPEECHDL_DEBUG"):
+            raise
+        print(f"speechdl: internal error: {type(err).__name__}: {err} "
+              "(please report it; SPEECHDL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch
 
 from speechdl.features import Frontend, FrontendConfig
 from speechdl.tasks.vad.infer import VAD
-from speechdl.tasks.vad.model import FrameModel
+from speechdl.tasks.vad.net import FrameModel
 from speechdl.tasks.vad.post import PostConfig
 from tests.conftest import speechlike
 

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -103,3 +104,15 @@ def conv_out_length(lengths: torch.Tensor, kernel: int, stride: int = 1, padding
                     dilation: int = 1) -> torch.Tensor:
     """Output lengths of a convolution / pooling along one axis (PyTorch floor arithmetic)."""
     return torch.div(lengths + 2 * padding - dilation * (kernel - 1) - 1, stride, rounding_mode="floor") + 1
+
+
+def main_output(out: Any) -> torch.Tensor:
+    """The prediction tensor of a model output (first item of a tuple, ``logits``/``out`` of a dict)."""
+    if isinstance(out, dict):
+        for key in ("logits", "out", "recon", "y"):
+            if key in out:
+                return out[key]
+        return next(iter(out.values()))
+    if isinstance(out, tuple | list):
+        return out[0]
+    return out

@@ -19,9 +19,10 @@ from typing import Any
 from torch import nn
 
 from speechdl.errors import ConfigError
+from speechdl.catalog import ARCHITECTURES
 from speechdl.registry import Registry
 
-_MODELS = Registry("architecture", where="model")
+_MODELS = Registry("architecture", where="model", lazy=ARCHITECTURES)
 
 
 def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:

@@ -36,9 +36,9 @@ from typing import Any
 import torch
 
 from speechdl.errors import ConfigError
+from speechdl.pretrained.locate import SHIPPED_DIR, resolve_bundle, shipped_bundles  # noqa: F401
 
 FORMAT_VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent
 FILES = ("bundle.json", "weights.pt", "MODEL_CARD.md")
 
 
@@ -55,26 +55,6 @@ class Bundle:
         """The model card text."""
         p = self.path / "MODEL_CARD.md"
         return p.read_text() if p.exists() else ""
-
-
-def shipped_bundles() -> list[str]:
-    """Names of the bundles shipped inside the package (``speechdl/pretrained/<name>/bundle.json``)."""
-    return sorted(p.parent.name for p in SHIPPED_DIR.glob("*/bundle.json"))
-
-
-def resolve_bundle(name_or_path: str | os.PathLike) -> Path:
-    """Directory of a bundle given as a path or a shipped name; ConfigError if there is none."""
-    p = Path(name_or_path)
-    if (p / "bundle.json").exists():
-        return p
-    if p.name == "bundle.json" and p.exists():
-        return p.parent
-    shipped = SHIPPED_DIR / str(name_or_path)
-    if "/" not in str(name_or_path) and (shipped / "bundle.json").exists():
-        return shipped
-    names = ", ".join(shipped_bundles()) or "none shipped yet"
-    raise ConfigError(str(name_or_path), "no bundle here (a directory with bundle.json, or a shipped name)",
-                      f"train and export one with 'speechdl vad export', or use a shipped name ({names})")
 
 
 def _card(meta: dict[str, Any], extra: str) -> str:

@@ -334,7 +334,8 @@ def _convert(cls: type, raw: Any, prefix: str, where: str) -> Any:
 
 
 def check_components(cfg: RecipeConfig) -> None:
-    """Import ``cfg.imports``, then check task/model/data names and kwargs against their registries."""
+    """Import ``cfg.imports`` (optional: the catalogue finds speechdl's own names), then check
+    task/model/data names and kwargs against their registries."""
     import importlib
     import os
     import sys

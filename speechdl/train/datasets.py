@@ -24,9 +24,10 @@ import torch
 from torch.utils.data import Dataset
 
 from speechdl.errors import ConfigError, DataError
+from speechdl.catalog import DATASETS
 from speechdl.registry import Registry
 
-_DATASETS = Registry("dataset", where="data")
+_DATASETS = Registry("dataset", where="data", lazy=DATASETS)
 
 
 def register_dataset(name: str) -> Callable:

@@ -29,11 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from speechdl.errors import ConfigError
+from speechdl.nn._parts import main_output  # noqa: F401  (re-exported: tasks use it)
+from speechdl.catalog import TRAIN_TASKS
 from speechdl.registry import Registry
 from speechdl.train.optim import build_optimizer, build_scheduler
 from speechdl.train.tasks_pretrain import check_pretrain
 
-_TASKS = Registry("task")
+_TASKS = Registry("task", lazy=TRAIN_TASKS)
 BASE_ARGS = ("model", "optim", "scheduler", "monitor", "mode")
 
 
@@ -69,18 +71,6 @@ def frame_mask(lengths: torch.Tensor | None, t: int, device=None) -> torch.Tenso
     if lengths is None:
         return None
     return torch.arange(t, device=device or lengths.device)[None, :] < lengths[:, None]
-
-
-def main_output(out: Any) -> torch.Tensor:
-    """The prediction tensor of a model output (first item of a tuple, ``logits``/``out`` of a dict)."""
-    if isinstance(out, dict):
-        for key in ("logits", "out", "recon", "y"):
-            if key in out:
-                return out[key]
-        return next(iter(out.values()))
-    if isinstance(out, tuple | list):
-        return out[0]
-    return out
 
 
 class TaskModule(L.LightningModule):

@@ -117,7 +117,7 @@ def _manifest(root, n=4):
 def test_tiny_end_to_end_train_export_detect(tmp_path, capsys, wav):
     pytest.importorskip("speechdl.tasks.vad.data")   # the vad_frames dataset
     manifest = _manifest(tmp_path)
-    recipe = {"imports": ["speechdl.tasks.vad.model", "speechdl.tasks.vad.data"], "task": {"name": "vad"},
+    recipe = {"task": {"name": "vad"},
               "model": {"name": "dense", "in_dim": 39, "hidden": [8], "out_dim": 1},
               "data": {"name": "vad_frames", "manifests": [str(manifest)], "val_manifests": str(manifest),
                        "frontend": "mfcc39", "crop_seconds": 1.5},

@@ -11,6 +11,7 @@ import torch
 from speechdl.errors import ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.pretrained import bundle as B
+from speechdl.pretrained import locate as L
 from speechdl.pretrained import load_bundle, save_bundle
 from speechdl.tasks.vad.infer import VAD, export_onnx, load_vad
 from tests.vad_models import burst_signal, random_vad
@@ -75,9 +76,9 @@ def test_corrupt_or_missing_bundles_are_one_line_errors(tmp_path, monkeypatch):
         load_bundle(path)
     with pytest.raises(ConfigError, match="no bundle"):
         load_bundle(tmp_path / "nothing")
-    monkeypatch.setattr(B, "SHIPPED_DIR", tmp_path)   # shipped bundles are found by name
+    monkeypatch.setattr(L, "SHIPPED_DIR", tmp_path)   # shipped bundles are found by name
     _save(vad, tmp_path / "tiny")
-    assert "tiny" in B.shipped_bundles() and load_bundle("tiny").path == tmp_path / "tiny"
+    assert "tiny" in L.shipped_bundles() and load_bundle("tiny").path == tmp_path / "tiny"
     meta = json.loads((tmp_path / "tiny" / "bundle.json").read_text())
     meta["format_version"] = 99
     (tmp_path / "tiny" / "bundle.json").write_text(json.dumps(meta))

@@ -176,7 +176,7 @@ def tiny_bundle(tmp_path):
     try:
         from speechdl.features import FrontendConfig
         from speechdl.pretrained import save_bundle
-        from speechdl.tasks.vad.model import FrameModel
+        from speechdl.tasks.vad.net import FrameModel
     except ImportError as err:
         pytest.skip(f"VAD model/bundle modules not available yet ({err})")
     import torch
@@ -220,7 +220,7 @@ def test_to_grid_interpolates_a_20ms_model_onto_the_10ms_frames():
 def test_a_20ms_bundle_is_scored_on_the_10ms_grid(manifest, tmp_path, capsys):
     from speechdl.features import FrontendConfig
     from speechdl.pretrained import save_bundle
-    from speechdl.tasks.vad.model import FrameModel
+    from speechdl.tasks.vad.net import FrameModel
 
     model = FrameModel("rnn", {"in_dim": 40, "hidden_size": 8, "cell": "lstm", "out_dim": 1})
     cfg = FrontendConfig.logmel(win_length=512, hop_length=320)

@@ -151,7 +151,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(groups: Any) -> None:
     """Add the ``vad`` group and its verbs to the top-level subparsers."""
-    import speechdl.tasks.vad.model  # noqa: F401  (registers the vad task and the vad_crnn model)
     from speechdl.tasks.vad.evaluate import add_eval
     from speechdl.tasks.vad.export_frames import add_export_frames
 

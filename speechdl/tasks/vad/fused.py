@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from speechdl.features import FrontendConfig, dct_matrix
-from speechdl.tasks.vad.pipeline import NumpyStatic, make_stages
+from speechdl.features.incremental import NumpyStatic, make_stages
 
 
 class FusedDense:

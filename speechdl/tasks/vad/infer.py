@@ -28,8 +28,8 @@ from speechdl import audio
 from speechdl.errors import AudioError, ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.pretrained import load_bundle, save_bundle
-from speechdl.tasks.vad.model import FrameModel
-from speechdl.tasks.vad.pipeline import FeaturePipeline
+from speechdl.tasks.vad.net import FrameModel
+from speechdl.features.incremental import FeaturePipeline
 from speechdl.tasks.vad.post import PostConfig, segments
 from speechdl.tasks.vad.stream import VADStream
 
@@ -119,7 +119,7 @@ class VAD:
         """The numpy twin of a dense model (None for other models or dense nets with norms)."""
         if self.model.name != "dense":
             return None
-        from speechdl.tasks.vad.model import numpy_net
+        from speechdl.tasks.vad.net import numpy_net
 
         try:
             return numpy_net(self.model)

@@ -1,217 +1,162 @@
-"""Incremental VAD features: samples in any chunk sizes -> the frames of ``Frontend(cfg)``, exactly.
+"""The VAD on the application contract: ``speechdl.load("vad").run(audio) -> VADResult``; ``stream()``.
 
-:class:`NumpyStatic` (per-hop, numpy FFT) or :class:`TorchStatic` (large blocks, the torch front-end) make
-the static features (log-Mel / MFCC / power); :class:`ContextStage` adds deltas and stacking with the
-look-ahead they need; :class:`FeaturePipeline` chains them. Used by the streaming VAD
-(:mod:`speechdl.tasks.vad.stream`) and by offline blockwise inference (:mod:`speechdl.tasks.vad.infer`).
+The engine underneath is :class:`speechdl.tasks.vad.infer.VAD` (blockwise offline inference) and
+:class:`speechdl.tasks.vad.stream.VADStream` (per-hop numpy streaming); this module only declares the
+options, checks them once and shapes the result that the CLI, HTTP and the web page all show.
 
 Example:
-    >>> import numpy as np
-    >>> from speechdl.features import FrontendConfig
-    >>> pipe = FeaturePipeline(FrontendConfig.mfcc39())
-    >>> a = pipe.push(np.zeros(1600, np.float32)); b = pipe.flush()
-    >>> len(a) + len(b), a.shape[1], pipe.latency_frames
-    (11, 39, 4)
+    >>> import speechdl
+    >>> vad = speechdl.load("vad")
+    >>> r = vad.run("speechdl/assets/sample.flac", min_silence=0.3)
+    >>> r.segments[0]["start"] < r.segments[0]["end"] <= r.duration
+    True
+    >>> s = vad.stream(); st = s.init_state()
+    >>> out, st = s.forward_chunk(np.zeros(1600, np.float32), st)
+    >>> sorted(out)
+    ['events', 'first_frame', 'probabilities']
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from speechdl.errors import ConfigError
-from speechdl.features import FeatureStream, Frontend, FrontendConfig, dct_matrix, make_window, mel_filterbank
-from speechdl.features.stft import padded_window
+from speechdl.api import Option, Pipeline, Result, Stream
+from speechdl.errors import AudioError
+
+OPTIONS = (
+    Option("threshold", "float", None, "onset threshold: speech starts above it (default: the bundle's)",
+           minimum=0.001, maximum=0.999),
+    Option("offset", "float", None, "offset threshold <= onset: speech ends below it (hysteresis)",
+           minimum=0.0, maximum=0.999),
+    Option("min_speech", "float", None, "drop speech shorter than this (s)", minimum=0.0, maximum=3600.0),
+    Option("min_silence", "float", None, "fill silences shorter than this (s)", minimum=0.0, maximum=3600.0),
+    Option("pad", "float", None, "widen each segment by this on both sides (s)", minimum=0.0, maximum=60.0),
+    Option("probabilities", "bool", False, "include one speech probability per frame"),
+)
 
 
-class NumpyStatic:
-    """Static features (log-Mel / MFCC / power) from pushed samples, in numpy: ``(n,) -> (frames, S)``.
+@dataclass
+class VADResult(Result):
+    """Speech segments of one input.
 
-    Equals :class:`speechdl.features.FeatureStream` (constant centring padding) to float32 rounding.
+    Fields: ``file`` (path or ``"<waveform>"``), ``duration`` (s), ``frame_hop`` (s between frames),
+    ``speech_fraction`` (share of the duration inside segments), ``segments`` ``[{start, end}]`` (s),
+    ``probabilities`` (one per frame, only when asked for), ``thresholds`` (onset/offset used).
     """
 
-    def __init__(self, cfg: FrontendConfig, raw_log: bool = False) -> None:
-        if cfg.pad_mode != "constant" and cfg.center:
-            raise ConfigError("frontend", "the numpy stream supports pad_mode=constant", "use TorchStatic")
-        self.cfg = cfg
-        self.window = padded_window(make_window(cfg.window, cfg.win_length), cfg.n_fft).numpy()
-        fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max,
-                            cfg.mel_scale, cfg.mel_norm).numpy()
-        rows = np.flatnonzero(fb.any(axis=1))
-        self.lo, self.hi = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
-        self.fb = np.ascontiguousarray(fb[self.lo:self.hi])
-        self.fb2 = np.repeat(self.fb, 2, axis=0)  # (re, im) interleaved rows: |X|^2 @ fb == (v * v) @ fb2
-        self.raw_log = raw_log  # stop at ln(mel): the fused stream folds scaling and DCT into its weights
-        self.dct = dct_matrix(cfg.n_mels, cfg.n_mfcc).numpy()
-        self.log_scale = 10.0 / np.log(10.0) if cfg.log == "db" else 1.0
-        self.buf = np.zeros(cfg.n_fft // 2 if cfg.center else 0, np.float32)
-        self.last = np.float32(0.0)
-        self.empty = np.zeros((0, cfg.n_mels if raw_log else cfg.static_dim), np.float32)
+    task = "vad"
+    file: str
+    duration: float
+    frame_hop: float
+    segments: list[dict[str, float]]
+    speech_fraction: float
+    thresholds: dict[str, float]
+    probabilities: list[float] | None = None
+    _probs: Any = field(default=None, repr=False, compare=False)   # the float32 array (not in the JSON)
 
-    def _frames(self) -> np.ndarray:
-        cfg = self.cfg
-        n = len(self.buf)
-        count = 0 if n < cfg.n_fft else 1 + (n - cfg.n_fft) // cfg.hop_length
-        if count == 0:
-            return np.zeros((0, cfg.n_mels if self.raw_log else cfg.static_dim), np.float32)
-        if count == 1:
-            frames = self.buf[None, :cfg.n_fft]
-        else:
-            frames = np.lib.stride_tricks.sliding_window_view(self.buf, cfg.n_fft)[::cfg.hop_length][:count]
-        spec = np.fft.rfft(frames * self.window)
-        self.buf = self.buf[count * cfg.hop_length:]
-        if cfg.power == 2.0 and cfg.kind != "power" and spec.dtype == np.complex64:
-            v = spec.view(np.float32)[:, 2 * self.lo: 2 * self.hi]
-            mel = (v * v) @ self.fb2
-        else:
-            power = spec.real * spec.real + spec.imag * spec.imag
-            if cfg.power != 2.0:
-                power = power ** (cfg.power / 2.0)
-            if cfg.kind == "power":
-                return power.astype(np.float32, copy=False)
-            mel = power[:, self.lo:self.hi] @ self.fb
-        out = np.log(np.maximum(mel, cfg.log_floor, out=mel), out=mel)
-        if self.raw_log:
-            return out
-        if self.log_scale != 1.0:
-            out *= self.log_scale
-        return out @ self.dct if cfg.kind == "mfcc" else out
-
-    def push(self, x: np.ndarray) -> np.ndarray:
-        """Add mono float32 samples; returns the newly complete frames ``(t, static_dim)``."""
-        x = np.asarray(x, np.float32).reshape(-1)
-        if self.cfg.preemphasis and len(x):
-            y = x.copy()
-            y[1:] -= self.cfg.preemphasis * x[:-1]
-            y[0] -= self.cfg.preemphasis * self.last
-            self.last = x[-1]
-            x = y
-        self.buf = np.concatenate([self.buf, x])
-        if len(self.buf) < self.cfg.n_fft:  # no frame completed (most 10 ms pushes of a 20 ms hop)
-            return self.empty
-        return self._frames()
-
-    def flush(self) -> np.ndarray:
-        """End of audio: the remaining frames (right centring padding added)."""
-        if self.cfg.center:
-            self.buf = np.concatenate([self.buf, np.zeros(self.cfg.n_fft // 2, np.float32)])
-        return self._frames()
+    def to_text(self) -> str:
+        """A ``file start end duration`` table (``(no speech)`` when empty)."""
+        rows = [f"{self.file}\t{s['start']:.3f}\t{s['end']:.3f}\t{s['end'] - s['start']:.3f}" for s in self.segments]
+        return "\n".join(rows) if rows else f"{self.file}\t(no speech)"
 
 
-@lru_cache(maxsize=8)
-def static_frontend(cfg: FrontendConfig) -> Frontend:
-    """The (stateless) torch front-end of the static features of ``cfg``, built once per config:
-    building its mel filterbank costs about as much as the features of a few seconds of audio."""
-    return Frontend(cfg.replace(cmvn="none", deltas=0, stack=0)).eval()
+class VADStreamAdapter(Stream):
+    """:class:`VADStream` on the streaming contract; the state is the stream object itself."""
+
+    def __init__(self, pipeline: VADPipeline, post: Any) -> None:
+        self.pipeline, self.post = pipeline, post
+
+    def init_state(self) -> Any:
+        """A fresh :class:`~speechdl.tasks.vad.stream.VADStream`."""
+        return self.pipeline.engine.stream(self.post)
+
+    @staticmethod
+    def _out(o: Any) -> dict[str, Any]:
+        return {"first_frame": int(o.first_frame), "probabilities": [round(float(p), 4) for p in o.probabilities],
+                "events": list(o.events)}
+
+    def forward_chunk(self, samples: Any, state: Any) -> tuple[dict[str, Any], Any]:
+        """``samples`` (mono float32, model rate, any length) -> (new probabilities + events, state)."""
+        return self._out(state.push(np.asarray(samples, np.float32).reshape(-1))), state
+
+    def finish(self, state: Any) -> dict[str, Any]:
+        """The last probabilities and the closing events."""
+        return self._out(state.flush())
 
 
-class TorchStatic:
-    """:class:`FeatureStream` with numpy in and out (fast for large blocks; any padding mode)."""
+class VADPipeline(Pipeline):
+    """Voice activity detection: audio -> speech segments; streams per 10 ms hop."""
 
-    def __init__(self, cfg: FrontendConfig) -> None:
-        self.stream = FeatureStream(static_frontend(cfg))
+    task = "vad"
+    inputs = "audio"
+    options = OPTIONS
+    streaming = True
+    description = "Voice activity detection: speech segments of an audio file (any format, rate, length)."
 
-    def push(self, x: np.ndarray) -> np.ndarray:
-        return self.stream.push(x)[0].numpy()
+    def __init__(self, engine: Any, path: Path | None = None, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(path, meta or {}, engine.frontend.sample_rate)
+        self.engine = engine
 
-    def flush(self) -> np.ndarray:
-        return self.stream.flush()[0].numpy()
+    @classmethod
+    def from_bundle(cls, path: Path, meta: dict[str, Any]) -> VADPipeline:
+        """Load a ``vad`` bundle directory."""
+        from speechdl.tasks.vad.infer import VAD
 
-
-class ContextStage:
-    """A sequence stage needing ``ctx`` frames on each side, edges repeated (as the offline stages do).
-
-    ``kind='delta'``: output ``[x, delta(x[:, -dim:])]`` (regression over +-ctx frames);
-    ``kind='stack'``: output frames ``t-ctx .. t+ctx`` side by side. ``push((n, F)) -> (m, F')``.
-    """
-
-    def __init__(self, kind: str, ctx: int, in_dim: int, dim: int = 0) -> None:
-        self.kind, self.ctx, self.dim = kind, ctx, dim
-        self.out_dim = in_dim + dim if kind == "delta" else in_dim * (2 * ctx + 1)
-        self.denom = np.float32(2 * sum(n * n for n in range(1, ctx + 1)))
-        self.buf: np.ndarray | None = None
-
-    def _run(self, buf: np.ndarray) -> np.ndarray:
-        c = self.ctx
-        m = len(buf) - 2 * c
-        if m <= 0:
-            self.buf = buf
-            return np.zeros((0, self.out_dim), np.float32)
-        if self.kind == "stack":
-            out = np.lib.stride_tricks.sliding_window_view(buf, 2 * c + 1, axis=0)[:m]  # (m, F, 2c+1)
-            out = out.transpose(0, 2, 1).reshape(m, -1)
-        else:
-            p = buf[:, -self.dim:]
-            d = p[c + 1: c + 1 + m] - p[c - 1: c - 1 + m]
-            for n in range(2, c + 1):
-                d += (p[c + n: c + n + m] - p[c - n: c - n + m]) * np.float32(n)
-            d /= self.denom
-            out = np.concatenate([buf[c: c + m], d], axis=1)
-        self.buf = buf[m:]
-        return out
-
-    def push(self, x: np.ndarray) -> np.ndarray:
-        """Add frames ``(n, F)``; returns the frames whose context is complete."""
-        if not len(x):
-            return np.zeros((0, self.out_dim), np.float32)
-        if self.buf is None:
-            self.buf = np.repeat(x[:1], self.ctx, axis=0)
-        return self._run(np.concatenate([self.buf, x]))
-
-    def flush(self) -> np.ndarray:
-        """End of input: the remaining frames (last frame repeated)."""
-        if self.buf is None or not len(self.buf):
-            return np.zeros((0, self.out_dim), np.float32)
-        return self._run(np.concatenate([self.buf, np.repeat(self.buf[-1:], self.ctx, axis=0)]))
-
-
-def make_stages(cfg: FrontendConfig) -> list[ContextStage]:
-    """The sequence stages of ``cfg``: one delta stage per order, then stacking."""
-    stages, dim = [], cfg.static_dim
-    for _ in range(cfg.deltas):
-        stages.append(ContextStage("delta", cfg.delta_window, dim, cfg.static_dim))
-        dim += cfg.static_dim
-    if cfg.stack:
-        stages.append(ContextStage("stack", cfg.stack, dim))
-    return stages
-
-
-class FeaturePipeline:
-    """Samples -> final features ``(t, cfg.feature_dim)``, incrementally, equal to ``Frontend(cfg)``.
-
-    ``engine='numpy'`` (per-hop streaming) or ``'torch'`` (large blocks: the torch FFT front-end).
-    CMVN must be ``none`` (normalisation lives in the model, measured on the training data).
-    """
-
-    def __init__(self, cfg: FrontendConfig, engine: str = "numpy") -> None:
-        if cfg.cmvn != "none":
-            raise ConfigError("frontend", f"cmvn={cfg.cmvn!r} cannot run blockwise or stream",
-                              "use cmvn: none (the vad task normalises inside the model)")
-        self.cfg = cfg
-        numpy_ok = engine == "numpy" and (cfg.pad_mode == "constant" or not cfg.center)
-        self.static = NumpyStatic(cfg) if numpy_ok else TorchStatic(cfg)
-        self.stages = make_stages(cfg)
-        self.latency_frames = cfg.deltas * cfg.delta_window + cfg.stack
+        return cls(VAD.from_bundle(path), path, meta)
 
     @property
-    def latency(self) -> float:
-        """Seconds from the audio of frame t arriving to its features: centring half-window + look-ahead."""
-        half = self.cfg.n_fft // 2 if self.cfg.center else self.cfg.n_fft
-        return half / self.cfg.sample_rate + self.latency_frames * self.cfg.frame_shift
+    def frame_hop(self) -> float:
+        """Seconds between frames."""
+        return self.engine.frame_hop
 
-    def _through(self, x: np.ndarray, final: bool) -> np.ndarray:
-        x = x.astype(np.float32, copy=False)
-        for st in self.stages:
-            x = st.push(x)
-            if final:
-                x = np.concatenate([x, st.flush()])
-        return x
+    def post_config(self, threshold: float | None = None, offset: float | None = None,
+                    min_speech: float | None = None, min_silence: float | None = None,
+                    pad: float | None = None) -> Any:
+        """The bundle's post-processing with the given changes (a lower onset pulls the offset with it)."""
+        from speechdl.tasks.vad.post import PostConfig
 
-    def push(self, samples: np.ndarray) -> np.ndarray:
-        """Add mono samples at ``cfg.sample_rate``; returns new feature frames ``(t, F)``."""
-        return self._through(self.static.push(samples), False)
+        base = self.engine.post.to_dict()
+        if threshold is not None and offset is None and base.get("offset") is not None:
+            base["offset"] = min(base["offset"], threshold)
+        changes = {"onset": threshold, "offset": offset, "min_speech": min_speech,
+                   "min_silence": min_silence, "pad": pad}
+        return PostConfig.from_dict({**base, **{k: v for k, v in changes.items() if v is not None}})
 
-    def flush(self) -> np.ndarray:
-        """End of audio: the remaining frames ``(t, F)``."""
-        return self._through(self.static.flush(), True)
+    def _run(self, inputs: Any, probabilities: bool = False, **post: Any) -> VADResult:
+        from speechdl import audio
+        from speechdl.tasks.vad.post import segments
+
+        cfg = self.post_config(**post)
+        if isinstance(inputs, str | os.PathLike):
+            name, duration = str(inputs), audio.info(inputs).duration
+        else:
+            inputs = np.asarray(inputs, np.float32)
+            if inputs.ndim != 1:
+                raise AudioError("waveform", f"expected mono (samples,), got shape {inputs.shape}", "pass mono audio")
+            name, duration = "<waveform>", len(inputs) / self.sample_rate
+        probs = self.engine.probabilities(inputs)
+        segs = segments(probs, self.frame_hop, cfg, duration)
+        speech = sum(s["end"] - s["start"] for s in segs)
+        return VADResult(file=name, duration=round(duration, 6), frame_hop=self.frame_hop, segments=segs,
+                         speech_fraction=round(speech / duration, 4) if duration > 0 else 0.0,
+                         thresholds={"onset": cfg.onset, "offset": round(cfg.offset_threshold, 6)},
+                         probabilities=[round(float(p), 4) for p in probs] if probabilities else None,
+                         _probs=probs)
+
+    def stream(self, **options: Any) -> VADStreamAdapter:
+        """A streaming VAD (``forward_chunk``); ``options``: the post-processing options of :meth:`run`."""
+        opts = self.check_options(options)
+        opts.pop("probabilities")
+        return VADStreamAdapter(self, self.post_config(**opts))
+
+    def export_onnx(self, out: str | os.PathLike) -> dict[str, Any]:
+        """The frame model as ONNX (features -> logits), checked against torch."""
+        from speechdl.tasks.vad.infer import export_onnx
+
+        return {"path": str(out), "max_abs_diff": export_onnx(self.engine, out)}
+

@@ -2,7 +2,7 @@
 
 The per-hop path makes no torch call: the front-end (window, FFT, mel, log, DCT), the deltas /
 stacking and the network (dense, or a unidirectional rnn/gru/lstm cell) run in numpy
-(:func:`speechdl.tasks.vad.model.numpy_net`); per-call overhead dominates a 10 ms hop, and numpy
+(:func:`speechdl.tasks.vad.net.numpy_net`); per-call overhead dominates a 10 ms hop, and numpy
 has far less of it than ``nn.Module`` calls (shared/PERF.md). For a dense net, :class:`FusedDense`
 folds dB scaling, DCT, deltas (and stacking), the input normalisation and the first Linear into one
 matrix applied to the last ``2L + 1`` ln-mel frames, so a hop costs one FFT and a few small products
@@ -16,7 +16,7 @@ comes ``latency`` seconds after the audio of frame ``t`` arrived (MFCC39: 56 ms)
 add the smoothing half-window and the ``min_speech`` / silence confirmation. The emitted frames
 are the same frames, in the same order, as the offline ones: nothing is shifted.
 
-The features come from :mod:`speechdl.tasks.vad.pipeline`, the dense fast path from
+The features come from :mod:`speechdl.features.incremental`, the dense fast path from
 :mod:`speechdl.tasks.vad.fused`.
 
 Example:
@@ -36,7 +36,7 @@ import torch
 from speechdl.errors import ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.tasks.vad.fused import FusedDense
-from speechdl.tasks.vad.pipeline import FeaturePipeline
+from speechdl.features.incremental import FeaturePipeline
 from speechdl.tasks.vad.post import Event, PostConfig, SegmentTracker
 
 __all__ = ["FeaturePipeline", "FusedDense", "StreamOutput", "VADStream"]
@@ -66,7 +66,7 @@ class VADStream:
 
     def __init__(self, model: Any, frontend: FrontendConfig, post: PostConfig | None = None,
                  engine: str = "numpy") -> None:
-        from speechdl.tasks.vad.model import numpy_net
+        from speechdl.tasks.vad.net import numpy_net
 
         self.features = FeaturePipeline(frontend, engine="numpy")
         self.frontend = frontend

@@ -1,14 +1,12 @@
-"""The ``vad`` training task, the frame model that a bundle holds, and its numpy twins for streaming.
+"""What a VAD bundle holds: the frame model and its numpy twins for streaming (no Lightning import).
 
-- :class:`VadTask` (``task: {name: vad}``): frame-level binary cross-entropy with logits over padded
-  ``(B, T, F)`` batches; padded frames (beyond ``lengths``) are excluded from loss and metrics.
-  Metrics: ``acc`` and ``f1`` at probability 0.5, and ``auc`` (ROC-AUC) on validation.
-  Before a fresh fit it measures the training features' mean / std (``input_norm``) and keeps them
-  as buffers, so the normalisation travels with the weights (global CMVN that can stream).
 - :class:`FrameModel`: normalisation + network; ``(B, T, F)`` features -> ``(B, T)`` logits;
   ``init_state`` / ``forward_chunk`` for streaming.
+- :class:`InputNorm`: per-feature mean / std buffers measured on training frames (global CMVN that streams).
 - :func:`numpy_net`: the same network as numpy arrays (dense, or a unidirectional rnn/gru/lstm),
   with the normalisation folded into the first layer: no torch call per 10 ms hop.
+
+The training module is :mod:`speechdl.tasks.vad.train`.
 
 Example:
     >>> import torch
@@ -23,16 +21,15 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from speechdl.errors import ConfigError
-from speechdl.nn.registry import register
-from speechdl.train.tasks import TaskModule, frame_mask, main_output, register_task
+from speechdl.nn._parts import main_output
 
 
 class InputNorm(nn.Module):
@@ -69,15 +66,14 @@ class FrameModel(nn.Module):
 
         self.name, self.kwargs = name, dict(kwargs)
         self.net = build(name, **kwargs)
+        params = inspect.signature(self.net.forward).parameters
+        self.takes_lengths = "lengths" in params or len(params) > 1   # frame-wise nets ignore padding
         self.norm = InputNorm(int(kwargs["in_dim"]))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, F)`` [+ ``(B,)`` lengths] -> ``(B, T)`` logits."""
         x = self.norm(x)
-        try:
-            out = self.net(x, lengths) if lengths is not None else self.net(x)
-        except TypeError:
-            out = self.net(x)
+        out = self.net(x, lengths) if lengths is not None and self.takes_lengths else self.net(x)
         return _squeeze(main_output(out))
 
     @property
@@ -108,143 +104,6 @@ def _squeeze(out: torch.Tensor) -> torch.Tensor:
     return out
 
 
-class CausalCRNN(nn.Module):
-    """Causal 1-D convolutions over time, then a unidirectional GRU, then one logit per frame.
-
-    Convolutions are padded on the left only, so the net streams exactly (``forward_chunk`` keeps
-    the last ``kernel_size - 1`` frames of every conv input and the GRU state).
-
-    Args:
-        in_dim: features F. channels: conv widths. kernel_size: odd or even, >= 1.
-        hidden_size: GRU units. out_dim: logits per frame (1 for VAD). dropout: before the head.
-
-    Shapes: ``(B, T, F)`` -> ``(B, T, out_dim)``.
-    """
-
-    def __init__(self, in_dim: int, channels: list[int] | None = None, kernel_size: int = 5,
-                 hidden_size: int = 32, out_dim: int = 1, dropout: float = 0.0) -> None:
-        super().__init__()
-        chans = [in_dim, *(channels or [32, 32])]
-        self.k = int(kernel_size)
-        self.convs = nn.ModuleList(nn.Conv1d(a, b, self.k) for a, b in zip(chans[:-1], chans[1:]))
-        self.gru = nn.GRU(chans[-1], hidden_size, batch_first=True)
-        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Linear(hidden_size, out_dim)
-
-    def _convs(self, h: torch.Tensor, ctx: list[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        h = h.transpose(1, 2)  # (B, C, T)
-        new = []
-        for i, conv in enumerate(self.convs):
-            left = h.new_zeros(h.shape[0], h.shape[1], self.k - 1) if ctx is None else ctx[i]
-            h = torch.cat([left, h], dim=2)
-            new.append(h[:, :, h.shape[2] - (self.k - 1):])
-            h = F.relu(conv(h))
-        return h.transpose(1, 2), new
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, F) -> (B, T, out_dim)``."""
-        h, _ = self._convs(x, None)
-        y, _ = self.gru(h)
-        return self.head(self.drop(y))
-
-    def init_state(self, batch_size: int = 1) -> None:
-        """Zero state (built lazily by :meth:`forward_chunk`)."""
-        return None
-
-    def forward_chunk(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
-        """``(B, t, F)`` chunk -> ``((B, t, out_dim), state)``; any chunk sizes give :meth:`forward`'s frames."""
-        ctx, hid = (None, None) if state is None else state
-        h, ctx = self._convs(x, ctx)
-        y, hid = self.gru(h, hid)
-        return self.head(y), (ctx, hid)
-
-
-register("vad_crnn")(CausalCRNN)
-
-
-@register_task("vad")
-class VadTask(TaskModule):
-    """Frame-level speech / non-speech: BCE with logits over the valid frames of a padded batch.
-
-    Batch: ``x`` ``(B, T, F)``, ``y`` ``(B, T)`` 0/1 (padding ignored), ``lengths`` ``(B,)``.
-    The model returns ``(B, T, 1)`` or ``(B, T)`` logits. Task keys: ``pos_weight`` (weight of speech
-    frames in the loss), ``input_norm`` (measure feature mean / std on up to ``norm_frames``
-    training frames before fitting; they are buffers of the checkpoint and of the exported bundle).
-    The front-end is the dataset's (``data.frontend``); ``speechdl vad export`` copies it into the bundle.
-    """
-
-    def __init__(self, model, optim=None, scheduler=None, monitor="val_loss", mode="min", *,
-                 pos_weight: float | None = None, input_norm: bool = True, norm_frames: int = 200_000) -> None:
-        super().__init__(model, optim, scheduler, monitor, mode)
-        self.pos_weight, self.input_norm, self.norm_frames = pos_weight, input_norm, norm_frames
-        self.norm = InputNorm(int(model.get("in_dim", 0)))
-        self._val_scores: list[torch.Tensor] = []
-        self._val_labels: list[torch.Tensor] = []
-
-    def on_fit_start(self) -> None:
-        super().on_fit_start()
-        if not self.input_norm or self.trainer.ckpt_path is not None:
-            return
-        dm = getattr(self.trainer, "datamodule", None)
-        data = getattr(dm, "train_set", None)
-        if data is None:
-            return
-        frames, count = [], 0
-        for i in range(len(data)):
-            x = torch.as_tensor(data[i]["x"]).float()
-            frames.append(x.reshape(-1, x.shape[-1]))
-            count += len(frames[-1])
-            if count >= self.norm_frames:
-                break
-        if frames:
-            self.norm.fit(torch.cat(frames))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, T, F)`` -> ``(B, T)`` logits."""
-        return _squeeze(super().forward(self.norm(x), lengths))
-
-    def compute(self, batch: dict[str, torch.Tensor], stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x, y = batch["x"], batch["y"]
-        lengths = batch.get("lengths", batch.get("length"))
-        logits = self(x, lengths)
-        if x.dim() == 2:  # single frames (B, F): one logit each
-            logits = logits.reshape(y.shape)
-        mask = frame_mask(lengths, y.shape[1], y.device) if (lengths is not None and y.dim() == 2) else None
-        valid = (y >= 0) if mask is None else (mask & (y >= 0))
-        z, t = logits[valid], y[valid].float()
-        pw = None if self.pos_weight is None else torch.tensor(float(self.pos_weight), device=z.device)
-        loss = F.binary_cross_entropy_with_logits(z, t, pos_weight=pw)
-        pred = (z > 0).float()
-        tp = (pred * t).sum()
-        f1 = 2 * tp / (pred.sum() + t.sum()).clamp_min(1.0)
-        metrics = {"acc": (pred == t).float().mean(), "f1": f1}
-        if stage == "val":
-            self._val_scores.append(z.detach().cpu())
-            self._val_labels.append(t.detach().cpu())
-        return loss, metrics
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_scores:
-            return
-        s, t = torch.cat(self._val_scores), torch.cat(self._val_labels)
-        self._val_scores, self._val_labels = [], []
-        self.log("val_auc", roc_auc(s, t), sync_dist=True)
-
-
-def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """ROC-AUC of ``scores`` ``(N,)`` against 0/1 ``labels`` ``(N,)`` (Mann-Whitney, tied ranks); 0.5 if one class."""
-    n_pos = float(labels.sum())
-    n_neg = float(len(labels) - n_pos)
-    if n_pos == 0 or n_neg == 0:
-        return 0.5
-    s = scores.double().numpy()
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0  # average 1-based rank of each tie group
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[labels.numpy() > 0.5].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 # ---------------------------------------------------------------- numpy twins (per-hop streaming)
@@ -398,3 +257,4 @@ def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
         return NumpyRNN(net.cell, proj, layers, (arr(head.weight).T.astype(np.float32),
                                                   arr(head.bias).astype(np.float32)), H)
     raise ConfigError(f"model {model.name!r}", "has no numpy twin", "the torch forward_chunk path is used instead")
+

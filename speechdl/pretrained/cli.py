@@ -1,0 +1,43 @@
+"""``speechdl models [--format text|json]``: the shipped bundles and what each answers.
+
+Example:
+    >>> rows = model_rows()
+    >>> {"name": "vad", "task": "vad"} in [{k: r[k] for k in ("name", "task")} for r in rows]
+    True
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def model_rows() -> list[dict[str, Any]]:
+    """One row per shipped bundle: name, task, inputs, streaming, parameters."""
+    from speechdl.api import pipeline_class, read_meta
+    from speechdl.pretrained.locate import shipped_bundles
+
+    rows = []
+    for name in shipped_bundles():
+        _, meta = read_meta(name)
+        cls = pipeline_class(meta["task"])
+        rows.append({"name": name, "task": meta["task"], "inputs": cls.inputs, "streaming": cls.streaming,
+                     "architecture": meta.get("model", {}).get("name", ""),
+                     "parameters": meta.get("weights", {}).get("parameters", 0)})
+    return rows
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl models``."""
+    from speechdl.console import emit
+
+    rows = model_rows()
+    emit(rows, args.format, table=rows)
+    return 0
+
+
+def register(groups: Any) -> None:
+    """Add ``speechdl models``."""
+    p = groups.add_parser("models", help="list the shipped models (bundles) and their tasks")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    p.set_defaults(func=run_models)
