@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
-from speechdl.errors import ConfigError
 from speechdl.catalog import ARCHITECTURES
+from speechdl.errors import ConfigError
 from speechdl.registry import Registry
 
 _MODELS = Registry("architecture", where="model", lazy=ARCHITECTURES)

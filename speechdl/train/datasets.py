@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from speechdl.errors import ConfigError, DataError
 from speechdl.catalog import DATASETS
+from speechdl.errors import ConfigError, DataError
 from speechdl.registry import Registry
 
 _DATASETS = Registry("dataset", where="data", lazy=DATASETS)

@@ -28,9 +28,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from speechdl.catalog import TRAIN_TASKS
 from speechdl.errors import ConfigError
 from speechdl.nn._parts import main_output  # noqa: F401  (re-exported: tasks use it)
-from speechdl.catalog import TRAIN_TASKS
 from speechdl.registry import Registry
 from speechdl.train.optim import build_optimizer, build_scheduler
 from speechdl.train.tasks_pretrain import check_pretrain

@@ -11,8 +11,8 @@ import torch
 from speechdl.errors import ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.pretrained import bundle as B
-from speechdl.pretrained import locate as L
 from speechdl.pretrained import load_bundle, save_bundle
+from speechdl.pretrained import locate as L
 from speechdl.tasks.vad.infer import VAD, export_onnx, load_vad
 from tests.vad_models import burst_signal, random_vad
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from speechdl.features import Frontend, FrontendConfig
-from speechdl.tasks.vad.net import numpy_net
 from speechdl.features.incremental import FeaturePipeline
+from speechdl.tasks.vad.net import numpy_net
 from tests.vad_models import burst_signal, random_vad
 
 WAVE = burst_signal(3.0, [(0.4, 1.1), (1.7, 2.6)], seed=3)

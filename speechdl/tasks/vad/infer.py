@@ -27,9 +27,9 @@ import torch
 from speechdl import audio
 from speechdl.errors import AudioError, ConfigError
 from speechdl.features import FrontendConfig
+from speechdl.features.incremental import FeaturePipeline
 from speechdl.pretrained import load_bundle, save_bundle
 from speechdl.tasks.vad.net import FrameModel
-from speechdl.features.incremental import FeaturePipeline
 from speechdl.tasks.vad.post import PostConfig, segments
 from speechdl.tasks.vad.stream import VADStream
 

@@ -35,8 +35,8 @@ import torch
 
 from speechdl.errors import ConfigError
 from speechdl.features import FrontendConfig
-from speechdl.tasks.vad.fused import FusedDense
 from speechdl.features.incremental import FeaturePipeline
+from speechdl.tasks.vad.fused import FusedDense
 from speechdl.tasks.vad.post import Event, PostConfig, SegmentTracker
 
 __all__ = ["FeaturePipeline", "FusedDense", "StreamOutput", "VADStream"]
