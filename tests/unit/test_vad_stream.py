@@ -22,6 +22,8 @@ MODELS = {
              FrontendConfig.logmel()),
     "lstm_20ms": ("rnn", {"in_dim": 40, "hidden_size": 16, "num_layers": 1, "cell": "lstm", "out_dim": 1},
                   FrontendConfig.logmel(win_length=512, hop_length=320)),
+    "rnn": ("rnn", {"in_dim": 40, "hidden_size": 12, "num_layers": 2, "cell": "rnn", "out_dim": 1},
+            FrontendConfig.logmel()),
     "gru": ("rnn", {"in_dim": 39, "hidden_size": 12, "cell": "gru", "out_dim": 1, "proj_dim": 8,
                     "proj_activation": "relu"}, FrontendConfig.mfcc39()),
     "crnn": ("vad_crnn", {"in_dim": 40, "channels": [8, 8], "kernel_size": 3, "hidden_size": 8},
@@ -48,7 +50,7 @@ def test_feature_pipeline_equals_the_offline_frontend(cfg, engine):
         np.testing.assert_allclose(out, ref, atol=1e-4 * max(1.0, float(np.abs(ref).max()) / 100), rtol=1e-5)
 
 
-@pytest.mark.parametrize("key", ["dnn", "lstm", "gru"])
+@pytest.mark.parametrize("key", ["dnn", "lstm", "gru", "rnn"])
 def test_numpy_twin_equals_the_torch_model(key):
     name, kwargs, cfg = MODELS[key]
     vad = random_vad(name, kwargs, cfg)

@@ -67,7 +67,7 @@ class FrameModel(nn.Module):
         self.name, self.kwargs = name, dict(kwargs)
         self.net = build(name, **kwargs)
         params = inspect.signature(self.net.forward).parameters
-        self.takes_lengths = "lengths" in params or len(params) > 1   # frame-wise nets ignore padding
+        self.takes_lengths = "lengths" in params   # frame-wise nets (dense, crnn) need no lengths
         self.norm = InputNorm(int(kwargs["in_dim"]))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -246,6 +246,8 @@ def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
             if net.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn)
                 b = np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]]).astype(np.float32)
                 layers.append((w_ih, (w_hh.astype(np.float32), b_hh[2 * H:].astype(np.float32)), b))
+            elif net.cell == "rnn":  # h = tanh(x W_ih + b_ih + h W_hh + b_hh)
+                layers.append((w_ih, w_hh.astype(np.float32), (b_ih + b_hh).astype(np.float32)))
             else:  # i, f, o gate columns halved: sigmoid(x) = 0.5 tanh(x / 2) + 0.5, one tanh per step
                 half = np.ones(4 * H)
                 half[: 2 * H] = half[3 * H:] = 0.5
