@@ -115,7 +115,6 @@ def _manifest(root, n=4):
 
 
 def test_tiny_end_to_end_train_export_detect(tmp_path, capsys, wav):
-    pytest.importorskip("speechdl.tasks.vad.data")   # the vad_frames dataset
     manifest = _manifest(tmp_path)
     recipe = {"task": {"name": "vad"},
               "model": {"name": "dense", "in_dim": 39, "hidden": [8], "out_dim": 1},

@@ -173,13 +173,11 @@ def test_benchmark_fails_clearly_without_sets(tmp_path, capsys):
 @pytest.fixture
 def tiny_bundle(tmp_path):
     """An untrained MFCC39 -> Dense 8 -> 1 VAD bundle (the real inference path, tiny weights)."""
-    try:
-        from speechdl.features import FrontendConfig
-        from speechdl.pretrained import save_bundle
-        from speechdl.tasks.vad.net import FrameModel
-    except ImportError as err:
-        pytest.skip(f"VAD model/bundle modules not available yet ({err})")
     import torch
+
+    from speechdl.features import FrontendConfig
+    from speechdl.pretrained import save_bundle
+    from speechdl.tasks.vad.net import FrameModel
 
     torch.manual_seed(0)
     model = FrameModel("dense", {"in_dim": 39, "hidden": [8], "out_dim": 1})
