@@ -46,9 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speechdl.console import format_table, write_report  # noqa: E402
 from speechdl.errors import ConfigError, SpeechdlError  # noqa: E402
 from speechdl.metrics.wer import report as wer_report  # noqa: E402
+from speechdl.paths import work_dir  # noqa: E402
 from speechdl.tasks.asr.evaluate import EvalSet, load_eval_set, transcribe_all  # noqa: E402
 
-DATA = Path("/work/data/asr")
+DATA = work_dir("asr")  # $SPEECHDL_WORK/asr (default ./data/asr)
 DEFAULT_EVAL = (DATA / "synth_eval", DATA / "real_eval")
 PROG = "benchmarks/asr.py"
 SR = 16000

@@ -48,8 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speechdl.console import format_table, progress, write_report  # noqa: E402
 from speechdl.errors import ConfigError, SpeechdlError  # noqa: E402
+from speechdl.paths import work_dir  # noqa: E402
 
-DATA = Path("/work/data/speaker")
+DATA = work_dir("speaker")  # $SPEECHDL_WORK/speaker (default ./data/speaker)
 DEFAULT_SETS = (f"real_eval={DATA / 'real_eval'}", f"synth_eval={DATA / 'synth_eval'}")
 PROG = "benchmarks/speaker.py"
 SR = 16000

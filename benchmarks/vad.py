@@ -43,10 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speechdl.console import format_table, write_report  # noqa: E402
 from speechdl.metrics.detection import tune_threshold  # noqa: E402
+from speechdl.paths import work_dir  # noqa: E402
 from speechdl.tasks.vad import baselines as B  # noqa: E402
 from speechdl.tasks.vad.evaluate import grid_scorer, iter_references, load_vad, metrics_of, score_items  # noqa: E402
 
-DATA = Path("/work/data/vad")
+DATA = work_dir("vad")  # $SPEECHDL_WORK/vad (default ./data/vad)
 DEFAULT_EVAL = (DATA / "eval_clean", DATA / "eval_noisy")
 DEFAULT_DEV = DATA / "dev"
 HOP = 160

@@ -1,7 +1,7 @@
 """``speechdl data mix`` (clean clips -> labelled VAD recordings) and ``speechdl data merge``.
 
 Example:
-    $ speechdl data mix /work/shared/data/real_dev --hours 0.5 --out data/mix --seed 3 \\
+    $ speechdl data mix $SPEECHDL_DATA/real_dev --hours 0.5 --out data/mix --seed 3 \\
           --select source=drascula --noise-split eval --snr-range 0,20 --format json
     $ speechdl data merge data/eval data/mix data/synth
 """

@@ -19,7 +19,7 @@ An interrupted run resumes (files already written are skipped) when re-run with 
 
 Example (shell)::
 
-    speechdl data select /work/shared/data/real_dev --where source=flight-of-the-amazon-queen \\
+    speechdl data select $SPEECHDL_DATA/real_dev --where source=flight-of-the-amazon-queen \\
         --min-duration 1 --out data/speaker/src
     speechdl data pseudo-speakers data/speaker/src --copies 2 --workers 2 --out data/speaker/pseudo
 """

@@ -3,7 +3,7 @@
 Training and evaluation sets are cut out of one corpus by attribute filters, e.g. the real English of
 ``real_dev`` without one game (held out for evaluation)::
 
-    speechdl data select /work/shared/data/real_dev --where language=en --where source!=drascula \\
+    speechdl data select $SPEECHDL_DATA/real_dev --where language=en --where source!=drascula \\
         --text --max-duration 20 --out data/asr/train_real
 
 A filter is ``KEY=V1,V2`` (keep) or ``KEY!=V1,V2`` (drop); several are ANDed. Keys are the

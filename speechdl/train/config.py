@@ -137,10 +137,12 @@ class RecipeConfig:
         """Build from a mapping after applying ``key=value`` overrides; checks keys and types."""
         if not isinstance(raw, dict):
             raise ConfigError(where, "a recipe must be a YAML mapping", "see docs/training.md")
+        from speechdl.paths import expand
+
         raw = copy.deepcopy(raw)
         for item in overrides:
             apply_override(raw, item)
-        return _convert(cls, raw, "", where)
+        return _convert(cls, expand(raw), "", where)
 
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RecipeConfig:

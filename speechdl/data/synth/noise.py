@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from speechdl import audio
+from speechdl.paths import real_dev
 
 COLORS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 GENERATED_KINDS = ("white", "pink", "brown", "hum", "babble")
-DEFAULT_NOISE_DIR = Path("/work/shared/data/real_dev")
+DEFAULT_NOISE_DIR = real_dev()   # $SPEECHDL_DATA/real_dev
 NOISE_SPLITS = ("train", "eval")
 EVAL_MODULUS = 3        # a real noise file is "eval" when sha1(file name)[0] % 3 == 0 (about one in three)
 

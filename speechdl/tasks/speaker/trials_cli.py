@@ -6,7 +6,7 @@ non-target trials (:func:`speechdl.tasks.speaker.trials.make_trials`). The list 
 format (``1 a.wav b.wav``), atomically, with paths relative to ``--root`` when given, else absolute.
 
 Example:
-    speechdl speaker trials /work/data/speaker/real_eval --out /work/data/speaker/real_eval/trials.txt
+    speechdl speaker trials data/speaker/real_eval --out data/speaker/real_eval/trials.txt
 """
 
 from __future__ import annotations
