@@ -15,34 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from speechdl.console import add_format_option, emit
 from speechdl.data import importers
-from speechdl.data.manifests import load_manifests, manifest_stats
+from speechdl.data.manifests import hours_text as _hours
+from speechdl.data.manifests import load_manifests, manifest_stats, stats_table
 from speechdl.errors import ConfigError
-
-
-def _languages_text(languages: dict[str, int], top: int = 8) -> str:
-    shown = ", ".join(f"{k} {v}" for k, v in list(languages.items())[:top]) or "-"
-    return shown + (f" (+{len(languages) - top} more)" if len(languages) > top else "")
-
-
-def _hours(h: float) -> str:
-    return f"{h:.3f}" if h >= 0.1 or h == 0 else f"{h:.3g}"
-
-
-def stats_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """Human rows (``field``, ``value``) for a :func:`manifest_stats` dict."""
-    return [
-        {"field": "recordings", "value": stats["recordings"]},
-        {"field": "hours", "value": _hours(stats["hours"])},
-        {"field": "utterances", "value": stats["utterances"]},
-        {"field": "speakers", "value": stats["speakers"]},
-        {"field": "languages", "value": _languages_text(stats["languages"])},
-        {"field": "speech hours", "value": _hours(stats["speech_hours"])},
-        {"field": "speech fraction", "value": f"{stats['speech_fraction']:.1%}"},
-    ]
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -221,3 +221,26 @@ def manifest_stats(recordings: RecordingSet, supervisions: SupervisionSet | None
         "speech_hours": speech / 3600.0,
         "speech_fraction": speech / total if total > 0 else 0.0,
     }
+
+
+def _languages_text(languages: dict[str, int], top: int = 8) -> str:
+    shown = ", ".join(f"{k} {v}" for k, v in list(languages.items())[:top]) or "-"
+    return shown + (f" (+{len(languages) - top} more)" if len(languages) > top else "")
+
+
+def hours_text(h: float) -> str:
+    """Hours for a table: 3 decimals, or 3 significant digits below 0.1 h."""
+    return f"{h:.3f}" if h >= 0.1 or h == 0 else f"{h:.3g}"
+
+
+def stats_table(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Human rows (``field``, ``value``) for a :func:`manifest_stats` dict."""
+    return [
+        {"field": "recordings", "value": stats["recordings"]},
+        {"field": "hours", "value": hours_text(stats["hours"])},
+        {"field": "utterances", "value": stats["utterances"]},
+        {"field": "speakers", "value": stats["speakers"]},
+        {"field": "languages", "value": _languages_text(stats["languages"])},
+        {"field": "speech hours", "value": hours_text(stats["speech_hours"])},
+        {"field": "speech fraction", "value": f"{stats['speech_fraction']:.1%}"},
+    ]

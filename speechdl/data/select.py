@@ -88,8 +88,7 @@ def select_manifests(recordings: RecordingSet, supervisions: SupervisionSet | No
 def run(args: argparse.Namespace) -> int:
     """Handler of ``speechdl data select``."""
     from speechdl.console import emit
-    from speechdl.data.manifest_cli import stats_table
-    from speechdl.data.manifests import manifest_stats, save_manifests
+    from speechdl.data.manifests import manifest_stats, save_manifests, stats_table
 
     recs, sups = load_any(args.manifest)
     recs, sups = select_manifests(recs, sups, args.where or [], args.min_duration, args.max_duration, args.text,

@@ -31,8 +31,7 @@ def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
 
 
 def available() -> list[str]:
-    """Registered model names."""
-    _load_all()
+    """Registered model names (the catalogue's and any registered at run time)."""
     return _MODELS.names()
 
 
@@ -52,12 +51,7 @@ def check_kwargs(fn: Callable, kwargs: dict[str, Any], where: str) -> None:
 
 
 def build(name: str, **kwargs: Any) -> nn.Module:
-    """Construct the architecture registered as ``name``."""
-    _load_all()
+    """Construct the architecture registered as ``name`` (its module is imported on first use)."""
     cls = _MODELS.get(name)
     check_kwargs(cls.__init__, kwargs, f"model {name!r}")
     return cls(**kwargs)
-
-
-def _load_all() -> None:
-    import speechdl.nn  # noqa: F401  (importing the package registers every family)

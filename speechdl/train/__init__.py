@@ -8,7 +8,8 @@ Example:
 
 # built-in tasks and toy datasets beyond the generic ones: always registered
 from speechdl.train import datasets_toy, tasks_generative, tasks_seq2seq  # noqa: F401,E402
-from speechdl.train.config import Component, RecipeConfig, check_components
+from speechdl.train.components import check_components
+from speechdl.train.config import Component, RecipeConfig
 from speechdl.train.datamodule import RecipeDataModule, pad_collate
 from speechdl.train.datasets import available_datasets, build_dataset, register_dataset
 from speechdl.train.tasks import TaskModule, available_tasks, register_task, task_class

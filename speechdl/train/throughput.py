@@ -66,7 +66,8 @@ def measure_training(recipe: str | os.PathLike, steps: int = 10, warmup: int = 2
     batch reading), wall and process CPU seconds per step (CPU well below ``threads x`` wall: other jobs
     held the cores), GFLOP per step, GFLOP/s and the fraction of ``threads x peak_gflops_per_thread``."""
     from speechdl.errors import DataError
-    from speechdl.train.config import RecipeConfig, check_components
+    from speechdl.train.components import check_components
+    from speechdl.train.config import RecipeConfig
     from speechdl.train.datamodule import RecipeDataModule, dataset_attr
     from speechdl.train.optim import as_dict, build_optimizer
     from speechdl.train.tasks import task_class

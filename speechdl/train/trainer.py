@@ -41,7 +41,8 @@ from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from speechdl.errors import ConfigError
-from speechdl.train.config import RecipeConfig, check_components
+from speechdl.train.components import check_components
+from speechdl.train.config import RecipeConfig
 from speechdl.train.datamodule import RecipeDataModule
 from speechdl.train.optim import as_dict
 from speechdl.train.tasks import TaskModule, task_class

@@ -41,7 +41,8 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from speechdl.errors import ConfigError, SpeechdlError
-from speechdl.train.config import RecipeConfig, check_components, parse_value
+from speechdl.train.components import check_components
+from speechdl.train.config import RecipeConfig, parse_value
 from speechdl.train.trainer import train
 
 STUDY_NAME = "speechdl"

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from speechdl.errors import ConfigError
-from speechdl.train.config import RecipeConfig, check_components, parse_value
+from speechdl.train.components import check_components
+from speechdl.train.config import RecipeConfig, parse_value
 from tests.unit import train_toy_models  # noqa: F401  (registers tiny_mlp)
 
 BASE = {
