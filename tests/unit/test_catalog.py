@@ -85,7 +85,7 @@ def test_no_import_circles_inside_the_package():
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"]])
 def test_help_and_version_import_neither_torch_nor_lightning(argv):
-    code = ("import sys\nfrom speechdl.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('torch', 'lightning', 'numpy') if m in sys.modules))") % argv
+    code = (f"import sys\nfrom speechdl.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'lightning', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
