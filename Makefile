@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := espeak-ng sox
 
-.PHONY: demo test lint bench setup system clean
+.PHONY: demo test test-fast lint bench setup system clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,13 @@ $(STAMP): pyproject.toml | system
 demo: setup system
 	$(BIN)/python -m speechdl.demo
 
+# the whole suite: tests/ and every docstring example in speechdl/ (--doctest-modules, see pyproject.toml)
 test: setup system
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests speechdl
+
+# the fast tier: unit tests and docstring examples without the slow ones, well under a minute
+test-fast: setup
+	$(BIN)/python -m pytest tests/unit speechdl -m "not slow" -x
 
 lint: setup
 	$(BIN)/ruff check speechdl tests benchmarks examples

@@ -5,7 +5,7 @@ The options are the pipeline's declared :class:`~speechdl.api.Option` s (``speec
 the HTTP API returns. Audio-pair tasks (speaker verification) take inputs two by two.
 
 Example:
-    >>> parse_rest(["a.wav", "--threshold", "0.4", "--probabilities", "b.wav"])
+    >>> parse_rest(["a.wav", "--threshold", "0.4", "b.wav", "--probabilities"])
     (['a.wav', 'b.wav'], {'threshold': '0.4', 'probabilities': True})
 """
 

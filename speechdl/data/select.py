@@ -12,8 +12,9 @@ supervision's ``id``, ``recording``, ``speaker``, ``language``, ``gender``, ``te
 the selected supervisions and only the recordings they refer to.
 
 Example:
-    >>> parse_select("source!=drascula,alsa-utils")
-    ('source', False, frozenset({'alsa-utils', 'drascula'}))
+    >>> key, equal, values = parse_select("source!=drascula,alsa-utils")
+    >>> key, equal, sorted(values)
+    ('source', False, ['alsa-utils', 'drascula'])
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Example:
     >>> import torch
     >>> opt = build_optimizer(torch.nn.Linear(2, 1).parameters(), {"name": "sgd", "lr": 0.1})
     >>> sched = build_scheduler(opt, {"name": "cosine", "warmup_steps": 2}, total_steps=10)
-    >>> sched["interval"], round(opt.param_groups[0]["lr"], 3)
-    ('step', 0.0)
+    >>> sched["interval"], round(opt.param_groups[0]["lr"], 3)   # step 0 of 2 warm-up steps: lr / 3, never 0
+    ('step', 0.033)
 """
 
 from __future__ import annotations

@@ -16,8 +16,13 @@
   re-launches the same command line for each extra process. Several nodes: see docs/training.md.
 
 Example:
-    >>> # result = train(RecipeConfig.load("recipes/toy/dense_frames.yaml"))
-    >>> # result.summary["best_score"]
+    >>> import tempfile
+    >>> cfg = RecipeConfig.load("recipes/toy/dense_frames.yaml",
+    ...                         ["trainer.max_epochs=1", "data.n=400", f"out_dir={tempfile.mkdtemp()}"])
+    >>> result = train(cfg)                                # doctest: +ELLIPSIS
+    ...
+    >>> 0.0 < result.summary["best_score"] < 1.0           # validation loss after one epoch
+    True
 """
 
 from __future__ import annotations

@@ -19,7 +19,12 @@ Example:
     Param(key='trainer.batch_size', kind='int', choices=(), low=8, high=128, log=True)
     >>> parse_param("model.hidden=[[12,8,4],[32,16]]").choices
     ([12, 8, 4], [32, 16])
-    >>> # result = tune("recipes/toy/dense_frames.yaml", ["model.hidden=[4,16,64]"], trials=6)
+    >>> import tempfile
+    >>> study = tune("recipes/toy/dense_frames.yaml", ["model.hidden=[4,16]"], trials=2, study_dir=tempfile.mkdtemp(),
+    ...              overrides=["trainer.max_epochs=1", "data.n=300"])   # doctest: +ELLIPSIS
+    ...
+    >>> len(study["trials"])
+    2
 """
 
 from __future__ import annotations

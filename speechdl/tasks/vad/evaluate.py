@@ -10,7 +10,10 @@ Any callable ``scorer(wave_16k) -> scores per frame`` can be evaluated (:func:`e
 speechdl bundle (``VAD.probabilities``), a baseline from :mod:`speechdl.tasks.vad.baselines`, a stub.
 
 Example:
-    >>> # evaluate("data/vad/eval_clean", lambda w: my_probs(w), threshold=0.5)["f1"]  # doctest: +SKIP
+    >>> num_frames(16000)                             # 1 s at 16 kHz: frames centred every 10 ms
+    101
+    >>> centre_labels([(0.02, 0.05)], 7).tolist()     # frames whose centre lies in [0.02, 0.05)
+    [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
 """
 
 from __future__ import annotations

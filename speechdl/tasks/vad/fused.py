@@ -1,7 +1,16 @@
 """The per-hop fast path of a dense VAD net: front-end, deltas/stacking and first layer folded into one matrix.
 
 Example:
-    >>> # fused = FusedDense(cfg, numpy_net(model)); logits = fused.push(samples); rest = fused.flush()
+    >>> import numpy as np, torch
+    >>> from speechdl.features import Frontend, FrontendConfig
+    >>> from speechdl.tasks.vad.net import FrameModel, numpy_net
+    >>> cfg, model = FrontendConfig.mfcc39(), FrameModel("dense", {"in_dim": 39, "hidden": [8], "out_dim": 1}).eval()
+    >>> x = np.random.default_rng(0).standard_normal(4000).astype(np.float32) * 0.1
+    >>> fused = FusedDense(cfg, numpy_net(model))
+    >>> logits = np.concatenate([fused.push(x[:1234]), fused.push(x[1234:]), fused.flush()])
+    >>> ref = model(Frontend(cfg)(torch.from_numpy(x)[None]))[0].detach().numpy()
+    >>> bool(np.allclose(logits, ref, atol=1e-4))
+    True
 """
 
 from __future__ import annotations

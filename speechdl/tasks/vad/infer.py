@@ -7,10 +7,12 @@ dense net on all frames of the block in one batch; a recurrent net carries its s
 hour-long file needs memory for one block plus its probabilities (4 bytes per 10 ms).
 
 Example:
-    >>> # vad = load_vad()                        # the shipped bundle "vad", or load_vad("path/to/bundle")
-    >>> # p = vad.probabilities("talk.flac")      # (frames,) float32, one per vad.frame_hop s
-    >>> # vad.segments("talk.flac")               # [{"start": 0.42, "end": 2.17}, ...]
-    >>> # s = vad.stream(); out = s.push(chunk)   # out.probabilities, out.events
+    >>> vad = load_vad()                         # the shipped bundle "vad", or load_vad("path/to/bundle")
+    >>> p = vad.probabilities("speechdl/assets/sample.flac")   # (frames,) float32, one per vad.frame_hop s
+    >>> p.dtype, round(len(p) * vad.frame_hop)
+    (dtype('float32'), 14)
+    >>> vad.segments("speechdl/assets/sample.flac")[0]          # doctest: +ELLIPSIS
+    {'start': ..., 'end': ...}
 """
 
 from __future__ import annotations

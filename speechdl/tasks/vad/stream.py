@@ -20,8 +20,12 @@ The features come from :mod:`speechdl.features.incremental`, the dense fast path
 :mod:`speechdl.tasks.vad.fused`.
 
 Example:
-    >>> # vad = load_vad(); s = vad.stream()
-    >>> # for chunk in mic: out = s.push(chunk); print(out.probabilities, out.events)
+    >>> import numpy as np
+    >>> from speechdl.tasks.vad.infer import load_vad
+    >>> s = load_vad("vad").stream()
+    >>> outs = [s.push(np.zeros(160, np.float32)) for _ in range(50)] + [s.flush()]   # 10 ms pieces
+    >>> sum(len(o.probabilities) for o in outs), [e for o in outs for e in o.events]   # 0.5 s of silence
+    (17, [])
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ class VADStream:
     the probabilities equal ``VAD.probabilities`` of the whole signal (to 1e-4).
 
     Example:
-        >>> # vad = load_vad(); s = vad.stream()
-        >>> # for chunk in mic: out = s.push(chunk); print(out.events)
+        >>> from speechdl.tasks.vad.infer import load_vad
+        >>> s = load_vad("vad-lecture").stream()
+        >>> len(s.push(np.zeros(1600, np.float32)).probabilities) + len(s.flush().probabilities)
+        11
     """
 
     def __init__(self, model: Any, frontend: FrontendConfig, post: PostConfig | None = None,
