@@ -205,6 +205,8 @@ class Pipeline:
     inputs: ClassVar[str] = "audio"
     options: ClassVar[tuple[Option, ...]] = ()
     streaming: ClassVar[bool] = False
+    stream_field: ClassVar[str] = ""   # streaming tasks: result field (and bool run option) that the stream's
+    #                                    chunks give frame by frame; concatenated, they equal run()'s
     description: ClassVar[str] = ""
 
     def __init__(self, path: Path | None, meta: dict[str, Any], sample_rate: int) -> None:

@@ -7,11 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
-# Tests use tiny models: one thread per process is faster and steadier than two on a shared 2-core machine
-# (two OpenMP threads waiting on each other made tiny models 10-100x slower under load).
-torch.set_num_threads(1)
 
 REAL_DEV = Path(os.environ.get("REAL_DEV_DIR", Path(__file__).resolve().parents[1] / "../shared/data/real_dev"))
 needs_real_dev = pytest.mark.skipif(not (REAL_DEV / "manifest.jsonl").exists(),

@@ -96,6 +96,7 @@ class VADPipeline(Pipeline):
     inputs = "audio"
     options = OPTIONS
     streaming = True
+    stream_field = "probabilities"
     description = "Voice activity detection: speech segments of an audio file (any format, rate, length)."
 
     def __init__(self, engine: Any, path: Path | None = None, meta: dict[str, Any] | None = None) -> None:
