@@ -68,10 +68,10 @@ def test_verify_same_and_different(run, capsys):
     a, b, c = (str(p) for p in (run["wav"][0], run["wav"][1], run["wav"][3]))    # spk000/0, spk000/1, spk001/0
     assert main(["speaker", "verify", a, b, "--model", str(run["bundle"]), "--format", "json"]) == 0
     same = json.loads(capsys.readouterr().out)
-    assert same["same"] is True and same["score"] >= same["threshold"] and "llr" in same
+    assert same["decision"] == "same" and same["score"] >= same["threshold"] and "llr" in same
     assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--format", "json"]) == 0
     diff = json.loads(capsys.readouterr().out)
-    assert diff["same"] is False and diff["score"] < same["score"]
+    assert diff["decision"] == "different" and diff["score"] < same["score"] and diff["score"] < diff["threshold"]
     assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), "--threshold", "-1", "--norm", "none"]) == 0
     assert "same" in capsys.readouterr().out.split("\n")[2]          # the table's decision column
 
@@ -138,7 +138,14 @@ def test_export_calibrated_on_a_trial_list_at_a_false_accept_rate(run, tmp_path)
      "no score-normalisation cohort"),
     (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{old}", "--backend", "plda"],
      "use --backend cosine, or re-export"),
-    (["speaker", "verify", "{wav}", "{wav}", "--model", "{bundle}", "--backend", "lda"], "--backend lda: unknown"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "{bundle}", "--backend", "lda"],
+     "option backend: expected one of cosine, plda, got 'lda'"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "{bundle}", "--threshold", "nan"], "option threshold"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "{bundle}", "--threshold", "high"], "option threshold"),
+    (["speaker", "verify", "{wav}", "{wav}", "--model", "vad"], "not a speaker one"),
+    (["speaker", "identify", "{wav}", "--store", "{tmp}/none.db", "--model", "{bundle}", "--norm", "znorm"],
+     "option norm: expected one of asnorm, none"),
+    (["speaker", "eval", "{seen}", "--root", "{seen_wav}", "--model", "{bundle}", "--backend", "x"], "option backend"),
     (["speaker", "export", "{run}", "--bundle", "{tmp}/b", "--backend", "lda"], "--backend lda: unknown"),
 ])
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):
@@ -253,7 +260,7 @@ def test_old_bundle_without_backend_files_verifies_with_cosine(run, capsys):
     a, b = (str(p) for p in run["wav"][:2])
     assert main(["speaker", "verify", a, b, "--model", str(run["old"]), "--format", "json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["backend"] == "cosine" and r["norm"] == "none" and r["same"] is True and "llr" in r
+    assert r["backend"] == "cosine" and r["norm"] == "none" and r["decision"] == "same" and "llr" in r
     old_cal = json.loads((run["old"] / "bundle.json").read_text())["calibration"]
     assert r["threshold"] == pytest.approx(old_cal["threshold"], abs=1e-6)
 

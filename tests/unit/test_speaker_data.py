@@ -88,7 +88,7 @@ def test_doctests():
 
 
 def test_open_set_validation_speakers_get_ids_after_the_training_ones_and_stay_out_of_the_loss(corpus):
-    from speechdl.tasks.speaker.task import SpeakerTask
+    from speechdl.tasks.speaker.train import SpeakerTask
 
     out, _ = corpus
     rows = D.read_speaker_utterances(str(out / "manifest"))

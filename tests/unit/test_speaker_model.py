@@ -11,12 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import speechdl.tasks.speaker  # noqa: F401  (registers speaker_net, the task and the datasets)
 from speechdl.errors import ConfigError
 from speechdl.metrics.detection import eer
 from speechdl.nn import build
-from speechdl.tasks.speaker import model as M
-from speechdl.tasks.speaker.task import pair_trials
+from speechdl.tasks.speaker import net as M
+from speechdl.tasks.speaker.train import pair_trials
 from speechdl.tasks.speaker.toy import ToySpeakers, speaker_toy, toy_rows
 from speechdl.train.datamodule import pad_collate
 

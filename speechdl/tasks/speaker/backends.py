@@ -4,12 +4,13 @@ Embeddings are numpy float arrays ``(N, D)``, one row per utterance; pairs are s
 (``(N, D), (N, D) -> (N,)``) or all against all (``(N, D), (M, D) -> (N, M)``).
 
 * Cosine: :func:`cosine_scores`, :func:`cosine_matrix` (and :func:`length_norm`).
-* :class:`LDA`: the projection that maximises between-speaker over within-speaker scatter.
+* :class:`LDA`: the projection that maximises between-speaker over within-speaker scatter (fitted by
+  scikit-learn's ``LinearDiscriminantAnalysis``).
 * :class:`PLDA`: the two-covariance model (speaker mean ``y ~ N(μ, Σb)``, utterance ``x | y ~ N(y, Σw)``)
   fitted by EM; :meth:`PLDA.llr` is the exact log-likelihood ratio of "same speaker" vs "different".
 * Score normalisation: :func:`s_norm` (symmetric, whole cohort) and :func:`as_norm` (adaptive: each
   side's top-N closest cohort scores), given the trial sides' scores against a cohort.
-* Calibration: :func:`calibrate` fits ``llr = scale · score + offset`` by logistic regression on target /
+* Calibration: :func:`calibrate` fits ``llr = scale · score + offset`` by (scikit-learn) logistic regression on target /
   non-target scores and picks a decision threshold for an operating point (``eer``, ``far=0.01``,
   ``p_target=0.05``, ``min_dcf=0.01``); the result is a plain JSON-able dict a bundle stores.
 
@@ -31,11 +32,11 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import linalg
 
 from speechdl.errors import ConfigError, DataError
 
 OPERATING_POINTS = ("eer", "far", "p_target", "min_dcf")
+CALIBRATION_RIDGE = 1e-3      # L2 penalty on the standardised calibration slope
 
 
 def _rows(x: Any, where: str = "embeddings") -> np.ndarray:
@@ -92,7 +93,10 @@ class LDA:
     """Linear discriminant analysis: ``transform(x) = (x - mean) @ W``, ``(N, D) -> (N, dim)``.
 
     The columns of ``W`` solve ``Sb w = λ Sw w`` (largest λ first) and are scaled so the projected
-    within-speaker covariance is the identity. ``dim`` is at most ``min(D, speakers - 1)``.
+    within-speaker covariance is the identity: scikit-learn's eigen solver, with the covariances shrunk by
+    ``eps`` towards a multiple of the identity (``(1 - eps) S + eps tr(S) / D I``). ``dim`` is at most
+    ``min(D, speakers - 1)``. Fitted parameters are plain arrays (``mean``, ``W``), so a bundle's stored
+    LDA loads and transforms without scikit-learn.
 
     Example:
         >>> rng = np.random.default_rng(0); y = np.repeat(np.arange(5), 10)
@@ -107,14 +111,15 @@ class LDA:
         self.W: np.ndarray | None = None
 
     def fit(self, x: Any, labels: Any) -> LDA:
-        """Fit on embeddings ``(N, D)`` and speaker labels ``(N,)``; returns self."""
+        """Fit on embeddings ``(N, D)`` and speaker labels ``(N,)`` with scikit-learn's
+        ``LinearDiscriminantAnalysis(solver="eigen", shrinkage=eps)``; returns self."""
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
         a = _rows(x)
-        mu, sw, sb = _within_between(a, labels)
-        n_classes = len(np.unique(np.asarray(labels)))
-        dim = min(self.dim or a.shape[1], a.shape[1], n_classes - 1)
-        sw = sw + self.eps * np.trace(sw) / len(sw) * np.eye(len(sw))
-        vals, vecs = linalg.eigh(sb, sw)          # ascending; vecs' Sw vecs = I
-        self.mean, self.W = mu, vecs[:, ::-1][:, :dim]
+        classes, index, _, _ = _class_stats(a, labels)          # checks: one label per row, >= 2 speakers
+        dim = min(self.dim or a.shape[1], a.shape[1], len(classes) - 1)
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=self.eps, n_components=dim).fit(a, index)
+        self.mean, self.W = a.mean(0), lda.scalings_[:, :dim]   # sklearn's eigen transform does not centre
         return self
 
     def transform(self, x: Any) -> np.ndarray:
@@ -266,23 +271,18 @@ def parse_operating_point(spec: str) -> tuple[str, float | None]:
 
 def _logistic(s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Prior-balanced logistic regression ``logit P(target | s) = a s + b`` (targets and non-targets weigh
-    the same in all, so ``a s + b`` is a log-likelihood ratio); Newton steps with a small ridge (1e-3 on the
-    standardised slope) so separable scores give a large but finite scale."""
+    the same in all, so ``a s + b`` is a log-likelihood ratio), fitted by scikit-learn's
+    ``LogisticRegression`` on the standardised scores with sample weights ``0.5 / count`` of each class and an
+    L2 penalty of ``CALIBRATION_RIDGE`` on the standardised slope only (the offset is free), so separable
+    scores give a large but finite scale."""
+    from sklearn.linear_model import LogisticRegression
+
     w = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum())
     mu, sd = s.mean(), max(s.std(), 1e-12)
-    z = (s - mu) / sd
-    theta = np.zeros(2)
-    X = np.stack([z, np.ones_like(z)], 1)
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(X @ theta)))
-        grad = X.T @ (w * (p - y)) + 1e-3 * theta
-        hess = (X * (w * p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    a = theta[0] / sd
-    return float(a), float(theta[1] - a * mu)
+    fit = LogisticRegression(C=1.0 / CALIBRATION_RIDGE, solver="newton-cholesky", tol=1e-12, max_iter=200)
+    fit.fit(((s - mu) / sd)[:, None], y, sample_weight=w)       # objective: sum w·logloss + ridge/2 · slope²
+    a = float(fit.coef_[0, 0] / sd)
+    return a, float(fit.intercept_[0] - a * mu)
 
 
 def calibrate(scores: Any, labels: Any, operating_point: str = "eer") -> dict[str, Any]:

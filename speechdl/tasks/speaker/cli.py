@@ -2,9 +2,11 @@
 
 * ``embed FILE... --model BUNDLE [--format text|json]``: ``json``: one object per file and line with
   ``file`` and ``embedding``; ``text``: ``file<TAB>values``.
-* ``verify A B``: score and the same/different decision at the bundle's calibrated threshold
-  (``--threshold`` overrides it). ``verify``, ``identify`` and ``eval`` take ``--backend cosine|plda`` and
-  ``--norm asnorm|none`` (default: the bundle's back-end and normalisation).
+* ``verify A B``: ``speechdl.load(MODEL).run((A, B))`` (:mod:`speechdl.tasks.speaker.pipeline`): score and the
+  same/different decision at the bundle's calibrated threshold (``--threshold`` overrides it); ``to_text()``, or
+  ``--format json``: exactly ``VerifyResult.to_json()``. ``verify``, ``identify`` and ``eval`` take the
+  pipeline's declared options ``--backend cosine|plda`` and ``--norm asnorm|none`` (default: the bundle's
+  back-end and normalisation), checked in one place (:class:`speechdl.api.Option`).
 * ``enroll NAME FILE... --store DB``, ``identify FILE... --store DB [--top N]``, ``list --store DB``,
   ``remove NAME --store DB``: the SQLite enrollment store (:mod:`speechdl.tasks.speaker.store`); a test
   file whose best score is below the threshold is identified as nobody (``speaker: null``).
@@ -38,16 +40,20 @@ def _store_option(p: argparse.ArgumentParser) -> None:
                    help=f"enrollment store, an SQLite file (default: {DEFAULT_STORE})")
 
 
-def _threshold_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threshold", type=float, default=None, metavar="T",
-                   help="decision threshold on the back-end's score (default: the bundle's calibrated one)")
+def _declared_options(p: argparse.ArgumentParser, names: tuple[str, ...] = ("backend", "norm", "threshold")) -> None:
+    """``--backend``, ``--norm``, ``--threshold``: the pipeline's declared options (checked by :func:`_options`)."""
+    from speechdl.tasks.speaker.pipeline import OPTIONS
+
+    for o in (o for o in OPTIONS if o.name in names):
+        metavar = "{" + ",".join(o.choices) + "}" if o.choices else o.name[0].upper()
+        p.add_argument(f"--{o.name}", default=None, metavar=metavar, help=o.help)
 
 
-def _backend_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", default=None, metavar="{cosine,plda}",
-                   help="scoring back-end (default: the bundle's; plda needs a bundle exported with it)")
-    p.add_argument("--norm", default=None, metavar="{asnorm,none}",
-                   help="score normalisation against the bundle's cohort (default: the bundle's)")
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The declared options' values, checked in the one place that checks them (:meth:`Option.parse`)."""
+    from speechdl.tasks.speaker.pipeline import OPTIONS
+
+    return {o.name: o.parse(getattr(args, o.name, None)) for o in OPTIONS}
 
 
 def _positive(option: str, value: int) -> None:
@@ -82,12 +88,15 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Handler of ``speechdl speaker verify``."""
-    spk = _load(args, [args.a, args.b])
-    r = spk.verify(args.a, args.b, args.threshold, args.backend, args.norm)
-    row = {"enroll": r["enroll"], "test": r["test"], "score": r["score"], "threshold": r["threshold"],
-           "decision": "same" if r["same"] else "different", "backend": r["backend"], "norm": r["norm"]}
-    emit(r, args.format, table=[row])
+    """Handler of ``speechdl speaker verify``: ``pipeline.run((A, B))``; ``to_text()`` or ``to_json()``."""
+    from speechdl import audio
+    from speechdl.tasks.speaker.pipeline import load_pipeline
+
+    opts = _options(args)
+    for f in (args.a, args.b):                    # a typo fails before the model loads
+        audio.info(f)
+    result = load_pipeline(args.model).run((args.a, args.b), **opts)
+    print(result.to_json() if args.format == "json" else result.to_text())
     return 0
 
 
@@ -109,10 +118,11 @@ def run_identify(args: argparse.Namespace) -> int:
     from speechdl.tasks.speaker.store import SpeakerStore
 
     _positive("--top", args.top)
+    opts = _options(args)
     spk = _load(args, args.files)
-    spk.threshold(args.threshold, args.backend, args.norm)     # no such back-end / threshold: fail first
+    spk.threshold(opts["threshold"], opts["backend"], opts["norm"])     # no such back-end / threshold: fail first
     with SpeakerStore(args.store, model=spk.fingerprint, create=False) as db:
-        rows = spk.identify(args.files, db, args.top, args.threshold, args.backend, args.norm)
+        rows = spk.identify(args.files, db, args.top, opts["threshold"], opts["backend"], opts["norm"])
     if args.format == "json":
         for r in rows:
             print(json.dumps(r, ensure_ascii=False))
@@ -155,9 +165,10 @@ def run_eval(args: argparse.Namespace) -> int:
     from speechdl.tasks.speaker.trials import check_files, read_trials
 
     _positive("--batch-size", args.batch_size)
+    opts = _options(args)
     check_files(read_trials(args.trials, args.root), args.trials)   # a bad list fails before the model loads
-    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size, args.backend,
-                   args.norm)
+    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size, opts["backend"],
+                   opts["norm"])
     rep = {"model": str(args.model), "trial_list": str(args.trials), **rep}
     if args.format == "json":
         emit(rep, "json")
@@ -186,7 +197,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(groups: Any) -> None:
     """Add the ``speaker`` group and its verbs to the top-level subparsers."""
-    import speechdl.tasks.speaker  # noqa: F401  (registers the model, task and datasets)
     from speechdl.train import cli as train_cli
 
     g = groups.add_parser("speaker", help="speaker embeddings: embed, verify, enroll, identify, eval, train, export")
@@ -206,8 +216,7 @@ def register(groups: Any) -> None:
     v.add_argument("a", metavar="A", help="enrollment audio file")
     v.add_argument("b", metavar="B", help="test audio file")
     _model_option(v)
-    _threshold_option(v)
-    _backend_options(v)
+    _declared_options(v)
     add_format_option(v)
     v.set_defaults(func=run_verify)
 
@@ -223,8 +232,7 @@ def register(groups: Any) -> None:
     i.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     _model_option(i)
     _store_option(i)
-    _threshold_option(i)
-    _backend_options(i)
+    _declared_options(i)
     i.add_argument("--top", type=int, default=3, metavar="N", help="candidates to list (default 3)")
     add_format_option(i)
     i.set_defaults(func=run_identify)
@@ -248,7 +256,7 @@ def register(groups: Any) -> None:
     _model_option(ev)
     ev.add_argument("--plot", default=None, metavar="PNG", help="write ROC and DET curves to this PNG")
     ev.add_argument("--batch-size", type=int, default=16, metavar="N", help="files embedded per batch")
-    _backend_options(ev)
+    _declared_options(ev, ("backend", "norm"))
     add_format_option(ev)
     ev.set_defaults(func=run_eval)
 

@@ -95,7 +95,7 @@ def backend_embeddings(spk: SpeakerModel, cfg: dict[str, Any], manifests: Sequen
         short = [j for j, w in enumerate(waves) if len(w) <= block]
         emb[[k + j for j in short]] = spk.embed_waves([waves[j] for j in short])
         for j in sorted(set(range(len(waves))) - set(short)):
-            emb[k + j] = spk.embed_blocks(waves[j][s:s + block] for s in range(0, len(waves[j]), block))
+            emb[k + j] = spk.embed_wave(waves[j], MAX_SECONDS)
     return emb, np.array(labels), f"{len(chosen)} utterances of {len(by_speaker)} speakers from {source}"
 
 

@@ -1,22 +1,27 @@
-"""Public speaker API: load a bundle, embed waveforms and files, score, verify and identify.
+"""The speaker engine: load a bundle, embed waveforms and files, score, verify and identify.
 
-A speaker bundle (``speechdl/pretrained/bundle.py`` format, ``task: speaker``) holds the ``speaker_net``
-model, its exact front-end and its back-end (:mod:`speechdl.tasks.speaker.scoring`): cosine and, in
-bundles made by ``speechdl speaker export``, LDA + PLDA and an AS-norm cohort, with one
+The application contract (``speechdl.load("speaker")``, :mod:`speechdl.tasks.speaker.pipeline`) runs on this
+engine; enrollment stores, evaluation and export use it directly.
+
+A speaker bundle (``speechdl/pretrained/bundle.py`` format, ``task: speaker``) holds the ``speaker_net`` model
+(:mod:`speechdl.tasks.speaker.net`), its exact front-end and its back-end (:mod:`speechdl.tasks.speaker.scoring`):
+cosine and, in bundles made by ``speechdl speaker export``, LDA + PLDA and an AS-norm cohort, with one
 :func:`~speechdl.tasks.speaker.backends.calibrate` dict (``scale``/``offset`` of the score -> LLR map and the
 decision ``threshold`` of its operating point) per back-end and normalisation. ``verify`` and ``identify``
 decide with the bundle's default back-end unless told otherwise. Older bundles score with cosine only.
 Bundles are made by :func:`speechdl.tasks.speaker.export.export_run`.
 
-Files longer than ``max_seconds`` are embedded block by block (bounded memory) and the length-normalised
-block embeddings averaged, weighted by block length.
+Recordings longer than ``max_seconds`` are embedded block by block (bounded memory) and the
+length-normalised block embeddings averaged, weighted by block length.
 
 Example:
-    >>> # spk = load_speaker("runs/speaker/toy/bundle")
-    >>> # spk.verify("a.wav", "b.wav")            # {"score": 0.83, "threshold": 0.41, "same": True, ...}
-    >>> # spk.backends, spk.backend                # ("cosine", "plda"), "cosine"
-    >>> # spk.score_matrix(enroll, test, "plda")   # (E, T) AS-normed PLDA scores
-    >>> # spk.embed_files(["a.wav", "b.wav"])      # (2, D) float32
+    >>> spk = load_speaker("speaker")
+    >>> spk.backends, spk.backend, spk.norm, spk.dim
+    (('cosine', 'plda'), 'cosine', 'asnorm', 192)
+    >>> e = spk.embed_file("speechdl/assets/sample.flac")          # (D,) float32
+    >>> d = spk.decide(float(spk.score(e, e)[0]))                 # the bundle's back-end and threshold
+    >>> d["same"], d["backend"], d["norm"]
+    (True, 'cosine', 'asnorm')
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from speechdl import audio
 from speechdl.errors import ConfigError
 from speechdl.features import Frontend, FrontendConfig
 from speechdl.pretrained import load_model
-from speechdl.tasks.speaker import model as _models  # noqa: F401  (registers speaker_net)
 from speechdl.tasks.speaker.backends import calibrated_llr, length_norm
 from speechdl.tasks.speaker.scoring import Scorer
 
@@ -142,6 +146,14 @@ class SpeakerModel:
                 embs.append(length_norm(self.embed_waves([block]))[0])
                 weights.append(len(block))
         return np.average(np.stack(embs), axis=0, weights=weights).astype(np.float32)
+
+    def embed_wave(self, wave: np.ndarray, max_seconds: float = 30.0) -> np.ndarray:
+        """Embedding ``(D,)`` of one mono float32 waveform ``(n,)`` at the model's rate; longer than
+        ``max_seconds``: in blocks of that length (see :meth:`embed_blocks`)."""
+        block = int(max_seconds * self.cfg.sample_rate)
+        if len(wave) <= block:
+            return self.embed_waves([wave])[0]
+        return self.embed_blocks(wave[s:s + block] for s in range(0, len(wave), block))
 
     def embed_file(self, path: str | os.PathLike, max_seconds: float = 30.0) -> np.ndarray:
         """Embedding ``(D,)`` of an audio file of any format, rate and length (see the module docstring)."""

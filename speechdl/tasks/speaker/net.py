@@ -1,5 +1,6 @@
-"""Speaker embedding networks: an encoder from :mod:`speechdl.nn` with a softmax or an additive angular
-margin (AAM, ArcFace) head over the training speakers.
+"""What a speaker bundle holds: ``speaker_net``, an encoder from :mod:`speechdl.nn` with a softmax or an
+additive angular margin (AAM, ArcFace) head over the training speakers. No Lightning import: inference
+builds it through the catalogue; the training module is :mod:`speechdl.tasks.speaker.train`.
 
 * Encoders (``encoder:``): the x-vector TDNN (:class:`speechdl.nn.tdnn.XVector`: frame TDNN -> statistics
   pooling -> segment layers; the embedding is the first segment layer's affine output, as in Snyder et al.

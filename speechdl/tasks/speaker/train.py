@@ -13,9 +13,10 @@ Batches (``speaker_utts`` / ``speaker_toy``, padded by the engine): ``x (B, T, F
   set; the front-end and the speaker names are stored in every checkpoint (``checkpoint["speaker"]``),
   so ``speechdl speaker export`` needs nothing else.
 
+The network is :mod:`speechdl.tasks.speaker.net` (what the bundle holds); this module is training only.
+
 Example recipe::
 
-    imports: [speechdl.tasks.speaker]
     task: {name: speaker, margin_warmup: 2}
     model: {name: speaker_net, in_dim: 80, num_speakers: 1000, encoder: resnet34, embed_dim: 256, head: aam}
     data: {name: speaker_utts, manifests: [/data/spk/train], crop_seconds: [2, 4]}
