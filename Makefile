@@ -4,13 +4,14 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := espeak-ng sox
+APT_PKGS := espeak-ng sox chromium chromium-driver
 
 .PHONY: demo test test-fast lint bench setup system clean
 
 setup: $(STAMP)
 
-# Debian tools (espeak-ng for synthetic speech, sox for checks); installed only when missing.
+# Debian tools (espeak-ng for synthetic speech, sox for checks, chromium + chromium-driver for the web page
+# test); installed only when missing.
 system:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
