@@ -171,3 +171,20 @@ def load_model(name_or_path: str | os.PathLike, task: str) -> tuple[Bundle, torc
     model.load_state_dict(b.state_dict)
     return b, model.eval()
 
+
+
+def copy_bundle(src: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Re-save bundle ``src`` as ``out`` through :func:`load_bundle` / :func:`save_bundle` (a round trip).
+
+    Same weights (dtype kept), metadata, model card and extra files (LM, PLDA, cohort, ...); only
+    ``created`` changes. Used by the contract test to prove that a bundle survives its own format.
+    """
+    b = load_bundle(src)
+    known = {"format_version", "task", "model", "frontend", "thresholds", "post", "metrics", "data", "weights",
+             "reproduce", "created"}
+    files = {p.name: p for p in b.path.iterdir() if p.is_file() and p.name not in ("bundle.json", "weights.pt")}
+    return save_bundle(out, task=b.meta["task"], model=b.meta["model"], state_dict=b.state_dict,
+                       frontend=b.meta["frontend"], thresholds=b.meta.get("thresholds"), post=b.meta.get("post"),
+                       metrics=b.meta.get("metrics"), data=b.meta.get("data"), reproduce=b.meta.get("reproduce"),
+                       half=b.meta.get("weights", {}).get("dtype") == "float16",
+                       extra={k: v for k, v in b.meta.items() if k not in known}, files=files)
