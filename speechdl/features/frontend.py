@@ -80,9 +80,16 @@ class Frontend(nn.Module):
             x = self.cmvn(x, lengths)
         return stack_frames(x, self.cfg.stack) if self.cfg.stack else x
 
+    def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Valid frames ``(B,)`` of rows with ``lengths`` ``(B,)`` valid samples (``cfg.num_frames`` of each):
+        ``1 + n // hop`` when centred, else ``1 + (n - n_fft) // hop`` (0 below ``n_fft`` samples)."""
+        if self.cfg.center:
+            return 1 + lengths // self.cfg.hop_length
+        return (1 + torch.div(lengths - self.cfg.n_fft, self.cfg.hop_length, rounding_mode="floor")).clamp(min=0)
+
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``wave`` ``(B, samples)``; ``lengths`` (optional) are valid samples per row."""
-        frames = None if lengths is None else 1 + lengths // self.cfg.hop_length
+        frames = None if lengths is None else self.frame_lengths(lengths)
         return self.sequence(self.static(wave), frames)
 
     def features_of(self, wave: np.ndarray) -> torch.Tensor:

@@ -41,6 +41,27 @@ def test_short_and_empty_input():
     assert Frontend(FrontendConfig(center=False))(torch.zeros(1, 100)).shape == (1, 0, 40)
 
 
+@pytest.mark.parametrize("center", [True, False])
+def test_padded_batch_counts_only_valid_frames(center):
+    """Utterance CMVN of a zero-padded row uses the frames of its own samples only (center=False included:
+    ``1 + (n - n_fft) // hop`` frames, not ``1 + n // hop``), so it equals the unpadded features."""
+    cfg = FrontendConfig.logmel(center=center, cmvn="utterance")
+    fe = Frontend(cfg)
+    short, long = speechlike(0.5, seed=1), speechlike(0.9, seed=2)
+    batch = torch.zeros(2, len(long))
+    batch[0, :len(short)], batch[1] = torch.from_numpy(short), torch.from_numpy(long)
+    lengths = torch.tensor([len(short), len(long)])
+    assert fe.frame_lengths(lengths).tolist() == [cfg.num_frames(len(short)), cfg.num_frames(len(long))]
+    out = fe(batch, lengths)
+    alone = fe(torch.from_numpy(short)[None])[0]
+    assert torch.allclose(out[0, :len(alone)], alone, atol=1e-4)
+    assert torch.allclose(out[1], fe(torch.from_numpy(long)[None])[0], atol=1e-4)
+    assert out[0, len(alone):].abs().max() == 0
+    n_fft = cfg.n_fft
+    assert fe.frame_lengths(torch.tensor([0, n_fft - 1, n_fft, n_fft + 159, n_fft + 160])).tolist() == (
+        [cfg.num_frames(n) for n in (0, n_fft - 1, n_fft, n_fft + 159, n_fft + 160)])
+
+
 def test_blockwise_equals_single_block():
     x = torch.from_numpy(speechlike(7.3, seed=5)).unsqueeze(0)
     whole = Frontend(FrontendConfig.mfcc39(chunk_seconds=100.0))(x)
