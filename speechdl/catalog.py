@@ -59,9 +59,9 @@ ARCHITECTURES: dict[str, str] = {
     "transformer": "speechdl.nn.transformer:TransformerEncoder",
     "wavenet": "speechdl.nn.wavenet:WaveNet",
     "vad_crnn": "speechdl.nn.crnn:CausalCRNN",
-    "deepspeech2": "speechdl.tasks.asr.model:DeepSpeech2",
-    "las": "speechdl.tasks.asr.model:AttentionASR",
-    "speaker_net": "speechdl.tasks.speaker.model:SpeakerNet",
+    "deepspeech2": "speechdl.tasks.asr.net:DeepSpeech2",
+    "las": "speechdl.tasks.asr.net:AttentionASR",
+    "speaker_net": "speechdl.tasks.speaker.net:SpeakerNet",
 }
 
 # recipes' task.name -> LightningModule (training only)
@@ -73,9 +73,9 @@ TRAIN_TASKS: dict[str, str] = {
     "seq2seq": "speechdl.train.tasks_seq2seq:Seq2SeqTask",
     "wavenet": "speechdl.train.tasks_seq2seq:WaveNetTask",
     "vad": "speechdl.tasks.vad.train:VadTask",
-    "asr_ctc": "speechdl.tasks.asr.task:CTCTask",
-    "asr_joint": "speechdl.tasks.asr.task:JointTask",
-    "speaker": "speechdl.tasks.speaker.task:SpeakerTask",
+    "asr_ctc": "speechdl.tasks.asr.train:CTCTask",
+    "asr_joint": "speechdl.tasks.asr.train:JointTask",
+    "speaker": "speechdl.tasks.speaker.train:SpeakerTask",
 }
 
 # recipes' data.name -> dataset factory

@@ -84,11 +84,11 @@ def run_vad(out_dir: Path) -> list[dict]:
 
 def run_asr() -> list[dict]:
     """Text of the sample from the shipped ASR bundle (its default beam and LM), and the decoding speed."""
-    from speechdl.tasks.asr.infer import load_asr
+    import speechdl
 
-    asr = load_asr("asr")
+    asr = speechdl.load("asr")
     start = time.perf_counter()
-    result = asr.transcribe(SAMPLE)
+    result = asr.run(SAMPLE).to_dict()
     seconds = time.perf_counter() - start
     return [{"start (s)": s["start"], "end (s)": s["end"], "text": s["text"]} for s in result["segments"]] + [
         {"start (s)": "", "end (s)": "", "text": f"({result['duration'] / seconds:.0f}x real time, 1 thread)"}]

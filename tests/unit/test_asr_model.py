@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-import speechdl.tasks.asr.model  # noqa: F401  (registers deepspeech2 and las)
 from speechdl.nn import build
-from speechdl.tasks.asr.model import fit_cmvn
+from speechdl.tasks.asr.net import fit_cmvn
 
 SMALL = {"in_dim": 40, "vocab_size": 12, "conv_channels": 4, "conv_dim": 16, "hidden_size": 8, "num_layers": 2,
          "dropout": 0.0}

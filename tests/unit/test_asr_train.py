@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import speechdl.tasks.asr  # noqa: F401  (registers models, tasks, datasets)
 from speechdl.errors import ConfigError
 from speechdl.metrics.wer import cer
 from speechdl.nn import build
 from speechdl.tasks.asr.decode import CTCDecoder, attention_decode, ctc_greedy
-from speechdl.tasks.asr.model import fit_cmvn
-from speechdl.tasks.asr.task import ctc_loss
+from speechdl.tasks.asr.net import fit_cmvn
 from speechdl.tasks.asr.toy import asr_tones
+from speechdl.tasks.asr.train import ctc_loss
 from speechdl.train.averaging import average_checkpoints, run_checkpoints
 from speechdl.train.datamodule import pad_collate
 from speechdl.train.tasks_seq2seq import targets_with_eos

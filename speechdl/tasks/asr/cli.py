@@ -1,27 +1,34 @@
-"""``speechdl asr transcribe|eval|train|export|lm build``: the ASR verbs.
+"""``speechdl asr transcribe|eval|train|export|lm build``: the ASR verbs, thin over the pipeline.
 
-* ``transcribe FILE... --model BUNDLE [--format text|json|srt] [--beam N] [--lm ARPA]``: files of any
-  format, rate and length (longer than ``--max-seconds``: cut by the VAD bundle ``--vad``). ``text``:
-  ``file<TAB>text`` lines; ``json``: one object per file and line (``file``, ``text``, ``duration``,
-  ``segments`` with ``start``/``end``/``text``); ``srt``: subtitles, one cue per segment.
+* ``transcribe FILE... [--model BUNDLE] [--format text|json|srt] [--beam N] [--lm bundle|none|ARPA]
+  [--alpha A] [--beta B] [--ctc-weight W] [--max-seconds S] [--vad BUNDLE]``: ``speechdl.load(BUNDLE)
+  .run(FILE, ...)`` for each file (any format, rate and length; longer than ``--max-seconds``: cut at
+  pauses by the bundle's ``segmenter``, or by ``--vad``). The options are the pipeline's declared
+  :class:`~speechdl.api.Option` s, checked there (a bad value: one line, exit 2); ``--lm`` also takes an
+  ARPA file here (a CLI / Python affordance; over HTTP only ``bundle`` or ``none``). ``text``:
+  ``ASRResult.to_text()`` (``file<TAB>text``); ``json``: ``ASRResult.to_json()``, one line per file, the
+  same JSON as Python and HTTP; ``srt``: subtitles, one cue per segment, from ``to_dict()``.
 * ``eval MANIFEST... --model BUNDLE``: WER and CER (jiwer, on normalised text) and the worst utterances.
 * ``train RECIPE.yaml [key=value ...]``: the engine (``speechdl train``) on an ASR recipe.
-* ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N]``: bundle a run (averaging its kept best
-  checkpoints), optionally with its default LM and beam.
+* ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N] [--segmenter NAME]``: bundle a run
+  (averaging its kept best checkpoints), optionally with its default LM and beam.
 * ``lm build TEXT... --order 3 --out lm.arpa``: word n-gram LM (modified Kneser-Ney) for ``--lm``.
+
+Example:
+    >>> format_srt([{"start": 0.0, "end": 1.5, "text": "hello"}, {"start": 2.0, "end": 2.5, "text": ""}])
+    '1\n00:00:00,000 --> 00:00:01,500\nhello\n\n'
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from speechdl.console import add_format_option, emit, format_table
 
 FORMATS = ("text", "json", "srt")
+DECODING = ("beam", "lm", "alpha", "beta", "ctc_weight")
 
 
 def srt_time(t: float) -> str:
@@ -37,42 +44,61 @@ def format_srt(segments: list[dict[str, Any]]) -> str:
                    for i, s in enumerate(cues, 1))
 
 
-def _decode_options(p: argparse.ArgumentParser) -> None:
+def _decode_options(p: argparse.ArgumentParser, transcribe: bool = False) -> None:
+    """``--model`` and the pipeline's declared options as flags (strings; the Options check them)."""
+    from speechdl.tasks.asr.pipeline import OPTIONS
+
     p.add_argument("--model", default="asr", metavar="BUNDLE",
                    help="ASR bundle: a path or a shipped name (default: asr, the English model)")
-    p.add_argument("--beam", type=int, default=None, help="beam width (default: the bundle's; 1 = greedy)")
-    p.add_argument("--lm", default=None, metavar="ARPA",
-                   help="word n-gram LM (.arpa / .arpa.gz) for CTC beam search (default: the bundle's; none: no LM)")
-    p.add_argument("--alpha", type=float, default=None, help="LM weight (default: the bundle's, 0.5)")
-    p.add_argument("--beta", type=float, default=None, help="word insertion bonus with an LM (default 1.0)")
-    p.add_argument("--ctc-weight", type=float, default=None, help="joint models: CTC share of the rescoring")
+    for o in OPTIONS:
+        if o.name == "max_seconds" and not transcribe:
+            continue
+        flag, meta = "--" + o.name.replace("_", "-"), o.name.upper()
+        extra = f" (default {o.default})" if o.default is not None else ""
+        if o.name == "lm":
+            meta, extra = "LM", "; or an ARPA file (.arpa / .arpa.gz), here and in Python only (default bundle)"
+        p.add_argument(flag, default=None, metavar=meta, help=o.help + extra)
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
+def _load(args: argparse.Namespace, options: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+    """The ASR pipeline of ``--model`` and its options, checked by the pipeline's declarations."""
+    from speechdl.api import read_meta
     from speechdl.errors import ConfigError
+    from speechdl.tasks.asr.pipeline import LM_CHOICES, ASRPipeline
 
-    if args.lm is not None and args.lm.lower() != "none" and not Path(args.lm).is_file():
-        raise ConfigError(args.lm, "LM file not found", "build one with 'speechdl asr lm build TEXT --out lm.arpa'")
-    return {"beam": args.beam, "lm": args.lm, "alpha": args.alpha, "beta": args.beta, "ctc_weight": args.ctc_weight}
+    path, meta = read_meta(args.model)
+    if meta["task"] != "asr":
+        raise ConfigError(path, f"is a {meta['task']!r} bundle, not an asr one", "pass an ASR bundle (--model asr)")
+    raw = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
+    lm_file = None
+    if raw.get("lm") is not None and raw["lm"].lower() in LM_CHOICES:
+        raw["lm"] = raw["lm"].lower()
+    elif raw.get("lm") is not None:   # an ARPA file: a CLI affordance, set on the engine
+        lm_file, raw["lm"] = raw["lm"], "bundle"
+    pipe = ASRPipeline.from_bundle(path, meta)
+    opts = pipe.check_options(raw)   # the one validation place (CLI, HTTP, Python)
+    if lm_file is not None:
+        pipe.set_lm(lm_file)
+    return pipe, opts
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr transcribe``."""
     from speechdl import audio
-    from speechdl.tasks.asr.infer import load_asr
 
-    for f in args.files:   # every input checked before the model loads or any output appears
+    for f in args.files:   # every input checked before any output appears
         audio.info(f)
-    asr = load_asr(args.model)
-    opts = _options(args)
+    pipe, opts = _load(args, (*DECODING, "max_seconds"))
+    if args.vad is not None:
+        pipe.set_segmenter(args.vad)
     for f in args.files:
-        result = asr.transcribe(f, max_seconds=args.max_seconds, vad=args.vad, **opts)
+        result = pipe.run(f, **opts)
         if args.format == "json":
-            text = json.dumps(result, ensure_ascii=False) + "\n"
+            text = result.to_json() + "\n"
         elif args.format == "srt":
-            text = format_srt(result["segments"])
+            text = format_srt(result.to_dict()["segments"])
         else:
-            text = f"{result['file']}\t{result['text']}\n"
+            text = result.to_text() + "\n"
         sys.stdout.write(text)
         sys.stdout.flush()
     return 0
@@ -81,11 +107,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr eval``."""
     from speechdl.tasks.asr.evaluate import evaluate
-    from speechdl.tasks.asr.infer import load_asr
 
-    asr = load_asr(args.model)
-    opts = _options(args)
-    rep = evaluate(asr, args.manifests, args.batch_seconds, args.worst, **opts)
+    pipe, opts = _load(args, DECODING)
+    opts = {k: v for k, v in opts.items() if k in DECODING}
+    rep = evaluate(pipe.engine, args.manifests, args.batch_seconds, args.worst, **opts)
     rep = {"model": str(args.model), "manifests": [str(m) for m in args.manifests], **rep}
     if args.format == "json":
         emit(rep, "json")
@@ -102,10 +127,12 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr export``."""
-    from speechdl.tasks.asr.infer import export_run
+    from speechdl.tasks.asr.export import export_run
 
     decoding = {"beam": args.beam, "alpha": args.alpha, "beta": args.beta}
-    path = export_run(args.run, args.bundle, average=args.average, half=args.half, decoding=decoding, lm=args.lm)
+    segmenter = None if args.segmenter.lower() == "none" else args.segmenter
+    path = export_run(args.run, args.bundle, average=args.average, half=args.half, decoding=decoding, lm=args.lm,
+                      segmenter=segmenter)
     print(f"bundle: {path}")
     return 0
 
@@ -122,7 +149,6 @@ def run_lm_build(args: argparse.Namespace) -> int:
 
 def register(groups: Any) -> None:
     """Add the ``asr`` group and its verbs to the top-level subparsers."""
-    import speechdl.tasks.asr  # noqa: F401  (registers models, tasks, datasets)
     from speechdl.train import cli as train_cli
 
     g = groups.add_parser("asr", help="speech recognition: transcribe, eval, train, export, lm build")
@@ -133,10 +159,9 @@ def register(groups: Any) -> None:
                          description="Transcribe audio files; long files are cut at pauses by the VAD.")
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
-    _decode_options(p)
-    p.add_argument("--max-seconds", type=float, default=30.0, metavar="S",
-                   help="files longer than this are cut into VAD segments of at most S s (default 30)")
-    p.add_argument("--vad", default="vad", metavar="BUNDLE", help="VAD bundle for long files (default: vad)")
+    _decode_options(p, transcribe=True)
+    p.add_argument("--vad", default=None, metavar="BUNDLE",
+                   help="VAD bundle that cuts long files (default: the ASR bundle's segmenter component)")
     p.set_defaults(func=run_transcribe)
 
     e = verbs.add_parser("eval", help="WER / CER of a bundle on manifests with transcripts",
@@ -163,6 +188,9 @@ def register(groups: Any) -> None:
     x.add_argument("--beam", type=int, default=None, help="default beam width (default 1: greedy)")
     x.add_argument("--alpha", type=float, default=None, help="default LM weight (default 0.5)")
     x.add_argument("--beta", type=float, default=None, help="default word insertion bonus (default 1.0)")
+    x.add_argument("--segmenter", default="vad", metavar="NAME",
+                   help="bundle that cuts long inputs, declared as the bundle's segmenter component (default vad; "
+                        "none: no segmenter)")
     x.set_defaults(func=run_export)
 
     lm = verbs.add_parser("lm", help="word n-gram language models")

@@ -7,7 +7,7 @@
   speed perturbation (resampling, :func:`speed_perturb`) and, with probability ``augment.prob``, the
   synthetic-corpus conditions (room reverb, coloured noise / hum at an SNR, telephone band, level:
   :func:`speechdl.data.synth.mixer.apply_conditions`). SpecAugment and global CMVN live in the model
-  (:mod:`speechdl.tasks.asr.model`). ``durations`` feeds duration-bucketed batching
+  (:mod:`speechdl.tasks.asr.net`). ``durations`` feeds duration-bucketed batching
   (``data.max_batch_seconds``, :mod:`speechdl.train.bucketing`).
 * :func:`resolve_tokenizer`: ``char``, a saved tokenizer, or a BPE model trained once on the training
   transcripts and kept in a directory.

@@ -1,4 +1,4 @@
-"""End-to-end recognisers: Deep Speech 2 (CTC) and a listen-attend-spell model with an optional CTC head.
+"""What an ASR bundle holds (no Lightning import): Deep Speech 2 (CTC) and listen-attend-spell + CTC head.
 
 Both share :class:`ASREncoder`: global CMVN (buffers, so the statistics travel in the bundle) ->
 SpecAugment (training only) -> 2-D convolutions striding in time and frequency
@@ -13,7 +13,8 @@ SpecAugment (training only) -> 2-D convolutions striding in time and frequency
   head on the encoder for joint CTC + attention training (``loss = λ·CTC + (1 - λ)·CE``) and decoding.
 
 Token ids follow :mod:`speechdl.tasks.asr.tokens`: 0 = CTC blank = padding of attention targets,
-1 = end of sentence = the decoder's start symbol.
+1 = end of sentence = the decoder's start symbol. The training module is :mod:`speechdl.tasks.asr.train`;
+:func:`fit_cmvn` (plain torch) sets the CMVN buffers before a fresh fit.
 
 Example:
     >>> import torch

@@ -1,4 +1,7 @@
-"""ASR training tasks: ``asr_ctc`` (Deep Speech 2) and ``asr_joint`` (attention + CTC).
+"""ASR training tasks (Lightning): ``asr_ctc`` (Deep Speech 2) and ``asr_joint`` (attention + CTC).
+
+The networks they train are in :mod:`speechdl.tasks.asr.net` (what the bundle holds; inference never
+imports this module).
 
 Batches (``asr_utts``, padded by the engine): ``x (B, T, F)``, ``lengths (B,)``, ``y (B, U)`` token ids
 padded with -100.
@@ -33,7 +36,7 @@ import torch.nn.functional as F
 from speechdl.errors import ConfigError
 from speechdl.metrics.wer import errors
 from speechdl.tasks.asr.decode import ctc_greedy
-from speechdl.tasks.asr.model import fit_cmvn
+from speechdl.tasks.asr.net import fit_cmvn
 from speechdl.tasks.asr.tokens import CharTokenizer, tokenizer_from_dict
 from speechdl.train.tasks import TaskModule, register_task
 from speechdl.train.tasks_seq2seq import targets_with_eos
