@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml | system
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,piper]'
 	# resemblyzer (speaker benchmark) asks for webrtcvad, built from source; webrtcvad-wheels (dev) gives that module
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps resemblyzer
+	# pyctcdecode (CTC decoding parity test) pins numpy<2 in its metadata but runs on numpy 2; its pygtrie is in dev
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps pyctcdecode
 	touch $(STAMP)
 
 demo: setup system

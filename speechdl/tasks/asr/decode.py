@@ -196,7 +196,7 @@ class CTCDecoder:
             from pyctcdecode import build_ctcdecoder
         except ImportError:
             raise ConfigError("decoder backend pyctcdecode", "pyctcdecode is not installed",
-                              "pip install --no-deps pyctcdecode pygtrie hypothesis (and kenlm), or use native"
+                              "make setup (pip install --no-deps pyctcdecode; pip install pygtrie kenlm), or use native"
                               ) from None
         path = self.lm_path if self.lm_path else (str(lm.path) if lm is not None else None)
         labels = [lab if i != self.tokenizer.eos_id else "\u2047" for i, lab in enumerate(self.tokenizer.labels)]
