@@ -7,7 +7,7 @@
 - framing, window and DFT in one strided ``Conv``: the kernels are the windowed cosine and sine rows of
   the DFT (float64 basis stored as float32), only the bins that the mel filters (or the power output)
   use, and only the ``win_length`` samples where the window is non-zero;
-- power, mel filterbank and DCT as ``MatMul``; log as ``Max`` + ``Log``;
+- power and mel filterbank as one ``MatMul`` of the squared cosine and sine outputs, DCT as ``MatMul``; log as ``Max`` + ``Log``;
 - deltas as a ``Conv`` over time after edge (``replicate``) padding; stacking as edge padding and
   shifted slices; utterance CMVN as ``ReduceMean``; global CMVN from the front-end's buffers.
 
@@ -41,7 +41,7 @@ from speechdl.features import Frontend, FrontendConfig, dct_matrix, make_window,
 def dft_kernels(cfg: FrontendConfig, lo: int, hi: int) -> tuple[torch.Tensor, int]:
     """Windowed DFT rows as ``Conv1d`` weights ``(2 (hi - lo), 1, win_length)`` and the window's offset.
 
-    Row ``2 j`` is ``w[n] cos(2 pi k n / n_fft)``, row ``2 j + 1`` is ``w[n] sin(...)`` for bin
+    Row ``j`` is ``w[n] cos(2 pi k n / n_fft)``, row ``hi - lo + j`` is ``w[n] sin(...)`` for bin
     ``k = lo + j``, with ``n`` the sample's place in the ``n_fft`` frame (the ``win_length`` window sits
     in the middle of it, as ``torch.stft`` places it). Computed in float64.
     """
@@ -50,8 +50,8 @@ def dft_kernels(cfg: FrontendConfig, lo: int, hi: int) -> tuple[torch.Tensor, in
     n = torch.arange(left, left + cfg.win_length, dtype=torch.float64)
     k = torch.arange(lo, hi, dtype=torch.float64)
     phase = (k[:, None] * n[None, :]) % cfg.n_fft * (2.0 * math.pi / cfg.n_fft)  # exact reduction first
-    rows = torch.stack([torch.cos(phase), torch.sin(phase)], dim=1) * window  # (bins, 2, win)
-    return rows.reshape(-1, 1, cfg.win_length).float(), left
+    rows = torch.cat([torch.cos(phase), torch.sin(phase)], dim=0) * window  # (2 bins, win)
+    return rows.unsqueeze(1).float(), left
 
 
 class GraphFrontend(nn.Module):
@@ -78,7 +78,8 @@ class GraphFrontend(nn.Module):
         kernels, self.left = dft_kernels(cfg, lo, hi)
         self.right = cfg.n_fft - self.left - cfg.win_length
         self.register_buffer("kernels", kernels)
-        self.register_buffer("mel_fb", fb[lo:hi].contiguous())
+        self.register_buffer("mel_fb", fb[lo:hi].contiguous())  # (bins, n_mels)
+        self.register_buffer("mel_fb2", torch.cat([fb[lo:hi], fb[lo:hi]]).T.contiguous())  # (n_mels, 2 bins)
         self.register_buffer("dct", dct_matrix(cfg.n_mels, cfg.n_mfcc))
         self.log_scale = 10.0 / math.log(10.0) if cfg.log == "db" else 1.0
         w = cfg.delta_window
@@ -114,15 +115,18 @@ class GraphFrontend(nn.Module):
             x = F.pad(x, (pad, pad), mode="reflect" if cfg.pad_mode == "reflect" else "constant")
         end = -self.right if self.right else None  # frames end where the n_fft frame would end
         x = x[..., self.left:end] if self.left or end else x
-        spec = F.conv1d(x, self.kernels, stride=cfg.hop_length)  # (B, 2 bins, T): cos, sin interleaved
-        spec = spec.transpose(1, 2)  # (B, T, 2 bins)
+        spec = F.conv1d(x, self.kernels, stride=cfg.hop_length)  # (B, 2 bins, T): cosines, then sines
         sq = spec * spec
-        power = sq[..., 0::2] + sq[..., 1::2]  # (B, T, bins)
-        if cfg.power != 2.0:
-            power = power.pow(cfg.power / 2.0)
-        if cfg.kind == "power":
-            return power
-        mel = torch.matmul(power, self.mel_fb)
+        if cfg.power == 2.0 and cfg.kind != "power":  # re^2 @ fb + im^2 @ fb in one product
+            mel = torch.matmul(self.mel_fb2, sq).transpose(1, 2)  # (B, T, n_mels)
+        else:
+            bins = sq.shape[1] // 2
+            power = (sq[:, :bins] + sq[:, bins:]).transpose(1, 2)  # (B, T, bins)
+            if cfg.power != 2.0:
+                power = power.pow(cfg.power / 2.0)
+            if cfg.kind == "power":
+                return power
+            mel = torch.matmul(power, self.mel_fb)
         logmel = torch.log(torch.clamp(mel, min=cfg.log_floor))
         if self.log_scale != 1.0:
             logmel = logmel * self.log_scale
