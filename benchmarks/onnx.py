@@ -114,8 +114,8 @@ def bench_model(name: str, seconds: list[float], repeat: int) -> dict[str, Any]:
     rows = []
     for sec in seconds:
         wave = check_signal(sr, sec, seed=3)
-        t_torch = fastest(lambda: torch_fn(wave), repeat)
-        t_ort = fastest(lambda: runner(waveform=wave[None]), repeat)
+        t_torch = fastest(lambda w=wave: torch_fn(w), repeat)
+        t_ort = fastest(lambda w=wave: runner(waveform=w[None]), repeat)
         rows.append({"model": name, "task": task, "seconds": sec, "torch_ms": 1e3 * t_torch, "ort_ms": 1e3 * t_ort,
                      "torch_xrt": sec / t_torch, "ort_xrt": sec / t_ort, "speedup": t_torch / t_ort})
     return {"model": name, "task": task, "max_abs_diff": info["max_abs_diff"], "graph_mb": info["bytes"] / 2**20,

@@ -7,7 +7,8 @@
 - framing, window and DFT in one strided ``Conv``: the kernels are the windowed cosine and sine rows of
   the DFT (float64 basis stored as float32), only the bins that the mel filters (or the power output)
   use, and only the ``win_length`` samples where the window is non-zero;
-- power and mel filterbank as one ``MatMul`` of the squared cosine and sine outputs, DCT as ``MatMul``; log as ``Max`` + ``Log``;
+- power and mel filterbank as one ``MatMul`` of the squared cosine and sine outputs; log as ``Max`` + ``Log``;
+  DCT as ``MatMul``;
 - deltas as a ``Conv`` over time after edge (``replicate``) padding; stacking as edge padding and
   shifted slices; utterance CMVN as ``ReduceMean``; global CMVN from the front-end's buffers.
 
