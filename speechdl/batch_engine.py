@@ -69,7 +69,7 @@ def _client(workers: int, threads: int, address: str | None) -> tuple[Any, Any]:
         except OSError as err:
             raise ConfigError(f"scheduler {address}", f"cannot connect ({err})",
                               "start 'dask scheduler' there, or leave --scheduler out for a local cluster") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": str(threads)})
     return Client(cluster), cluster
 
