@@ -76,6 +76,33 @@ def test_verify_same_and_different(run, capsys):
     assert "same" in capsys.readouterr().out.split("\n")[2]          # the table's decision column
 
 
+@pytest.mark.parametrize("options", [[], ["--backend", "plda", "--norm", "none", "--threshold", "0.5"]])
+def test_verify_prints_exactly_the_pipelines_result(options, capsys):
+    """CLI = Python: --format json is VerifyResult.to_json(), text is to_text(); 'speechdl run' says the same."""
+    import speechdl
+
+    sample = str(ROOT / "speechdl/assets/sample.flac")
+    pipe = speechdl.load("speaker")
+    opts = dict(zip([o[2:] for o in options[::2]], options[1::2]))
+    result = pipe.run((sample, sample), **opts)
+    assert main(["speaker", "verify", sample, sample, *options, "--format", "json"]) == 0
+    assert capsys.readouterr().out == result.to_json() + "\n"
+    assert main(["speaker", "verify", sample, sample, *options]) == 0
+    assert capsys.readouterr().out == result.to_text() + "\n"
+    assert main(["run", "speaker", sample, sample, *options, "--format", "json"]) == 0
+    assert capsys.readouterr().out == result.to_json() + "\n"
+
+
+def test_verify_json_is_the_pipeline_json_on_a_trained_bundle(run, capsys):
+    from speechdl.tasks.speaker.pipeline import load_pipeline
+
+    a, c = (str(p) for p in (run["wav"][0], run["wav"][3]))
+    for options in ([], ["--backend", "plda"], ["--norm", "none", "--threshold", "-1"]):
+        assert main(["speaker", "verify", a, c, "--model", str(run["bundle"]), *options, "--format", "json"]) == 0
+        opts = dict(zip([o[2:] for o in options[::2]], options[1::2]))
+        assert capsys.readouterr().out == load_pipeline(run["bundle"]).run((a, c), **opts).to_json() + "\n"
+
+
 def test_enroll_identify_list_remove(run, tmp_path, capsys):
     db, bundle = str(tmp_path / "store" / "speakers.db"), str(run["bundle"])
     by_speaker: dict[str, list[str]] = {}

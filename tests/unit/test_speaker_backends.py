@@ -118,6 +118,48 @@ def test_calibration_threshold_reaches_the_wanted_false_accept_rate_on_held_data
     assert B.calibrate(s, y, "min_dcf=0.01")["threshold"] > at_eer["threshold"]
 
 
+def test_calibration_is_the_prior_balanced_logistic_regression_with_a_free_offset():
+    """Reference: the documented objective minimised by scipy (class-balanced weights 0.5/count, ridge 1e-3 on the
+    standardised slope only). The hand-written Newton fit put the ridge on the offset too (offset off by ~1e-2)."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(3)
+    s = np.r_[rng.normal(1.5, 0.8, 150), rng.normal(-0.2, 1.1, 900)]
+    y = np.r_[np.ones(150, bool), np.zeros(900, bool)]
+    w = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum())
+    mu, sd = s.mean(), s.std()
+    z = (s - mu) / sd
+
+    def objective(t):
+        f = t[0] * z + t[1]
+        return np.sum(w * np.logaddexp(0, np.where(y, -f, f))) + 0.5 * B.CALIBRATION_RIDGE * t[0] ** 2
+
+    a, b = minimize(objective, [0.0, 0.0], method="BFGS", options={"gtol": 1e-12}).x
+    cal = B.calibrate(s, y)
+    assert cal["scale"] == pytest.approx(a / sd, abs=1e-6) and cal["offset"] == pytest.approx(b - a / sd * mu, abs=1e-6)
+    assert type(cal["scale"]) is float and type(cal["offset"]) is float                 # JSON-able as they are
+    sep = B.calibrate([3.0, 2.0, -2.0, -3.0], [1, 1, 0, 0])                           # separable: finite
+    assert 0 < sep["scale"] < 1e4 and sep["offset"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_lda_is_sklearns_eigen_lda_centred_and_whitens_within_speaker_scatter():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    x, y = speakers(30, 6, dim=6, seed=4)
+    lda = B.LDA(4).fit(x, y)
+    sk = LinearDiscriminantAnalysis(solver="eigen", shrinkage=lda.eps, n_components=4).fit(x, y)
+    np.testing.assert_allclose(lda.transform(x), sk.transform(x) - sk.transform(x.mean(0, keepdims=True)), atol=1e-9)
+    z = lda.transform(x)
+    means = np.stack([z[y == k].mean(0) for k in range(30)])
+    within = (z - means[y]).T @ (z - means[y]) / len(z)
+    between = (means[y]).T @ means[y] / len(z)                                         # z is centred
+    np.testing.assert_allclose(within, np.eye(4), atol=1e-4)                # W' Sw W = I (up to the 1e-6 shrinkage)
+    ratios = np.diag(between)
+    assert np.all(np.diff(ratios) < 0) and np.abs(between - np.diag(ratios)).max() < 1e-4 * ratios.max()
+    with pytest.raises(DataError, match="fewer than 2 speakers"):
+        B.LDA(2).fit(x[:6], y[:6])
+
+
 @pytest.mark.parametrize("spec", ["far", "far=2", "eer=0.1", "nope=0.1", "p_target=x"])
 def test_bad_operating_points_are_config_errors(spec):
     with pytest.raises(ConfigError, match="operating point"):

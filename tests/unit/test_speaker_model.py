@@ -15,8 +15,8 @@ from speechdl.errors import ConfigError
 from speechdl.metrics.detection import eer
 from speechdl.nn import build
 from speechdl.tasks.speaker import net as M
-from speechdl.tasks.speaker.train import pair_trials
 from speechdl.tasks.speaker.toy import ToySpeakers, speaker_toy, toy_rows
+from speechdl.tasks.speaker.train import pair_trials
 from speechdl.train.datamodule import pad_collate
 
 torch.set_num_threads(1)

@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import speechdl
 from speechdl import audio
 from speechdl.errors import AudioError, ConfigError
 from speechdl.tasks.speaker import pipeline as P
 
-torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = str(ROOT / "speechdl/assets/sample.flac")
 
