@@ -23,8 +23,8 @@ from typing import Any
 __all__ = ["create_app"]
 
 
-def create_app(config: Any = None) -> Any:
+def create_app(config: Any = None, pipelines: dict[str, Any] | None = None) -> Any:
     """The FastAPI application (see :func:`speechdl.serve.app.create_app`)."""
     from speechdl.serve.app import create_app as _create
 
-    return _create(config)
+    return _create(config, pipelines)

@@ -88,9 +88,10 @@ def _merge_options(query: list[tuple[str, str]], body: list[tuple[str, Any]]) ->
 class Server:
     """State shared by the routes: config, served models, worker pool."""
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(self, config: ServeConfig, pipelines: dict[str, Any] | None = None) -> None:
         self.config = config
-        self.models = ModelTable(served_names(config.models))
+        names = served_names(config.models) if pipelines is None or config.models is not None else ()
+        self.models = ModelTable(names, pipelines)
         self.pool = WorkerPool(config.workers, config.queue, config.timeout)
 
     async def pipeline(self, name: str) -> Any:
@@ -125,7 +126,9 @@ class Server:
         strings: list[tuple[str, Any]] = []
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
-                if key not in fields or key in uploads:
+                if key in uploads:
+                    raise ApiError(400, f"file field {key!r} given twice; send one file per field")
+                if key not in fields:
                     raise ApiError(400, f"unexpected file field {key[:40]!r}; {name} takes "
                                         f"{' and '.join(fields)} (one file each)")
                 uploads[key] = value
@@ -185,10 +188,14 @@ class Server:
         return JSONResponse(result)
 
 
-def create_app(config: ServeConfig | None = None) -> FastAPI:
-    """The application serving ``config.models`` (every shipped bundle by default)."""
+def create_app(config: ServeConfig | None = None, pipelines: dict[str, Any] | None = None) -> FastAPI:
+    """The application serving ``config.models`` (every shipped bundle by default).
+
+    ``pipelines``: ready-made :class:`~speechdl.api.Pipeline` s served under their keys (then only they,
+    plus ``config.models`` when it is set): for tests and applications that build their own.
+    """
     config = config or ServeConfig()
-    server = Server(config)
+    server = Server(config, pipelines)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
@@ -252,9 +259,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/v1/{name}", include_in_schema=False)
     @guarded
-    async def unknown(name: str) -> Any:
-        server.models.check(name)
-        raise ApiError(404, f"unknown model {name[:80]!r}")
+    async def any_model(request: Request, name: str) -> Any:  # the same handler: 404 for unknown names
+        return await server.predict(request, name)
 
     from speechdl.serve.stream import add_stream_route
 

@@ -51,6 +51,7 @@ def serve_cmd(args: argparse.Namespace) -> int:
     from speechdl.serve.app import create_app
 
     config = config_from_args(args)
+    _check_port(config.host, config.port)
     threads = args.threads or max(1, (os.cpu_count() or 1) // config.workers)
     import torch
 
@@ -59,7 +60,6 @@ def serve_cmd(args: argparse.Namespace) -> int:
     if args.preload:
         for name in app.state.server.models.names:
             app.state.server.models.describe(name)
-    _check_port(config.host, config.port)
     print(f"speechdl: serving {', '.join(app.state.server.models.names)} on http://{config.host}:{config.port}/ "
           f"({config.workers} workers x {threads} threads; API docs at /docs)", flush=True)
     uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,

@@ -55,6 +55,13 @@ def from_exception(err: BaseException, scrub: dict[str, str] | None = None) -> A
     """``err`` as an :class:`ApiError`; ``scrub`` replaces server paths (temp files) in the message."""
     if isinstance(err, ApiError):
         return err
+    from starlette.exceptions import HTTPException
+
+    if isinstance(err, HTTPException):  # raised by Starlette itself, e.g. on a malformed multipart body
+        detail = str(err.detail).rstrip(".")
+        if err.status_code == 400:
+            detail = f"{detail}; send a multipart/form-data body with the audio file(s)"
+        return ApiError(err.status_code, _scrub(detail, scrub))
     if isinstance(err, SpeechdlError):
         message = _scrub(str(err), scrub)
         if isinstance(err, AudioError):

@@ -29,7 +29,7 @@ class BodyTooLarge(ApiError):
 
 
 async def _send_error(send: Any, err: ApiError) -> None:
-    body = json.dumps(err.body()).encode()
+    body = json.dumps(err.body(), separators=(",", ":")).encode()
     await send({"type": "http.response.start", "status": err.status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})

@@ -38,11 +38,14 @@ def served_names(models: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 class ModelTable:
-    """Served bundle names -> pipelines, loaded on first use (thread-safe, one load per model)."""
+    """Served bundle names -> pipelines, loaded on first use (thread-safe, one load per model).
 
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.names = tuple(names)
-        self._pipes: dict[str, Any] = {}
+    ``pipelines``: ready-made pipelines served under their keys as well (tests, embedding applications).
+    """
+
+    def __init__(self, names: tuple[str, ...], pipelines: dict[str, Any] | None = None) -> None:
+        self.names = tuple(dict.fromkeys([*names, *(pipelines or {})]))
+        self._pipes: dict[str, Any] = dict(pipelines or {})
         self._failed: dict[str, str] = {}
         self._locks = {n: threading.Lock() for n in self.names}
         self._info: dict[str, dict[str, Any]] = {}
@@ -62,9 +65,13 @@ class ModelTable:
 
             entry: dict[str, Any] = {"name": name}
             try:
-                _, meta = read_meta(name)
-                entry["task"] = meta["task"]
-                cls = pipeline_class(meta["task"])
+                if name in self._pipes:  # given ready-made (tests, embedding applications)
+                    cls = type(self._pipes[name])
+                    entry["task"] = cls.task
+                else:
+                    _, meta = read_meta(name)
+                    entry["task"] = meta["task"]
+                    cls = pipeline_class(meta["task"])
                 entry.update(inputs=cls.inputs, streaming=bool(cls.streaming), options=tuple(cls.options),
                              description=cls.description)
             except Exception as err:  # a task whose code is missing or broken is listed, not fatal

@@ -104,8 +104,6 @@ def _riff_data_size(path: Path) -> tuple[int, int] | None:
     with open(path, "rb") as f:
         head = f.read(12)
         big = head[:4] in (b"RIFX", b"FORM")
-        if head[:4] == b"RF64":
-            return None  # sizes live in the ds64 chunk; libsndfile checks them
         target = b"SSND" if head[:4] == b"FORM" else b"data"
         pos = 12
         for _ in range(64):  # a valid file has a handful of chunks before its samples
@@ -133,12 +131,16 @@ def inspect_audio(path: Path, label: str, max_seconds: float) -> dict[str, Any]:
         info = sf.info(str(path))
     except Exception as err:  # soundfile raises several types for bad input
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        msg = msg.replace(str(path), label)
+        msg = msg.replace(f"Error opening {str(path)!r}: ", "").replace(str(path), label).rstrip(".")
+        if "does not exist" in msg:  # libsndfile's words when no decoder accepts the stream
+            msg = "no decodable audio stream"
         raise ApiError(400, f"{label}: unreadable audio header ({msg}); send a valid {FORMATS} file",
                        "bad_audio") from None
     if info.samplerate <= 0 or info.frames <= 0 or info.channels <= 0:
         raise ApiError(400, f"{label}: the file holds no audio samples; send a non-empty recording", "bad_audio")
-    if path.suffix in (".wav", ".aiff"):
+    with open(path, "rb") as f:
+        rf64 = f.read(4) == b"RF64"   # 64-bit sizes live in its ds64 chunk; libsndfile checks them
+    if path.suffix in (".wav", ".aiff") and not rf64:
         sizes = _riff_data_size(path)
         if sizes is None:
             raise ApiError(400, f"{label}: no audio data chunk found; the file is truncated or not valid",

@@ -169,8 +169,8 @@
         if (msg.event === "error") { showError(msg.error); return; }
         const arr = Object.values(msg).find((v) => Array.isArray(v) && v.length && typeof v[0] === "number");
         if (arr) series.push(...arr);
-        const wave = { samples: Float32Array.from(series.slice(-3000)), duration: 0 };
-        SD.drawWave(slot.canvas, wave, [], 0);
+        const last = series.slice(-1000);   // the latest frames as a curve across the canvas
+        SD.drawWave(slot.canvas, undefined, [], last.length, { values: last, hop: 1 });
         setStatus(`streaming: ${series.length} frames`, "streaming");
       });
       btn.textContent = "Stop";

@@ -33,8 +33,9 @@ SD.peaks = function (samples, width) {
   return out;
 };
 
-// wave: {samples (Float32Array, mono), duration (s)} or null; segments: [{start, end}] (s)
-SD.drawWave = function (canvas, wave, segments, duration) {
+// wave: {samples (Float32Array, mono), duration (s)} or null; segments: [{start, end}] (s);
+// curve: {values (numbers in [0, 1]), hop (s)} drawn over the waveform (frame probabilities)
+SD.drawWave = function (canvas, wave, segments, duration, curve) {
   const ratio = window.devicePixelRatio || 1;
   const w = Math.max(100, Math.floor(canvas.clientWidth * ratio)), h = Math.floor(canvas.clientHeight * ratio);
   canvas.width = w; canvas.height = h;
@@ -46,7 +47,7 @@ SD.drawWave = function (canvas, wave, segments, duration) {
     g.fillStyle = css.getPropertyValue("--speech").trim() || "rgba(47,111,222,.22)";
     for (const s of segments || []) g.fillRect((s.start / total) * w, 0, Math.max(1, ((s.end - s.start) / total) * w), h);
   }
-  if (wave && wave.samples.length) {
+  if (wave && wave.samples && wave.samples.length) {
     const p = SD.peaks(wave.samples, w);
     let amp = 1e-6;
     for (const v of p) amp = Math.max(amp, Math.abs(v));
@@ -61,7 +62,16 @@ SD.drawWave = function (canvas, wave, segments, duration) {
     g.fillStyle = "#9aa3b8"; g.font = `${12 * ratio}px system-ui`;
     g.fillText(wave === null ? "no preview of this file in the browser" : "", 8 * ratio, 18 * ratio);
   }
-  if (total > 0) {   // a time axis: a tick every second (or 10 s)
+  if (curve && total > 0) {
+    g.strokeStyle = "#e0662b"; g.lineWidth = 1.5 * ratio;
+    g.beginPath();
+    curve.values.forEach((v, i) => {
+      const x = ((i + 0.5) * curve.hop / total) * w, y = h - 6 * ratio - v * (h - 12 * ratio);
+      if (i) g.lineTo(x, y); else g.moveTo(x, y);
+    });
+    g.stroke(); g.lineWidth = 1;
+  }
+  if (total > 0 && wave !== undefined) {   // a time axis: a tick every second (or 10 s)
     const every = total > 60 ? 10 : 1;
     g.fillStyle = "#9aa3b8"; g.font = `${10 * ratio}px system-ui`;
     for (let t = every; t < total; t += every) {
@@ -96,7 +106,13 @@ SD.renderResult = function (box, result, inputs) {
   const segs = isSegments(result.segments) ? result.segments : null;
   if (Array.isArray(result.segments)) used.add("segments");
   const spans = segs || [];
-  for (const inp of inputs) if (inp.canvas) SD.drawWave(inp.canvas, inp.wave, spans, result.duration || (inp.wave && inp.wave.duration));
+  let curve = null;   // frame values in [0, 1] with their hop: drawn over the (single) waveform
+  if (typeof result.frame_hop === "number" && inputs.length === 1) {
+    for (const [k, v] of Object.entries(result)) {
+      if (Array.isArray(v) && v.length && v.every((x) => typeof x === "number" && x >= 0 && x <= 1)) { curve = { values: v, hop: result.frame_hop }; used.add(k); break; }
+    }
+  }
+  for (const inp of inputs) if (inp.canvas) SD.drawWave(inp.canvas, inp.wave, spans, result.duration || (inp.wave && inp.wave.duration), curve);
 
   if (typeof result.score === "number") {   // verification of two inputs
     used.add("score");
@@ -122,11 +138,11 @@ SD.renderResult = function (box, result, inputs) {
   }
   if (segs && segs.some((s) => typeof s.text === "string")) {
     const ol = SD.el("ol", { class: "transcript", id: "transcript" });
-    for (const s of segs) ol.append(SD.el("li", { class: "seg-text" }, SD.el("span", { class: "t", text: `${SD.fmt(s.start)}–${SD.fmt(s.end)} s` }), s.text || ""));
+    for (const s of segs) ol.append(SD.el("li", { class: "seg-text" }, SD.el("span", { class: "t", text: `${SD.fmt(s.start)}–${SD.fmt(s.end)} s` }), " ", s.text || ""));
     box.append(ol);
   } else if (segs) {
     const ol = SD.el("ol", { class: "segments", id: "segments" });
-    for (const s of segs) ol.append(SD.el("li", { class: "segment" }, SD.el("span", { class: "t", text: `${SD.fmt(s.start)} – ${SD.fmt(s.end)} s` }), `(${SD.fmt(s.end - s.start)} s)`));
+    for (const s of segs) ol.append(SD.el("li", { class: "segment" }, SD.el("span", { class: "t", text: `${SD.fmt(s.start)} – ${SD.fmt(s.end)} s` }), " ", `(${SD.fmt(s.end - s.start)} s)`));
     box.append(SD.el("p", { class: "muted", text: `${segs.length} segment(s)` }), ol);
   } else if (Array.isArray(result.segments)) {
     box.append(SD.el("p", { class: "muted", id: "segments-none", text: "no segments" }));
@@ -137,8 +153,15 @@ SD.renderResult = function (box, result, inputs) {
   }
   const table = SD.el("table", { class: "kv" });
   for (const [k, v] of Object.entries(result)) {
-    if (used.has(k) || v === null || typeof v === "object") continue;
-    table.append(SD.el("tr", {}, SD.el("td", { text: k }), SD.el("td", { text: typeof v === "number" ? String(Math.round(v * 1e4) / 1e4) : String(v) })));
+    if (used.has(k) || v === null || Array.isArray(v)) continue;
+    const show = (x) => (typeof x === "number" ? String(Math.round(x * 1e4) / 1e4) : String(x));
+    let text;
+    if (typeof v === "object") {   // a flat object of scalars: "k v, k v"
+      const parts = Object.entries(v).filter(([, x]) => x === null || typeof x !== "object");
+      if (!parts.length) continue;
+      text = parts.map(([a, x]) => `${a} ${show(x)}`).join(", ");
+    } else text = show(v);
+    table.append(SD.el("tr", {}, SD.el("td", { text: k }), SD.el("td", { text })));
   }
   if (table.children.length) box.append(table);
 };
