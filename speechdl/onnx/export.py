@@ -127,6 +127,8 @@ def export_waveform_graph(
         "export_seconds"}`` (+ ``"onnx"``: the bytes, when ``out`` is None).
     """
     t0 = time.perf_counter()
+    if out is not None and Path(out).is_dir():  # fail before the work, not after
+        raise ConfigError(out, "is a directory", "pass a file name such as model.onnx")
     waves = [check_signal(sample_rate, s, seed=i) for i, s in enumerate(seconds)]
     axes = {"waveform": {1: "samples"}, **dynamic_axes}
     data = graph_bytes(module, torch.from_numpy(waves[0])[None], ["waveform"], output_names, axes, opset)
@@ -147,3 +149,25 @@ def export_waveform_graph(
         write_atomic(data, out)
     info["export_seconds"] = round(time.perf_counter() - t0, 3)
     return info
+
+
+def export_bundle(name_or_path: str | os.PathLike, task: str, out: str | os.PathLike) -> dict[str, Any]:
+    """``Pipeline.export_onnx(out)`` of a bundle that must be of ``task`` (the ``export --onnx`` verbs).
+
+    Another task's bundle is a one-line :class:`~speechdl.errors.ConfigError`.
+    """
+    from speechdl.api import pipeline_class, read_meta
+
+    path, meta = read_meta(name_or_path)
+    if meta["task"] != task:
+        article = "an" if task[:1] in "aeiou" else "a"
+        raise ConfigError(path, f"is a {meta['task']!r} bundle, not {article} {task} one",
+                          f"pass {article} {task} bundle")
+    return pipeline_class(task).from_bundle(path, meta).export_onnx(out)
+
+
+def summary_line(info: dict[str, Any]) -> str:
+    """One line for the CLI: ``onnx: PATH (max |onnxruntime - torch| = D on N and M samples)``."""
+    lengths = " and ".join(str(n) for n in info.get("checked_samples", []))
+    return (f"onnx: {info['path']} (max |onnxruntime - torch| = {info['max_abs_diff']:.2e} on {lengths} samples; "
+            f"inputs {', '.join(info.get('inputs', []))} -> outputs {', '.join(info.get('outputs', []))})")

@@ -11,7 +11,8 @@
 * ``eval MANIFEST... --model BUNDLE``: WER and CER (jiwer, on normalised text) and the worst utterances.
 * ``train RECIPE.yaml [key=value ...]``: the engine (``speechdl train``) on an ASR recipe.
 * ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N] [--segmenter NAME]``: bundle a run
-  (averaging its kept best checkpoints), optionally with its default LM and beam.
+  (averaging its kept best checkpoints), optionally with its default LM and beam; ``--onnx OUT.onnx``
+  (with a run, or ``--model BUNDLE``) writes the waveform -> CTC log-probabilities graph (parity-checked).
 * ``lm build TEXT... --order 3 --out lm.arpa``: word n-gram LM (modified Kneser-Ney) for ``--lm``.
 
 Example:
@@ -127,13 +128,25 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr export``."""
+    from speechdl.errors import ConfigError
     from speechdl.tasks.asr.export import export_run
 
-    decoding = {"beam": args.beam, "alpha": args.alpha, "beta": args.beta}
-    segmenter = None if args.segmenter.lower() == "none" else args.segmenter
-    path = export_run(args.run, args.bundle, average=args.average, half=args.half, decoding=decoding, lm=args.lm,
-                      segmenter=segmenter)
-    print(f"bundle: {path}")
+    if not args.bundle and not args.onnx:
+        raise ConfigError("asr export", "nothing to write", "pass RUN_DIR --bundle OUT and/or --onnx OUT.onnx")
+    source = args.model
+    if args.run or args.bundle:
+        if not (args.run and args.bundle):
+            raise ConfigError("asr export", "a run directory is exported with --bundle OUT",
+                              "pass RUN_DIR --bundle DIR")
+        decoding = {"beam": args.beam, "alpha": args.alpha, "beta": args.beta}
+        segmenter = None if args.segmenter.lower() == "none" else args.segmenter
+        source = export_run(args.run, args.bundle, average=args.average, half=args.half, decoding=decoding,
+                            lm=args.lm, segmenter=segmenter)
+        print(f"bundle: {source}")
+    if args.onnx:
+        from speechdl.onnx.export import export_bundle, summary_line
+
+        print(summary_line(export_bundle(source, "asr", args.onnx)))
     return 0
 
 
@@ -176,11 +189,15 @@ def register(groups: Any) -> None:
 
     train_cli.add_task_train_verb(verbs, "asr", "recipes/asr/ds2_char.yaml")
 
-    x = verbs.add_parser("export", help="bundle a training run (averaging its best checkpoints)",
+    x = verbs.add_parser("export", help="bundle a training run (averaging its best checkpoints) and/or write ONNX",
                          description="speechdl asr export RUN_DIR --bundle OUT [--average N] [--half] "
-                                     "[--lm ARPA --beam N --alpha A --beta B]")
-    x.add_argument("run", help="training run directory (its out_dir)")
-    x.add_argument("--bundle", required=True, metavar="OUT", help="bundle directory to write")
+                                     "[--lm ARPA --beam N --alpha A --beta B] [--onnx OUT.onnx]; or "
+                                     "--model BUNDLE --onnx OUT.onnx (waveform -> CTC log-probabilities, checked "
+                                     "against torch; decoding stays in Python)")
+    x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
+    x.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
+    x.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write the recogniser as ONNX (front-end included)")
+    x.add_argument("--model", default="asr", metavar="BUNDLE", help="bundle for --onnx without a run (default asr)")
     x.add_argument("--average", type=int, default=None, metavar="N",
                    help="average the N latest of the kept best checkpoints (default: all kept)")
     x.add_argument("--half", action="store_true", help="store weights as float16")

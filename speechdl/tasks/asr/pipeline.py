@@ -157,3 +157,11 @@ class ASRPipeline(Pipeline):
             out.append({"start": round(a, 3), "end": round(b, 3), "text": text})
         return ASRResult(file=name, duration=round(duration, 3), text=" ".join(s["text"] for s in out if s["text"]),
                          segments=out)
+
+    def export_onnx(self, out: str | os.PathLike) -> dict[str, Any]:
+        """The recogniser as one ONNX graph, front-end included: ``waveform (1, samples)`` -> CTC
+        ``log_probs (1, frames', vocab)``, checked against torch (:mod:`speechdl.tasks.asr.onnx`); decoding
+        (greedy, beam search, the LM) and the segmenter stay in Python."""
+        from speechdl.tasks.asr.onnx import export_asr
+
+        return export_asr(self.engine.model, self.engine.cfg, out)

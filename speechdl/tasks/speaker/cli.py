@@ -14,7 +14,8 @@
 * ``train RECIPE.yaml [key=value ...]``: the engine on a speaker recipe (``recipes/speaker/``).
 * ``export RUN --bundle OUT [--operating-point eer|far=R|p_target=P|min_dcf=P] [--trials LIST --root DIR]
   [--backend cosine|plda] [--cohort-size N] [--lda-dim D] [--backend-data DIR...] [--max-per-speaker M]``:
-  bundle a run with its back-end (LDA + PLDA, AS-norm cohort) and calibrated thresholds.
+  bundle a run with its back-end (LDA + PLDA, AS-norm cohort) and calibrated thresholds; ``--onnx OUT.onnx``
+  (with a run, or ``--model BUNDLE``) writes the waveform -> embedding graph (parity-checked).
 """
 
 from __future__ import annotations
@@ -186,12 +187,24 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl speaker export``."""
+    from speechdl.errors import ConfigError
     from speechdl.tasks.speaker.export import export_run
 
-    path = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half,
-                      backend=args.backend, cohort_size=args.cohort_size, lda_dim=args.lda_dim,
-                      backend_data=args.backend_data, max_per_speaker=args.max_per_speaker)
-    print(f"bundle: {path}")
+    if not args.bundle and not args.onnx:
+        raise ConfigError("speaker export", "nothing to write", "pass RUN_DIR --bundle OUT and/or --onnx OUT.onnx")
+    source = args.model
+    if args.run or args.bundle:
+        if not (args.run and args.bundle):
+            raise ConfigError("speaker export", "a run directory is exported with --bundle OUT",
+                              "pass RUN_DIR --bundle DIR")
+        source = export_run(args.run, args.bundle, args.operating_point, args.trials, args.root, args.half,
+                            backend=args.backend, cohort_size=args.cohort_size, lda_dim=args.lda_dim,
+                            backend_data=args.backend_data, max_per_speaker=args.max_per_speaker)
+        print(f"bundle: {source}")
+    if args.onnx:
+        from speechdl.onnx.export import export_bundle, summary_line
+
+        print(summary_line(export_bundle(source, "speaker", args.onnx)))
     return 0
 
 
@@ -262,12 +275,16 @@ def register(groups: Any) -> None:
 
     train_cli.add_task_train_verb(verbs, "speaker", "recipes/speaker/toy_xvector.yaml")
 
-    x = verbs.add_parser("export", help="bundle a training run with a calibrated threshold",
+    x = verbs.add_parser("export", help="bundle a training run with a calibrated threshold and/or write ONNX",
                          description="speechdl speaker export RUN_DIR --bundle OUT [--operating-point OP] "
                                      "[--trials LIST --root DIR] [--half] [--backend cosine|plda] [--cohort-size N] "
-                                     "[--lda-dim D] [--backend-data MANIFEST_DIR...] [--max-per-speaker M]")
-    x.add_argument("run", help="training run directory (its out_dir)")
-    x.add_argument("--bundle", required=True, metavar="OUT", help="bundle directory to write")
+                                     "[--lda-dim D] [--backend-data MANIFEST_DIR...] [--max-per-speaker M] "
+                                     "[--onnx OUT.onnx]; or --model BUNDLE --onnx OUT.onnx")
+    x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
+    x.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
+    x.add_argument("--onnx", default=None, metavar="OUT.onnx",
+                   help="write the speaker encoder as ONNX (waveform -> embedding, front-end included)")
+    x.add_argument("--model", default="speaker", metavar="BUNDLE", help="bundle for --onnx without a run")
     x.add_argument("--operating-point", default="eer", metavar="OP",
                    help="decision threshold: eer (default), far=RATE, p_target=P or min_dcf=P")
     x.add_argument("--trials", default=None, metavar="LIST",

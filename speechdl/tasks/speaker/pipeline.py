@@ -155,6 +155,14 @@ class SpeakerPipeline(Pipeline):
                             decision="same" if d["same"] else "different", backend=backend, norm=norm, llr=llr,
                             probability=None if llr is None else round(0.5 + 0.5 * math.tanh(llr / 2), 6))
 
+    def export_onnx(self, out: str | os.PathLike) -> dict[str, Any]:
+        """The speaker encoder as one ONNX graph, front-end included: ``waveform (1, samples)`` ->
+        ``embedding (1, dim)``, checked against torch (:mod:`speechdl.tasks.speaker.onnx`); scoring (cosine,
+        PLDA, AS-norm, calibration) and the blocks of long files stay in Python."""
+        from speechdl.tasks.speaker.onnx import export_speaker
+
+        return export_speaker(self.engine.model, self.engine.cfg, out)
+
 
 def load_pipeline(name_or_path: str | os.PathLike = "speaker") -> SpeakerPipeline:
     """The :class:`SpeakerPipeline` of a shipped bundle name or bundle directory (another task's bundle:

@@ -131,7 +131,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl vad export``."""
-    from speechdl.tasks.vad.infer import export_onnx, export_run, load_vad
+    from speechdl.tasks.vad.infer import export_run
 
     if not args.bundle and not args.onnx:
         raise ConfigError("vad export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
@@ -144,8 +144,9 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         source = args.model
     if args.onnx:
-        diff = export_onnx(load_vad(source), args.onnx)
-        print(f"onnx: {args.onnx} (max |onnxruntime - torch| = {diff:.2e})")
+        from speechdl.onnx.export import export_bundle, summary_line
+
+        print(summary_line(export_bundle(source, "vad", args.onnx)))
     return 0
 
 
@@ -177,10 +178,12 @@ def register(groups: Any) -> None:
     add_task_train_verb(verbs, "vad", "recipes/vad/lstm_fast30.yaml")
     e = verbs.add_parser("export", help="bundle a training run (and/or write ONNX)",
                          description="speechdl vad export RUN_DIR --bundle OUT [--onnx OUT.onnx]; or "
-                                     "--model BUNDLE --onnx OUT.onnx. ONNX outputs are checked against torch.")
+                                     "--model BUNDLE --onnx OUT.onnx. The ONNX graph takes the waveform (front-end "
+                                     "included) and gives frame probabilities and logits, checked against torch.")
     e.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
     e.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
-    e.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write the frame model as ONNX")
+    e.add_argument("--onnx", default=None, metavar="OUT.onnx",
+                   help="write the VAD as ONNX (waveform -> frame probabilities)")
     e.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle for --onnx without a run")
     e.add_argument("--half", action="store_true", help="store weights as float16")
     e.set_defaults(func=run_export)

@@ -156,8 +156,9 @@ class VADPipeline(Pipeline):
         return VADStreamAdapter(self, self.post_config(**opts))
 
     def export_onnx(self, out: str | os.PathLike) -> dict[str, Any]:
-        """The frame model as ONNX (features -> logits), checked against torch."""
-        from speechdl.tasks.vad.infer import export_onnx
+        """The VAD as one ONNX graph, front-end included: ``waveform (1, samples)`` -> ``probabilities`` and
+        ``logits`` ``(1, frames)``, checked against this pipeline's torch path (:mod:`speechdl.tasks.vad.onnx`)."""
+        from speechdl.tasks.vad.onnx import export_vad
 
-        return {"path": str(out), "max_abs_diff": export_onnx(self.engine, out)}
+        return export_vad(self.engine, out)
 
