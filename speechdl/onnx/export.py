@@ -160,9 +160,11 @@ def export_bundle(name_or_path: str | os.PathLike, task: str, out: str | os.Path
 
     path, meta = read_meta(name_or_path)
     if meta["task"] != task:
-        article = "an" if task[:1] in "aeiou" else "a"
-        raise ConfigError(path, f"is a {meta['task']!r} bundle, not {article} {task} one",
-                          f"pass {article} {task} bundle")
+        def an(word: str) -> str:
+            return "an" if word[:1] in "aeiou" else "a"
+
+        raise ConfigError(path, f"is {an(meta['task'])} {meta['task']!r} bundle, not {an(task)} {task} one",
+                          f"pass {an(task)} {task} bundle")
     return pipeline_class(task).from_bundle(path, meta).export_onnx(out)
 
 
