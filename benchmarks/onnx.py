@@ -11,6 +11,8 @@ For every shipped bundle (``vad``, ``vad-lecture``, ``asr``, ``speaker``; ``--mo
     numpy for a dense net; ASR: ``Frontend`` + ``model(x, lengths)`` up to the CTC log-probabilities,
     decoding excluded; speaker: ``SpeakerModel.embed_waves``);
   - onnxruntime: the exported graph, one call per clip;
+* the front-end alone too (``Frontend`` vs :class:`~speechdl.onnx.frontend.GraphFrontend` in onnxruntime):
+  the FFT against the DFT by matrix product;
 * both on one thread (``torch.set_num_threads(1)``, ORT ``intra_op_num_threads=1``).
 
 x real time = seconds of audio per second of compute; speedup = torch time / onnxruntime time.
@@ -49,17 +51,18 @@ from speechdl.onnx.session import OrtRunner  # noqa: E402
 PROG = "benchmarks/onnx.py"
 MODELS = ("vad", "vad-lecture", "asr", "speaker")
 Fn = Callable[[np.ndarray], Any]
+Loaded = tuple[Any, Fn, Callable[[], dict[str, Any]]]  # (front-end config, torch path, export)
 
 
-def _vad(name: str) -> tuple[int, Fn, dict[str, Any]]:
+def _vad(name: str) -> Loaded:
     from speechdl.tasks.vad.infer import load_vad
     from speechdl.tasks.vad.onnx import export_vad
 
     vad = load_vad(name)
-    return vad.frontend.sample_rate, vad.probabilities, export_vad(vad, None)
+    return vad.frontend, vad.probabilities, lambda: export_vad(vad, None)
 
 
-def _asr(name: str) -> tuple[int, Fn, dict[str, Any]]:
+def _asr(name: str) -> Loaded:
     from speechdl.features import Frontend, FrontendConfig
     from speechdl.pretrained import load_model
     from speechdl.tasks.asr.onnx import export_asr
@@ -73,15 +76,32 @@ def _asr(name: str) -> tuple[int, Fn, dict[str, Any]]:
             x = frontend(torch.from_numpy(wave)[None])
             return model(x, torch.tensor([x.shape[1]]))[0].numpy()
 
-    return cfg.sample_rate, torch_path, export_asr(model, cfg, None)
+    return cfg, torch_path, lambda: export_asr(model, cfg, None)
 
 
-def _speaker(name: str) -> tuple[int, Fn, dict[str, Any]]:
+def _speaker(name: str) -> Loaded:
     from speechdl.tasks.speaker.infer import load_speaker
     from speechdl.tasks.speaker.onnx import export_speaker
 
     spk = load_speaker(name)
-    return spk.cfg.sample_rate, lambda w: spk.embed_waves([w]), export_speaker(spk.model, spk.cfg, None)
+    return spk.cfg, lambda w: spk.embed_waves([w]), lambda: export_speaker(spk.model, spk.cfg, None)
+
+
+def _frontends(cfg: Any) -> tuple[Fn, Fn]:
+    """The torch front-end and its onnxruntime graph, each ``(samples,) -> features``."""
+    from speechdl.features import Frontend
+    from speechdl.onnx.export import graph_bytes
+    from speechdl.onnx.frontend import GraphFrontend
+
+    data = graph_bytes(GraphFrontend(cfg), torch.zeros(1, cfg.sample_rate), ["waveform"], ["features"],
+                       {"waveform": {1: "samples"}, "features": {1: "frames"}})
+    runner, fe = OrtRunner(data, threads=1), Frontend(cfg).eval()
+
+    def torch_fe(wave: np.ndarray) -> Any:
+        with torch.no_grad():
+            return fe(torch.from_numpy(wave)[None])
+
+    return torch_fe, lambda w: runner(waveform=w[None])
 
 
 LOADERS = {"vad": _vad, "asr": _asr, "speaker": _speaker}
@@ -107,20 +127,25 @@ def bench_model(name: str, seconds: list[float], repeat: int) -> dict[str, Any]:
     if task not in LOADERS:
         raise SpeechdlError(name, f"task {task!r} has no ONNX graph here", f"choose among {', '.join(MODELS)}")
     t0 = time.perf_counter()
-    sr, torch_fn, info = LOADERS[task](name)
+    cfg, torch_fn, export = LOADERS[task](name)
     t1 = time.perf_counter()
+    info = export()
+    t2 = time.perf_counter()
     runner = OrtRunner(info["onnx"], threads=1)
-    session_s = time.perf_counter() - t1
+    session_s = time.perf_counter() - t2
+    fe_torch, fe_ort = _frontends(cfg)
     rows = []
-    for sec in seconds:
-        wave = check_signal(sr, sec, seed=3)
-        t_torch = fastest(lambda w=wave: torch_fn(w), repeat)
-        t_ort = fastest(lambda w=wave: runner(waveform=w[None]), repeat)
-        rows.append({"model": name, "task": task, "seconds": sec, "torch_ms": 1e3 * t_torch, "ort_ms": 1e3 * t_ort,
-                     "torch_xrt": sec / t_torch, "ort_xrt": sec / t_ort, "speedup": t_torch / t_ort})
+    for part, (f_torch, f_ort) in (("whole", (torch_fn, lambda w: runner(waveform=w[None]))),
+                                   ("front-end", (fe_torch, fe_ort))):
+        for sec in seconds:
+            wave = check_signal(cfg.sample_rate, sec, seed=3)
+            t_torch = fastest(lambda w=wave, f=f_torch: f(w), repeat)
+            t_ort = fastest(lambda w=wave, f=f_ort: f(w), repeat)
+            rows.append({"model": name, "task": task, "part": part, "seconds": sec, "torch_ms": 1e3 * t_torch,
+                         "ort_ms": 1e3 * t_ort, "torch_xrt": sec / t_torch, "ort_xrt": sec / t_ort,
+                         "speedup": t_torch / t_ort})
     return {"model": name, "task": task, "max_abs_diff": info["max_abs_diff"], "graph_mb": info["bytes"] / 2**20,
-            "export_s": info["export_seconds"], "session_s": session_s, "load_total_s": t1 - t0 + session_s,
-            "rows": rows}
+            "load_s": t1 - t0, "export_s": t2 - t1, "session_s": session_s, "rows": rows}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,16 +163,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def tables(report: dict[str, Any]) -> str:
     """Human tables: speed per clip, then the export facts."""
     c = report["config"]
-    speed = [{"model": r["model"], "clip s": f"{r['seconds']:g}", "torch ms": f"{r['torch_ms']:.1f}",
+    speed = [{"model": r["model"], "part": r["part"], "clip s": f"{r['seconds']:g}", "torch ms": f"{r['torch_ms']:.1f}",
               "onnxruntime ms": f"{r['ort_ms']:.1f}", "torch xRT": f"{r['torch_xrt']:.0f}",
               "onnxruntime xRT": f"{r['ort_xrt']:.0f}", "speedup": f"{r['speedup']:.2f}x"}
              for m in report["models"] for r in m["rows"]]
     facts = [{"model": m["model"], "max |ort - torch|": f"{m['max_abs_diff']:.1e}", "graph MB": f"{m['graph_mb']:.1f}",
-              "export s": f"{m['export_s']:.2f}", "session s": f"{m['session_s']:.2f}"} for m in report["models"]]
+              "torch load s": f"{m['load_s']:.2f}", "export + check s": f"{m['export_s']:.2f}",
+              "session s": f"{m['session_s']:.2f}"} for m in report["models"]]
     head = (f"torch {c['torch']} vs onnxruntime {c['onnxruntime']}, 1 thread each, fastest of {c['repeat']} "
             f"passes, {c['cpu']}")
-    return "\n\n".join([head, format_table(speed), "export at load time (in memory, parity-checked):\n"
-                        + format_table(facts)])
+    return "\n\n".join([head, format_table(speed), "what onnxruntime by default would add to loading (export in "
+                        "memory, parity-checked, then the session):\n" + format_table(facts)])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -113,6 +113,20 @@ def test_other_ctc_and_speaker_architectures_export():
         assert export_speaker(net.eval(), cfg, None)["max_abs_diff"] < 1e-4
 
 
+@pytest.mark.parametrize("name,kwargs,cfg", [
+    ("cnn1d", {"in_dim": 40, "out_dim": 1, "channels": [4], "kernel_size": 5, "norm": None}, FrontendConfig.logmel()),
+    ("vad_crnn", {"in_dim": 40}, FrontendConfig.logmel()),
+    ("rnn", {"in_dim": 40, "hidden_size": 8, "cell": "gru", "bidirectional": True, "out_dim": 1},
+     FrontendConfig.logmel(preemphasis=0.97)),
+    ("dense", {"in_dim": 39 * 5, "hidden": [8], "out_dim": 1}, FrontendConfig.mfcc39(stack=2)),
+], ids=["cnn1d", "crnn", "bigru", "stacked_dense"])
+def test_other_vad_architectures_export(name, kwargs, cfg):
+    from speechdl.tasks.vad.onnx import export_vad
+    from tests.vad_models import random_vad
+
+    assert export_vad(random_vad(name, kwargs, cfg), None)["max_abs_diff"] < 1e-4
+
+
 def test_attention_asr_has_no_graph_and_says_so_in_one_line():
     from speechdl.tasks.asr.onnx import export_asr
 

@@ -69,7 +69,7 @@ def test_onnx_frontend_equals_torch_on_every_length(name):
         got = runner(waveform=wave[None])["features"]
         assert got.shape == (1, cfg.num_frames(len(wave)), cfg.feature_dim), sig
         assert model_view_error(got, ref) < 1e-4, (name, sig)
-        assert np.abs(got - ref).max() < 2e-3, (name, sig)  # raw dB / ln units too (MFCC c0 of dB spans ~600)
+        assert np.abs(got - ref).max() < 5e-4, (name, sig)  # raw dB / ln units too (measured: 1.2e-4 at most)
 
 
 def test_power_spectrum_kind_matches_relative_to_the_frame():
