@@ -18,7 +18,7 @@ A DFT by matrix product rounds differently from the FFT (both err by about 1e-7 
 the quietest bands of a loud frame differ most): features agree to about 1.2e-4 in ln or dB units on
 speech, and to 6e-5 or better once normalised per feature as the models see them
 (``tests/unit/test_onnx_frontend.py``).
-The FFT front-end of torch is 3-8x faster than this graph in onnxruntime (``benchmarks/onnx.py``).
+The FFT front-end of torch is 3-8x faster than this graph in onnxruntime (``benchmarks/onnx_speed.py``).
 
 Example:
     >>> import torch

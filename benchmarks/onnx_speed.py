@@ -18,9 +18,12 @@ For every shipped bundle (``vad``, ``vad-lecture``, ``asr``, ``speaker``; ``--mo
 x real time = seconds of audio per second of compute; speedup = torch time / onnxruntime time.
 
 Usage:
-    python benchmarks/onnx.py                      # every shipped model, clips of 2 and 10 s
-    python benchmarks/onnx.py --models asr --seconds 5 20 --repeat 5
-    python benchmarks/onnx.py --format json --out onnx.json
+    python benchmarks/onnx_speed.py                 # every shipped model, clips of 2 and 10 s
+    python benchmarks/onnx_speed.py --models asr --seconds 5 20 --repeat 5
+    python benchmarks/onnx_speed.py --format json --out onnx.json
+
+(Not ``benchmarks/onnx.py``: a script run from this folder has it first on ``sys.path``, so a file named
+``onnx.py`` here would be imported as the ``onnx`` package by ``torch.onnx`` and by ``benchmarks/vad.py``.)
 """
 
 from __future__ import annotations
@@ -35,10 +38,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# run as a script, this file's folder is sys.path[0] and this file would shadow the onnx package
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -48,7 +48,7 @@ from speechdl.errors import SpeechdlError  # noqa: E402
 from speechdl.onnx.export import check_signal  # noqa: E402
 from speechdl.onnx.session import OrtRunner  # noqa: E402
 
-PROG = "benchmarks/onnx.py"
+PROG = "benchmarks/onnx_speed.py"
 MODELS = ("vad", "vad-lecture", "asr", "speaker")
 Fn = Callable[[np.ndarray], Any]
 Loaded = tuple[Any, Fn, Callable[[], dict[str, Any]]]  # (front-end config, torch path, export)
