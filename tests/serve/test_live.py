@@ -83,3 +83,21 @@ def test_websocket_over_a_real_socket(live_server):
         assert end["event"] == "end"
         got += end["probabilities"]
     np.testing.assert_allclose(got, offline, atol=2e-4)
+
+
+def test_the_malformed_corpus_against_the_real_server(live_server):
+    """Every malformed request of the corpus, over a real socket: same statuses and one-line JSON; the
+    fixture then finds no traceback in the server's log."""
+    import httpx2
+
+    from tests.serve.test_malformed import CORPUS, check_error
+
+    url, log = live_server
+    with httpx2.Client(base_url=url, timeout=120) as client:
+        for name, method, path, kwargs, status, kind in CORPUS:
+            if name == "huge upload by content-length":   # a lying header: test_a_huge_announced_body_... sends it
+                continue
+            r = client.request(method, path, **kwargs)
+            assert r.status_code == status, (name, r.text[:300])
+            check_error(r, status, kind)
+    assert "Traceback" not in log.read_text()

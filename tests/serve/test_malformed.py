@@ -36,11 +36,20 @@ def audio(content, name="a.wav", field="audio"):
     return {"files": {field: (name, content, "application/octet-stream")}}
 
 
-def chunked(total, piece=1 << 20):
-    sent = 0
-    while sent < total:
-        yield b"\x00" * min(piece, total - sent)
-        sent += piece
+class Chunked:
+    """A multipart body (boundary XyZ) whose ``audio`` file part is ``total`` bytes, sent in pieces with no
+    Content-Length; iterable again for every request that sends it."""
+
+    def __init__(self, total: int, piece: int = 1 << 20) -> None:
+        self.total, self.piece = total, piece
+
+    def __iter__(self):
+        yield b'--XyZ\r\nContent-Disposition: form-data; name="audio"; filename="big.wav"\r\n\r\nRIFF'
+        sent = 4
+        while sent < self.total:
+            yield b"\x00" * min(self.piece, self.total - sent)
+            sent += self.piece
+        yield b"\r\n--XyZ--\r\n"
 
 
 BIG = 25 * 1024 * 1024 + 70 * 1024
@@ -62,7 +71,7 @@ CORPUS = [
      {"content": b"x", "headers": {"content-type": MULTI, "content-length": str(10**12)}}, 413, "payload_too_large"),
     ("huge upload in a file", "POST", "/v1/vad", audio(b"RIFF" + b"\x00" * BIG), 413, "payload_too_large"),
     ("huge chunked upload without length", "POST", "/v1/vad",
-     {"content": chunked(BIG), "headers": {"content-type": MULTI}}, 413, "payload_too_large"),
+     {"content": Chunked(BIG), "headers": {"content-type": MULTI}}, 413, "payload_too_large"),
     ("empty file", "POST", "/v1/vad", audio(b""), 400, "bad_audio"),
     ("truncated flac", "POST", "/v1/vad", audio(FLAC[: len(FLAC) // 2], "a.flac"), 400, "bad_audio"),
     ("flac header only", "POST", "/v1/vad", audio(FLAC[:200], "a.flac"), 400, "bad_audio"),
@@ -170,8 +179,8 @@ def test_malformed_text_requests(fake_client, kwargs, status):
 
 
 def test_timeout_is_504_and_a_full_queue_is_503(fake_client, tmp_path):
-    """workers=1, queue=0: while the gate holds the only worker, another request is refused (503); a request
-    that outlives the timeout is answered 504, and its files are removed once the model lets go."""
+    """workers=1, queue=0: while the gate holds the only worker, another request is refused (503); requests
+    that outlive the timeout are answered 504, and their files are removed once the model lets go."""
     import threading
 
     gate, server = fake_client.pipes["gate"], fake_client.server
@@ -187,15 +196,26 @@ def test_timeout_is_504_and_a_full_queue_is_503(fake_client, tmp_path):
     assert first["r"].status_code == 200 and first["r"].json()["file"] == "a.flac"
     assert server.pool.busy == 0
 
+    # one request running (held by the gate), one waiting: both outlive the timeout. The waiting one is
+    # cancelled (it never runs); the running one finishes in the background and keeps its slot until then.
     gate.release.clear()
     gate.entered.clear()
-    server.pool.timeout = 0.05   # the gate holds the worker far longer than this: no race either way
-    late = fake_client.post("/v1/gate", **audio(FLAC, "c.flac"))
-    check_error(late, 504, "timeout")
-    assert gate.entered.wait(60) and server.pool.busy == 1   # the job still runs, still counted
+    runs = len(gate.seen_paths)
+    server.pool.timeout, server.pool.capacity = 3.0, 2
+    held: dict = {}
+    worker = threading.Thread(target=lambda: held.update(r=fake_client.post("/v1/gate", **audio(FLAC, "c.flac"))))
+    worker.start()
+    assert gate.entered.wait(60)
+    waiting = fake_client.post("/v1/gate", **audio(FLAC, "d.flac"))
+    check_error(waiting, 504, "timeout")
+    worker.join(60)
+    check_error(held["r"], 504, "timeout")
+    assert server.pool.busy == 1 and len(gate.seen_paths) == runs + 1   # the waiting one never ran
+    assert len(list(tmp_path.iterdir())) == 1                          # the running one's files are still there
     gate.release.set()
     for _ in range(600):
         if server.pool.busy == 0 and not list(tmp_path.iterdir()):
             break
         threading.Event().wait(0.05)
     assert server.pool.busy == 0 and list(tmp_path.iterdir()) == []
+    assert len(gate.seen_paths) == runs + 1
