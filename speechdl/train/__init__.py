@@ -1,22 +1,29 @@
 """Training engine: recipes (YAML → dataclasses), task and dataset registries, the Lightning trainer.
 
+The names below are imported on first use, so ``import speechdl.train.config`` (recipes, CLI
+registration) does not pull in Lightning; tasks and datasets are found through the catalogue.
+
 Example:
     >>> from speechdl.train import RecipeConfig, available_tasks
     >>> "classify" in available_tasks()
     True
 """
 
-# built-in tasks and toy datasets beyond the generic ones: always registered
-from speechdl.train import datasets_toy, tasks_generative, tasks_seq2seq  # noqa: F401,E402
-from speechdl.train.components import check_components
-from speechdl.train.config import Component, RecipeConfig
-from speechdl.train.datamodule import RecipeDataModule, pad_collate
-from speechdl.train.datasets import available_datasets, build_dataset, register_dataset
-from speechdl.train.tasks import TaskModule, available_tasks, register_task, task_class
-from speechdl.train.trainer import RunResult, TrainingInterrupted, build_trainer, train
+from typing import Any
 
-__all__ = [
-    "Component", "RecipeConfig", "RecipeDataModule", "RunResult", "TaskModule", "TrainingInterrupted",
-    "available_datasets", "available_tasks", "build_dataset", "build_trainer", "check_components",
-    "pad_collate", "register_dataset", "register_task", "task_class", "train",
-]
+_EXPORTS = {
+    "check_components": "components", "Component": "config", "RecipeConfig": "config",
+    "RecipeDataModule": "datamodule", "pad_collate": "datamodule",
+    "available_datasets": "datasets", "build_dataset": "datasets", "register_dataset": "datasets",
+    "TaskModule": "tasks", "available_tasks": "tasks", "register_task": "tasks", "task_class": "tasks",
+    "RunResult": "trainer", "TrainingInterrupted": "trainer", "build_trainer": "trainer", "train": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"speechdl.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'speechdl.train' has no attribute {name!r}")

@@ -8,7 +8,6 @@ import sys
 from speechdl.console import add_format_option, emit
 from speechdl.errors import ConfigError
 from speechdl.train.config import RecipeConfig
-from speechdl.train.trainer import TrainingInterrupted, is_rank_zero, train
 
 
 def register(groups) -> None:
@@ -58,7 +57,9 @@ def _split_remainder(args: argparse.Namespace) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``speechdl train``."""
+    """Handler of ``speechdl train`` (Lightning is imported here, not when the verb is registered)."""
+    from speechdl.train.trainer import TrainingInterrupted, is_rank_zero, train
+
     overrides = _split_remainder(args)
     if args.device:
         overrides.append(f"trainer.device={args.device}")
