@@ -45,6 +45,11 @@ def test_loading_the_shipped_bundle_imports_no_lightning():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+    code = ("import speechdl, sys; p = speechdl.load('asr'); p.component('segmenter'); "
+            "print(sorted(m for m in sys.modules if m.startswith(('lightning', 'speechdl.train'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"                                  # nor its segmenter, nor the trainer
 
 
 def test_bundle_declares_its_segmenter_and_it_resolves_to_the_vad(asr):

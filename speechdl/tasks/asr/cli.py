@@ -16,8 +16,12 @@
 * ``lm build TEXT... --order 3 --out lm.arpa``: word n-gram LM (modified Kneser-Ney) for ``--lm``.
 
 Example:
-    >>> format_srt([{"start": 0.0, "end": 1.5, "text": "hello"}, {"start": 2.0, "end": 2.5, "text": ""}])
-    '1\n00:00:00,000 --> 00:00:01,500\nhello\n\n'
+    >>> print(format_srt([{"start": 0.0, "end": 1.5, "text": "hello"}, {"start": 2.0, "end": 2.5, "text": ""}]))
+    1
+    00:00:00,000 --> 00:00:01,500
+    hello
+    <BLANKLINE>
+    <BLANKLINE>
 """
 
 from __future__ import annotations
