@@ -60,6 +60,8 @@ def _decode_options(p: argparse.ArgumentParser, transcribe: bool = False) -> Non
             continue
         flag, meta = "--" + o.name.replace("_", "-"), o.name.upper()
         extra = f" (default {o.default})" if o.default is not None else ""
+        if o.minimum is not None and o.maximum is not None:
+            extra += f"; {o.minimum:g}..{o.maximum:g}"
         if o.name == "lm":
             meta, extra = "LM", "; or an ARPA file (.arpa / .arpa.gz), here and in Python only (default bundle)"
         p.add_argument(flag, default=None, metavar=meta, help=o.help + extra)
