@@ -159,8 +159,13 @@ def run_batch(model: str, kind: str, inputs: list[str], options: dict[str, Any],
         for name in ("workers", "shards", "scheduler"):
             if name in batch:
                 raise ConfigError(f"--{name}", "is an engine option", "add --engine dask, or drop it")
-        summary = run_shard(model, source, out, parse_shard(_word(batch, "shard")), options, retry, progress,
-                            threads=_int(batch, "threads", None))
+        shard, threads = parse_shard(_word(batch, "shard")), _int(batch, "threads", None)
+        try:
+            summary = run_shard(model, source, out, shard, options, retry, progress, threads=threads)
+        except KeyboardInterrupt:
+            print(f"speechdl: interrupted; the finished items of shard {shard} are kept: run the same command "
+                  "again to resume", file=sys.stderr)
+            return 130
     print(json.dumps(summary, ensure_ascii=False) if fmt == "json" else _summary_text(summary))
     return 0
 

@@ -110,7 +110,8 @@ def test_merge_refuses_unfinished_shards(capsys, tmp_path):
 
 
 def test_sigkill_mid_run_loses_at_most_the_item_in_flight(tmp_path):
-    """A real subprocess killed with SIGKILL while it writes: every line is whole, and the rerun does the rest."""
+    """A real subprocess killed with SIGKILL while it writes, then one stopped by Ctrl-C: every line is whole,
+    and the last rerun does exactly the rest."""
     n = 300
     audio = tmp_path / "a.flac"
     shutil.copy(SAMPLE, audio)
@@ -135,6 +136,20 @@ def test_sigkill_mid_run_loses_at_most_the_item_in_flight(tmp_path):
     kept = [json.loads(ln) for ln in data.splitlines() if ln.strip()]   # raises on a broken line
     assert 5 <= len(kept) < n and data.endswith(b"\n") and all(r["ok"] for r in kept)
     assert not (out / "summary.1-of-1.json").exists() and not (out / "results.jsonl").exists()
+
+    # Ctrl-C: a one-line message, exit 130, whole lines again
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.read_bytes().count(b"\n") >= len(kept) + 5:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the second run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "run the same command again to resume" in err and "Traceback" not in err, err
+    kept = [json.loads(ln) for ln in results.read_bytes().splitlines() if ln.strip()]
+    assert len({r["id"] for r in kept}) == len(kept) < n
 
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
