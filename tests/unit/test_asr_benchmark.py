@@ -59,6 +59,7 @@ def lm(asr_toy, tmp_path_factory):
     return out / "lm.arpa"
 
 
+@pytest.mark.slow
 def test_quick_run_reports_every_system_set_and_training(asr_toy, lm, tmp_path, capsys):
     second = write_tone_corpus(tmp_path / "other", ASR_TEXTS[::-1], seed=11)
     argv = ["--model", str(asr_toy["bundle"]), "--lm", str(lm), "--eval", str(asr_toy["corpus"]), str(second),
@@ -132,6 +133,7 @@ def sentence_wave(tmp_path_factory):
     return audio.load(path, sample_rate=16000)[0]
 
 
+@pytest.mark.slow
 def test_pocketsphinx_reads_an_espeak_sentence(sentence_wave):
     pytest.importorskip("pocketsphinx")
     from speechdl.tasks.asr.baselines import PocketSphinx

@@ -40,6 +40,7 @@ def long_wav(tmp_path_factory) -> tuple[Path, np.ndarray]:
     return path, long
 
 
+@pytest.mark.slow
 def test_loading_the_shipped_bundle_imports_no_lightning():
     code = "import speechdl, sys; speechdl.load('asr'); print('lightning' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -62,6 +63,7 @@ def test_bundle_declares_its_segmenter_and_it_resolves_to_the_vad(asr):
     assert names == {"beam", "lm", "alpha", "beta", "ctc_weight", "max_seconds"}
 
 
+@pytest.mark.slow
 def test_sample_gives_the_engines_transcript(asr):
     r = asr.run(str(SAMPLE))
     assert isinstance(r, ASRResult) and r.text == SAMPLE_TEXT

@@ -34,6 +34,7 @@ def _fit(model, batch, loss_fn, steps: int, lr: float) -> list[float]:
     return losses
 
 
+@pytest.mark.slow
 def test_tiny_deepspeech2_learns_to_transcribe_unseen_renderings():
     torch.manual_seed(0)
     train_set, val_set = asr_tones(repeats=4)
@@ -56,6 +57,7 @@ def test_tiny_deepspeech2_learns_to_transcribe_unseen_renderings():
     assert CTCDecoder(val_set.tokenizer, beam=8)(logp, n) == hyps     # beam agrees on confident posteriors
 
 
+@pytest.mark.slow
 def test_tiny_joint_ctc_attention_model_learns():
     torch.manual_seed(0)
     train_set, val_set = asr_tones(repeats=3)

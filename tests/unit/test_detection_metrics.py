@@ -141,6 +141,7 @@ def test_summary_and_is_binary():
     assert D.is_binary([np.array([0.0, 1.0]), np.array([1.0])]) and not D.is_binary(S)
 
 
+@pytest.mark.slow
 def test_plots_write_png(tmp_path):
     rng = np.random.default_rng(3)
     y = rng.random(3000) < 0.4

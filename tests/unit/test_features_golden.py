@@ -22,6 +22,7 @@ def signal():
     return x
 
 
+@pytest.mark.slow
 def test_power_spectrum_matches_librosa(signal):
     ref = np.abs(librosa.stft(signal, pad_mode="constant", **STFT)) ** 2
     ours = PowerSpectrum()(torch.from_numpy(signal))[0].numpy().T

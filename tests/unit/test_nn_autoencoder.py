@@ -90,6 +90,7 @@ def test_autoencoder_overfits_low_rank_batch():
     assert losses[-1] < losses[0] / 10
 
 
+@pytest.mark.slow
 def test_conv_autoencoder_overfits_low_rank_frames():
     torch.manual_seed(0)
     x = low_rank(4, 20, 16, rank=3)
@@ -98,6 +99,7 @@ def test_conv_autoencoder_overfits_low_rank_frames():
     assert losses[-1] < losses[0] / 10
 
 
+@pytest.mark.slow
 def test_conv_autoencoder_as_enhancer_maps_noisy_to_clean():
     torch.manual_seed(0)
     clean = low_rank(4, 20, 16, rank=3)

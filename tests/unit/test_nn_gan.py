@@ -129,6 +129,7 @@ def test_adversarial_step_updates_both_and_reports_losses():
     assert all(p.requires_grad for p in d.parameters())  # D re-enabled after the G update
 
 
+@pytest.mark.slow
 def test_adversarial_step_reconstruction_term_segan_style():
     torch.manual_seed(0)
     t = torch.linspace(0, 1, 256)
@@ -165,6 +166,7 @@ def test_conv_discriminator_learns_to_separate():
     assert losses[-1] < losses[0] / 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["lsgan", "hinge"])
 def test_mlp_gan_matches_a_gaussian(kind):
     """A tiny GAN learns N(2, 0.5^2) from unit-Gaussian latents: mean and std within tolerance."""

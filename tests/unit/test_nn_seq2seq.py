@@ -119,6 +119,7 @@ def test_beam_of_one_equals_greedy_on_an_untrained_model():
     assert net.beam_search(x, lens, beam=1, max_len=7) == net.greedy_decode(x, lens, max_len=7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention", ["location", "additive"])
 def test_learns_to_reverse_and_decoders_reproduce_targets(attention):
     torch.manual_seed(0)

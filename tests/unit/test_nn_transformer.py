@@ -100,6 +100,7 @@ def test_attention_mixes_frames():
     assert (net(x)[0, 0] - net(x2)[0, 0]).abs().max() > 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_overfits_a_small_batch(name):
     torch.manual_seed(0)

@@ -71,6 +71,7 @@ def test_vad_bundle_graph_gives_the_pipeline_probabilities(name, tmp_path, sampl
     np.testing.assert_allclose(got["probabilities"], 1 / (1 + np.exp(-got["logits"])), atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n, t in BUNDLES.items() if t == "asr"])
 def test_asr_bundle_graph_gives_the_log_probabilities_and_the_transcript(name, tmp_path, sample):
     from speechdl.tasks.asr.decode import CTCDecoder

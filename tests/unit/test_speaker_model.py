@@ -102,6 +102,7 @@ def _learn(net: torch.nn.Module, epochs: int, lr: float) -> tuple[list[float], f
     return losses, before, _eer(net, unseen), _eer(net, seen)
 
 
+@pytest.mark.slow
 def test_tiny_xvector_with_softmax_learns_toy_speakers():
     torch.manual_seed(0)
     net = build("speaker_net", in_dim=40, num_speakers=12, embed_dim=32, encoder=XVECTOR, mean_norm=False)
@@ -110,6 +111,7 @@ def test_tiny_xvector_with_softmax_learns_toy_speakers():
     assert seen < 0.12 and after < 0.15 and after < before - 0.1, (before, after, seen)
 
 
+@pytest.mark.slow
 def test_tiny_resnet_with_aam_learns_toy_speakers():
     torch.manual_seed(0)
     net = build("speaker_net", in_dim=40, num_speakers=12, embed_dim=32, head="aam", margin=0.2, scale=20.0,

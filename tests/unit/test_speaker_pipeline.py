@@ -28,6 +28,7 @@ def spk():
     return speechdl.load("speaker")
 
 
+@pytest.mark.slow
 def test_loading_the_shipped_bundle_imports_no_lightning():
     code = ("import sys, speechdl.tasks.speaker; light = sorted(sys.modules); import speechdl; "
             "p = speechdl.load('speaker'); "

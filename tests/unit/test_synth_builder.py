@@ -35,6 +35,7 @@ def _fingerprint(out: Path) -> dict[str, str]:
     return fp
 
 
+@pytest.mark.slow
 def test_same_seed_same_corpus_any_workers_and_different_seed_differs(tmp_path):
     s1 = build(_cfg(), tmp_path / "a", workers=1)
     s2 = build(_cfg(), tmp_path / "b", workers=2)
@@ -89,6 +90,7 @@ def test_intervals_are_where_the_clean_signal_has_energy(tmp_path):
     assert checked >= 2
 
 
+@pytest.mark.slow
 def test_interrupted_build_resumes_to_the_same_corpus(tmp_path, monkeypatch):
     build(_cfg(), tmp_path / "ref", workers=1)
     real = builder.make_recording

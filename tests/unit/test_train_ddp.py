@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from speechdl.train import RecipeConfig, train
@@ -27,6 +28,7 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=False, map_location="cpu")["state_dict"]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path):
     recipe = tmp_path / "ddp.yaml"
     recipe.write_text(RECIPE)

@@ -104,6 +104,7 @@ def _key(rows):
     return [(r["trial"], r["params"], r["val_loss"], r["state"], r["epochs"]) for r in rows]
 
 
+@pytest.mark.slow
 def test_tiny_study_best_recipe_resume_and_seed(tmp_path):
     seen = []
     res = tune(RECIPE, SPACE, trials=3, overrides=FAST, study_dir=tmp_path / "s", on_trial=seen.append)

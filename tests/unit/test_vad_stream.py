@@ -40,6 +40,7 @@ def _run_stream(vad, chunk):
 
 @pytest.mark.parametrize("cfg", [FrontendConfig.mfcc39(), FrontendConfig.logmel(),
                                  FrontendConfig.mfcc39(stack=3, preemphasis=0.97)], ids=["mfcc39", "logmel", "stack"])
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numpy", "torch"])
 def test_feature_pipeline_equals_the_offline_frontend(cfg, engine):
     ref = Frontend(cfg)(torch.from_numpy(WAVE)[None])[0].numpy()
@@ -65,6 +66,7 @@ def test_numpy_twin_equals_the_torch_model(key):
     np.testing.assert_allclose(np.concatenate([a, b]), ref, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", list(MODELS))
 def test_streaming_equals_offline_for_every_chunk_size(key):
     name, kwargs, cfg = MODELS[key]
