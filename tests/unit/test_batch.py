@@ -150,3 +150,24 @@ def test_text_task_over_a_list(tmp_path):
     run_shard(ToyTextPipeline(None, {}, 0), Source("text", list_file=str(texts)), tmp_path / "out", progress=False)
     assert [(r["id"], r["result"]["words"]) for r in lines(tmp_path / "out" / "results.jsonl")] == [("a", 3), ("b", 1)]
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [m["name"] for m in speechdl.api.available()])
+def test_every_shipped_model_runs_in_batch(tmp_path, name):
+    """Driven by the shipped bundles: each one's batch record is its pipeline's own result."""
+    pipe = load_cached(name)
+    manifest = make_manifest(tmp_path / "data", 1)
+    audio = str(tmp_path / "data" / "copy00.flac")
+    if pipe.inputs == "audio":
+        source, direct = Source("audio", manifest=str(manifest)), audio
+    elif pipe.inputs == "audio_pair":
+        (tmp_path / "trials.txt").write_text("target copy00 copy00\n")
+        source = Source("audio_pair", manifest=str(manifest), trials=str(tmp_path / "trials.txt"))
+        direct = (audio, audio)
+    else:
+        (tmp_path / "texts.txt").write_text("t1\tspeech technology\n")
+        source, direct = Source("text", list_file=str(tmp_path / "texts.txt")), "speech technology"
+    s = run_shard(pipe, source, tmp_path / "out", progress=False)
+    [record] = lines(tmp_path / "out" / "results.jsonl")
+    assert s["ok"] == 1 and record["ok"] is True and record["result"] == pipe.run(direct).to_dict()
