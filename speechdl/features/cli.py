@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
-
-import numpy as np
 
 from speechdl import audio
 from speechdl.console import add_format_option, emit, progress
 from speechdl.errors import ConfigError
 from speechdl.features.config import FrontendConfig
-from speechdl.features.frontend import extract_file
+from speechdl.features.extract import extract_to_npy
 
 KINDS = {
     "logmel": FrontendConfig.logmel,
@@ -61,18 +58,11 @@ def run_extract(args: argparse.Namespace) -> int:
     if out.suffix != ".npy":
         raise ConfigError(args.out, "output must be a .npy file", "end the name with .npy")
     blocks = max(1, int(meta.duration / cfg.chunk_seconds) + 1)
-    feats = extract_file(args.file, cfg, progress=lambda it: progress(it, total=blocks, desc="features",
-                                                                      unit="block"))
-    tmp, final = audio.atomic_path(out)
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, feats.astype(np.float32))
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    summary = {"file": str(args.file), "out": str(final), "frames": int(feats.shape[0]),
-               "features": int(feats.shape[1]), "frame_shift": cfg.frame_shift, "kind": args.kind,
+    # streamed to a temporary sibling, header written last, renamed into place: bounded memory, atomic
+    frames, dim = extract_to_npy(args.file, cfg, out, progress=lambda it: progress(it, total=blocks, desc="features",
+                                                                                   unit="block"))
+    summary = {"file": str(args.file), "out": str(out), "frames": frames,
+               "features": dim, "frame_shift": cfg.frame_shift, "kind": args.kind,
                "duration": round(meta.duration, 3)}
     emit(summary, args.format)
     return 0
