@@ -54,7 +54,7 @@ def npy_header(rows: int, dim: int) -> bytes:
     """The 128-byte .npy (version 1.0) header of a C-order float32 array ``(rows, dim)``.
 
     Example:
-        >>> h = npy_header(3, 39); len(h), h[:6], h.rstrip()[-17:]
+        >>> h = npy_header(3, 39); len(h), h[:6], h.rstrip()[-18:]
         (128, b'\\x93NUMPY', b"shape': (3, 39), }")
     """
     text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
