@@ -134,7 +134,8 @@ def run_batch(model: str, kind: str, inputs: list[str], options: dict[str, Any],
     """``speechdl run MODEL --out DIR ...``: one shard here, or every shard on an engine."""
     import json
 
-    from speechdl.batch import run_distributed, run_shard
+    from speechdl.batch import run_shard
+    from speechdl.batch_engine import run_distributed
     from speechdl.batch_items import Source, parse_shard
 
     batch = {k: options.pop(k) for k in (*BATCH_VALUES, *BATCH_FLAGS) if k in options}

@@ -7,7 +7,8 @@ items already there; a killed run loses at most the item in flight. Items that f
 become error records and the run goes on; they are counted in the summary. When the last shard of N
 finishes, the shards are merged into ``out/results.jsonl`` (sorted by id).
 
-:func:`run_distributed` maps the shards onto the workers of a Dask cluster (a local one by default):
+:func:`speechdl.batch_engine.run_distributed` maps the shards onto the workers of a Dask cluster (a local
+one by default):
 each worker process loads the pipeline once and runs whole shards with :func:`run_shard`, so its files
 are those of the command line. The command line is ``speechdl run MODEL --manifest M --out DIR
 [--shard K/N]`` (see :mod:`speechdl.api_cli` and ``docs/distributed.md``).
@@ -34,7 +35,7 @@ from speechdl.batch_items import Item, Shard, Source, parse_shard
 from speechdl.batch_store import ShardWriter, all_complete, check_config, merge, results_path, summary_path, write_json
 from speechdl.errors import SpeechdlError
 
-__all__ = ["Shard", "Source", "load_cached", "merge", "parse_shard", "run_distributed", "run_item", "run_shard"]
+__all__ = ["Shard", "Source", "load_cached", "merge", "parse_shard", "run_item", "run_shard"]
 
 _LOADED: dict[str, Pipeline] = {}
 LOADS = {"count": 0}   # pipelines loaded by this process (a worker loads each model once)
@@ -156,16 +157,3 @@ def shard_task(model: str, source: Source, out: str, shard: Shard, options: dict
     summary = run_shard(model, source, out, shard, options, retry_errors, progress=False, threads=threads,
                         auto_merge=False)
     return {**summary, "pid": os.getpid(), "pipeline_loads": LOADS["count"]}
-
-
-def run_distributed(model: str | os.PathLike, manifest: Source | str | os.PathLike, out: str | os.PathLike,
-                    engine: str = "dask", workers: int = 2, shards: int | None = None,
-                    options: dict[str, Any] | None = None, address: str | None = None, threads: int = 1,
-                    retry_errors: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run all shards of ``manifest`` on a distributed engine and merge them; see
-    :func:`speechdl.batch_engine.run_distributed` (Dask; a local cluster of ``workers`` processes unless
-    ``address`` names a running scheduler)."""
-    from speechdl.batch_engine import run_distributed as _run
-
-    return _run(model, manifest, out, engine=engine, workers=workers, shards=shards, options=options,
-                address=address, threads=threads, retry_errors=retry_errors, progress=progress)

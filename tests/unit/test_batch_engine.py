@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from speechdl.batch import run_distributed, run_shard
+from speechdl.batch import run_shard
+from speechdl.batch_engine import run_distributed
 from speechdl.batch_store import read_records
 from speechdl.errors import ConfigError
 from tests.unit.test_batch import make_manifest
