@@ -104,7 +104,7 @@ def test_onnx_export_matches_torch(tmp_path, name, kwargs, cfg):
 
 
 def test_bundle_metrics_are_those_of_the_best_checkpoint_epoch(tmp_path):
-    from speechdl.tasks.vad.infer import _checkpoint_metrics
+    from speechdl.pretrained.export import checkpoint_metrics as _checkpoint_metrics
 
     log = tmp_path / "logs" / "version_0"
     log.mkdir(parents=True)

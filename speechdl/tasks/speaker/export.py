@@ -26,7 +26,6 @@ import torch
 
 from speechdl.errors import ConfigError
 from speechdl.features import FrontendConfig
-from speechdl.pretrained import save_bundle
 from speechdl.tasks.speaker.backends import calibrate, parse_operating_point
 from speechdl.tasks.speaker.infer import SpeakerModel
 from speechdl.tasks.speaker.scoring import BACKENDS, Scorer
@@ -131,25 +130,17 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_poi
     trial list ``trials`` (paths under ``root``). Returns the bundle's path.
     """
     from speechdl.metrics.verification import verification_metrics
-    from speechdl.nn import build
-    from speechdl.train.averaging import run_checkpoints
-    from speechdl.train.config import run_config
+    from speechdl.pretrained.export import load_run, save_run_bundle
 
     parse_operating_point(operating_point)        # a typo fails before any work
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend}", "unknown", f"use one of {', '.join(BACKENDS)}")
     if cohort_size < 0 or (lda_dim is not None and lda_dim < 1):
         raise ConfigError("--cohort-size / --lda-dim", "must be positive", "e.g. --cohort-size 200 --lda-dim 128")
-    run = Path(run_dir)
-    cfg = run_config(run, ("speaker",))
-    ckpt_path = run_checkpoints(run, 1)[-1]
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    meta = ckpt.get("speaker") or {}
+    run = load_run(run_dir, ("speaker",), payload_key="speaker")
+    cfg, meta, model, ckpt_path = run.config, run.payload, run.model, run.checkpoints[-1]
     if not meta.get("frontend"):
         raise ConfigError(ckpt_path, "holds no front-end", "re-train with this speechdl version")
-    kwargs = {k: v for k, v in cfg["model"].items() if k != "name"}
-    model = build(cfg["model"]["name"], **kwargs)
-    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
     spk = SpeakerModel(model, FrontendConfig.from_dict(meta["frontend"]))
 
     emb, labels, backend_source = backend_embeddings(spk, cfg, backend_data, max_per_speaker)
@@ -176,16 +167,13 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_poi
     with tempfile.TemporaryDirectory() as tmp:
         files, desc = scorer.to_files(tmp)
         desc["data"] = backend_source
-        return save_bundle(
-            out, task="speaker", model={"name": cfg["model"]["name"], "kwargs": kwargs},
-            state_dict=model.state_dict(), frontend=meta["frontend"],
+        return save_run_bundle(
+            run, out, task="speaker", frontend=meta["frontend"], half=half, files=files, metrics=metrics,
             thresholds={b: per[scorer.norm]["threshold"] for b, per in scorer.calibrations.items()},
-            metrics=metrics, data=dict(cfg.get("data") or {}),
-            reproduce=f"speechdl speaker train <recipe> --out {run}; speechdl speaker export {run} --bundle {out} "
-                      f"--operating-point {operating_point} --backend {backend} --cohort-size {cohort_size}",
-            card=f"Checkpoint: `{ckpt_path.name}`. Training speakers: {len(meta.get('speakers') or [])}. "
+            command=f"speechdl speaker export {run.path} --bundle {out} --operating-point {operating_point} "
+                    f"--backend {backend} --cohort-size {cohort_size}",
+            card=f"Training speakers: {len(meta.get('speakers') or [])}. "
                  f"Back-end ({', '.join(scorer.backends)}; default {scorer.default}, norm {scorer.norm}) fitted on "
                  f"{backend_source}; calibrated ({operating_point}) on {source}.",
-            half=half, files=files,
             extra={"calibration": cal, "backend": desc,
                    "embedding": {"dim": model.embed_dim, "score": scorer.default, "norm": scorer.norm}})

@@ -131,7 +131,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl vad export``."""
-    from speechdl.tasks.vad.infer import export_run
+    from speechdl.tasks.vad.export import export_run
 
     if not args.bundle and not args.onnx:
         raise ConfigError("vad export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")

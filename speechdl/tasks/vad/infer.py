@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from speechdl import audio
 from speechdl.errors import AudioError, ConfigError
 from speechdl.features import FrontendConfig
 from speechdl.features.incremental import FeaturePipeline
-from speechdl.pretrained import load_bundle, save_bundle
+from speechdl.pretrained import load_bundle
 from speechdl.tasks.vad.net import FrameModel
 from speechdl.tasks.vad.post import PostConfig, segments
 from speechdl.tasks.vad.stream import VADStream
@@ -157,82 +156,6 @@ class VAD:
 def load_vad(name_or_path: str | os.PathLike = "vad") -> VAD:
     """:meth:`VAD.from_bundle` (default: the shipped bundle ``vad``)."""
     return VAD.from_bundle(name_or_path)
-
-
-# ---------------------------------------------------------------- export from a training run
-def _best_checkpoint(run: Path) -> Path:
-    ckdir = run / "checkpoints"
-    best = sorted(ckdir.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    last = ckdir / "last.ckpt"
-    if best:
-        return best[-1]
-    if last.exists():
-        return last
-    raise ConfigError(run, "no checkpoint in checkpoints/", "pass the out_dir of a 'speechdl vad train' run")
-
-
-def _checkpoint_metrics(run: Path, ckpt: Path) -> dict[str, float]:
-    """Validation metrics of the checkpoint's epoch (``best-EEE-...``; ``last.ckpt``: the last epoch logged)."""
-    import csv
-    import re
-
-    files = sorted(run.glob("logs/version_*/metrics.csv"))
-    if not files:
-        return {}
-    m = re.match(r"best-(\d+)-", ckpt.name)
-    rows: dict[float, dict[str, float]] = {}
-    for f in files:  # a resumed run logs into a new version
-        with f.open() as fh:
-            for row in csv.DictReader(fh):
-                vals = {k: round(float(v), 6) for k, v in row.items() if v not in ("", None) and k.startswith("val_")}
-                if vals and row.get("epoch") not in ("", None):
-                    rows.setdefault(float(row["epoch"]), {}).update(vals)
-    if not rows:
-        return {}
-    epoch = float(m.group(1)) if m and float(m.group(1)) in rows else max(rows)
-    return {"epoch": epoch, **rows[epoch]}
-
-
-def frontend_of_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The FrontendConfig dict of a resolved recipe's ``data.frontend`` (``vad_frames``: a dict,
-    ``"mfcc39"`` (the default) or ``"logmel"``)."""
-    fe = (cfg.get("data") or {}).get("frontend")
-    if fe is None or fe == "mfcc39":
-        return FrontendConfig.mfcc39().to_dict()
-    if fe == "logmel":
-        return FrontendConfig.logmel().to_dict()
-    if not isinstance(fe, dict):
-        raise ConfigError("recipe", f"data.frontend={fe!r} is not a FrontendConfig", "use mfcc39, logmel or a dict")
-    return FrontendConfig.from_dict(dict(fe)).to_dict()
-
-
-def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, post: PostConfig | None = None,
-               half: bool = False, card: str = "") -> Path:
-    """Bundle the best checkpoint of a ``vad`` training run (resolved ``config.yaml`` + checkpoint)."""
-    import yaml
-
-    run = Path(run_dir)
-    try:
-        cfg = yaml.safe_load((run / "config.yaml").read_text())
-    except OSError:
-        raise ConfigError(run, "no config.yaml (not a training run directory)", "pass the run's out_dir") from None
-    if (cfg.get("task") or {}).get("name") != "vad":
-        raise ConfigError(run, f"task is {(cfg.get('task') or {}).get('name')!r}, not vad", "export a vad run")
-    ckpt = _best_checkpoint(run)
-    sd = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    state = {("net." + k[6:] if k.startswith("model.") else k): v for k, v in sd.items()}
-    model = {k: v for k, v in cfg["model"].items() if k != "name"}
-    frame_model = FrameModel(cfg["model"]["name"], model)
-    frame_model.load_state_dict(state)  # fails loudly on a mismatch before anything is written
-    post = post or PostConfig()
-    data = {k: v for k, v in cfg["data"].items()}
-    cmd = f"speechdl vad train <recipe> --out {run}  # resolved recipe: {run / 'config.yaml'}"
-    return save_bundle(out, task="vad", model={"name": cfg["model"]["name"], "kwargs": model},
-                       state_dict=frame_model.state_dict(), frontend=frontend_of_config(cfg),
-                       thresholds={"onset": post.onset, "offset": round(post.offset_threshold, 6)},
-                       post=post.to_dict(), metrics=_checkpoint_metrics(run, ckpt), data=data, reproduce=cmd,
-                       card=card or f"Checkpoint: `{ckpt.name}`; recipe:\n```yaml\n{json.dumps(cfg, indent=1)}\n```",
-                       half=half)
 
 
 def export_onnx(vad: VAD, out: str | os.PathLike, frames: int = 64, check: bool = True) -> float:
