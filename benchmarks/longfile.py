@@ -1,0 +1,212 @@
+"""Long files: peak memory and wall time of every audio verb on 10-minute and 1-hour (optionally 3-hour) files.
+
+The files are made in a temporary folder from touching copies of ``speechdl/assets/sample.flac``
+(13.6 s, 16 kHz, 16-bit; 3 speech segments per copy), written block by block as 16-bit WAV, so the
+builder itself needs no more memory than one copy. Each verb runs as a fresh ``speechdl`` subprocess of
+this venv with stdout to a file (``OMP_NUM_THREADS=1`` by default, ``--threads``); its peak resident
+memory is the child's own ``ru_maxrss`` from ``os.wait4`` (what ``/usr/bin/time -v`` reports as
+"Maximum resident set size"), wall time is measured around it.
+
+Verbs: ``vad detect`` (both shipped VAD bundles), ``asr transcribe``, ``speaker embed``,
+``features extract`` (MFCC39, and MFCC39 with per-utterance CMVN: the two-pass path) and
+``speechdl run MODEL`` for every shipped model (``speaker``: the file against the sample, a pair).
+Default lengths: one copy (13.6 s: the start-up cost), 10 min and 1 h. Per verb the table shows the peak
+RSS and wall time of each length, the memory growth per audio hour and the marginal wall seconds per audio
+hour between the two longest files, and the linearity of the time: the marginal rate between the two
+longest divided by the one between the two shortest (1.0 = linear; start-up cancels out). Checks printed
+under the table: every verb under ``--limit-gb`` (1 GB) for files up to 1 hour and exit 0 for all; the
+VAD's segments (3 per copy), the feature file's frame count, the ASR word count, a finite embedding.
+
+Usage:
+    python benchmarks/longfile.py                          # one copy, 10 min, 1 h; all verbs (about 15 min on 2 cores)
+    python benchmarks/longfile.py --hours 0 0.1667 1 3     # also 3 h
+    python benchmarks/longfile.py --verbs vad-detect features-extract --format json --out longfile.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from speechdl.console import format_table, write_report  # noqa: E402
+
+SAMPLE = ROOT / "speechdl" / "assets" / "sample.flac"
+SEGMENTS_PER_COPY = 3  # what `speechdl vad detect` gives on one copy with either shipped VAD
+MB = 1e6  # decimal megabytes: the 1 GB goal is 1000 MB
+
+# name -> argv after `speechdl` ({f}: the audio file, {o}: an output path in the work folder)
+VERBS: dict[str, list[str]] = {
+    "vad-detect": ["vad", "detect", "{f}", "--format", "json"],
+    "vad-detect-lecture": ["vad", "detect", "{f}", "--format", "json", "--model", "vad-lecture"],
+    "asr-transcribe": ["asr", "transcribe", "{f}", "--format", "json"],
+    "speaker-embed": ["speaker", "embed", "{f}", "--format", "json"],
+    "features-extract": ["features", "extract", "{f}", "--out", "{o}.npy", "--format", "json"],
+    "features-extract-cmvn": ["features", "extract", "{f}", "--cmvn", "utterance", "--out", "{o}.npy", "--format",
+                              "json"],
+    "run-vad": ["run", "vad", "{f}", "--format", "json"],
+    "run-vad-lecture": ["run", "vad-lecture", "{f}", "--format", "json"],
+    "run-asr": ["run", "asr", "{f}", "--format", "json"],
+    "run-speaker": ["run", "speaker", "{f}", str(SAMPLE), "--format", "json"],  # a pair: the file vs the sample
+}
+
+
+def build(path: Path, hours: float) -> dict[str, Any]:
+    """Write ``round(hours * 3600 / copy)`` touching copies of the sample to ``path`` (16-bit WAV)."""
+    raw, sr = sf.read(str(SAMPLE), dtype="int16")
+    copies = max(1, round(hours * 3600 * sr / len(raw)))
+    with sf.SoundFile(str(path), "w", sr, 1, subtype="PCM_16") as f:
+        for _ in range(copies):
+            f.write(raw)
+    return {"file": str(path), "copies": copies, "samples": copies * len(raw),
+            "seconds": round(copies * len(raw) / sr, 3), "sample_rate": sr}
+
+
+def run_verb(argv: list[str], stdout: Path, threads: int, timeout: float) -> dict[str, Any]:
+    """Run ``speechdl argv`` as a child; its exit code, wall seconds, CPU seconds and peak RSS (MB)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    exe = [sys.executable, "-m", "speechdl.cli", *argv]
+    start = time.perf_counter()
+    with open(stdout, "wb") as out, open(stdout.with_suffix(".err"), "wb") as err:
+        child = subprocess.Popen(exe, stdout=out, stderr=err, env=env, cwd=ROOT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                pid, status, usage = os.wait4(child.pid, 0)
+                break
+            time.sleep(0.05)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return {"rc": child.returncode, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "rss_mb": round(usage.ru_maxrss * 1024 / MB, 1), "timed_out": wall >= timeout}
+
+
+def check_output(verb: str, stdout: Path, spec: dict[str, Any], work: Path) -> str:
+    """A short correctness note per verb (segments per copy, frames written, ...)."""
+    text = stdout.read_text(errors="replace").strip()
+    try:
+        first = json.loads(text.splitlines()[0]) if text else {}
+    except json.JSONDecodeError:
+        return "output is not JSON"
+    if verb.startswith(("vad", "run-vad")):
+        n, want = len(first.get("segments", [])), SEGMENTS_PER_COPY * spec["copies"]
+        return f"{n} segments ({'=' if n == want else '!='} {want})"
+    if verb.startswith("features"):
+        arr = np.load(work / f"{verb}-{spec['hours']}.npy", mmap_mode="r")
+        want = 1 + spec["samples"] // 160
+        finite = bool(np.isfinite(arr[:: max(1, len(arr) // 1000)]).all())
+        same = "=" if arr.shape[0] == want else "!="
+        return f"{arr.shape[0]} x {arr.shape[1]} frames ({same} {want}), finite {finite}"
+    if verb.endswith("asr") or verb.startswith("asr"):
+        return f"{len(first.get('text', '').split())} words"
+    if "speaker" in verb:
+        emb = np.asarray(first.get("embedding", []), float)
+        return f"embedding {len(emb)} dims, finite {bool(np.isfinite(emb).all()) if len(emb) else False}"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, nargs="+", default=[0.0, 1 / 6, 1.0],
+                    help="file lengths (h; 0 = one copy), default one copy, 10 min, 1 h")
+    ap.add_argument("--verbs", nargs="+", choices=sorted(VERBS), default=list(VERBS), help="verbs to run (default all)")
+    ap.add_argument("--threads", type=int, default=1, help="OMP/MKL threads of each child (default 1)")
+    ap.add_argument("--limit-gb", type=float, default=1.0, help="peak RSS goal for the 1-hour file (GB)")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds before a child is killed")
+    ap.add_argument("--keep", default=None, metavar="DIR", help="build the files here and keep them")
+    ap.add_argument("--format", choices=["text", "json"], default="text")
+    ap.add_argument("--out", default=None, help="also write the JSON report here")
+    args = ap.parse_args(argv)
+    hours = sorted(set(args.hours))
+    with tempfile.TemporaryDirectory(prefix="speechdl-longfile-") as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        files = {h: build(work / f"long-{h:g}h.wav", h) for h in hours}
+        for h in hours:
+            files[h]["hours"] = h
+        runs: list[dict[str, Any]] = []
+        for verb in args.verbs:
+            for h in hours:
+                spec = files[h]
+                cmd = [a.format(f=spec["file"], o=str(work / f"{verb}-{h}")) for a in VERBS[verb]]
+                res = run_verb(cmd, work / f"{verb}-{h}.out", args.threads, args.timeout)
+                res.update(verb=verb, hours=h, seconds=spec["seconds"], command="speechdl " + " ".join(cmd))
+                res["check"] = check_output(verb, work / f"{verb}-{h}.out", spec, work) if res["rc"] == 0 else \
+                    (work / f"{verb}-{h}.err").read_text(errors="replace").strip()[-300:]
+                runs.append(res)
+                print(f"# {verb} {h:g} h: rc {res['rc']}, {res['wall_s']} s, {res['rss_mb']} MB; {res['check']}",
+                      file=sys.stderr, flush=True)
+                for extra in work.glob(f"{verb}-{h}.npy"):
+                    extra.unlink()
+    rows = summarise(runs, hours, args.limit_gb)
+    report = {"files": list(files.values()), "threads": args.threads, "limit_gb": args.limit_gb, "runs": runs,
+              "summary": rows, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg()}
+    fmt_rows = [{k: v for k, v in r.items() if k != "checks"} for r in rows]
+    lengths = ", ".join(f"{files[h]['seconds'] / 3600:.3g} h" for h in hours)
+    lines = [f"speechdl on long files: {lengths} "
+             f"(touching copies of the sample), {args.threads} thread(s) per process, peak RSS of the child",
+             format_table(fmt_rows)]
+    for r in rows:
+        lines.append(f"{r['verb']}: {'; '.join(r['checks'])}")
+    write_report(report, args.format, "\n".join(lines), args.out)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+def summarise(runs: list[dict[str, Any]], hours: list[float], limit_gb: float) -> list[dict[str, Any]]:
+    """One row per verb: RSS and wall per length, RSS growth and marginal time per audio hour, linearity.
+
+    ``s per h``: extra wall seconds per extra audio hour between the two longest files. ``linearity``: that
+    marginal rate divided by the one between the two shortest files (3 or more lengths; 1.0 = linear, start-up
+    cancels out), or with 2 lengths the time ratio divided by the duration ratio (start-up pulls it below 1).
+    """
+    rows = []
+    for verb in dict.fromkeys(r["verb"] for r in runs):
+        by = {r["hours"]: r for r in runs if r["verb"] == verb}
+        row: dict[str, Any] = {"verb": verb}
+        for h in hours:
+            row[f"RSS MB {by[h]['seconds'] / 3600:.3g}h"] = by[h]["rss_mb"]
+        for h in hours:
+            row[f"wall s {by[h]['seconds'] / 3600:.3g}h"] = by[h]["wall_s"]
+
+        def rate(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+            dh = (b["seconds"] - a["seconds"]) / 3600
+            return (b[key] - a[key]) / dh if dh > 0 else math.nan
+
+        if len(hours) > 1:
+            a, b = by[hours[-2]], by[hours[-1]]
+            row["MB per h"] = round(rate(a, b, "rss_mb"), 1)
+            row["s per h"] = round(rate(a, b, "wall_s"), 1)
+            if len(hours) > 2:
+                first = rate(by[hours[0]], by[hours[1]], "wall_s")
+                row["linearity"] = round(row["s per h"] / first, 2) if first > 0 else math.nan
+            else:
+                lo = by[hours[0]]
+                row["linearity"] = round((b["wall_s"] / lo["wall_s"]) / (b["seconds"] / lo["seconds"]), 2)
+        row["x real time"] = round(by[hours[-1]]["seconds"] / by[hours[-1]]["wall_s"], 1)
+        upto_1h = [r for r in by.values() if r["seconds"] <= 3660]
+        under = all(r["rss_mb"] < limit_gb * 1000 for r in upto_1h)
+        row["ok"] = under and all(r["rc"] == 0 for r in by.values())
+        row["checks"] = [f"{by[h]['seconds'] / 3600:.3g} h: {by[h]['check']}" for h in hours]
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
