@@ -6,6 +6,16 @@ sequence stages (deltas, stacking) carried across blocks, and the network runs o
 dense net on all frames of the block in one batch; a recurrent net carries its state), so an
 hour-long file needs memory for one block plus its probabilities (4 bytes per 10 ms).
 
+**Long files.** Block boundaries change nothing: the probabilities equal those of the whole signal as one
+tensor (to 1e-6 on an hour; ``tests/unit/test_long_files.py``), so the decisions are the whole signal's.
+Those can still differ from a file cut into pieces, for two reasons of the signal, not of the blocks:
+frames lie on one grid from the start of the file (a piece whose length is not a multiple of the hop is
+sampled at other instants; edges move by up to 2 hops), and a recurrent model (the ``vad`` LSTM) carries
+its state from what came before (from the initial state at the start of a file only). The issue-13 file
+(copies of the sample each padded to 18 s with quiet noise: 799 segments instead of 600) is the second
+case: after seconds of quieter noise, the LSTM scores the rise of the noise floor at a copy's start as
+0.33 s of speech; the dense ``vad-lecture`` (+-4 frames of context) gives 600.
+
 Example:
     >>> vad = load_vad()                         # the shipped bundle "vad", or load_vad("path/to/bundle")
     >>> p = vad.probabilities("speechdl/assets/sample.flac")   # (frames,) float32, one per vad.frame_hop s
