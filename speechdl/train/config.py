@@ -93,6 +93,8 @@ class TrainerConfig:
     ``batch_size`` is per process: the global batch is ``batch_size × devices × num_nodes``.
     ``grad_clip`` is the max global gradient norm (0: off). ``precision`` ``auto`` means fp32 on CPU
     and ``16-mixed`` on CUDA. ``device`` ``auto`` picks CUDA when available.
+    ``checkpoint_every_steps`` / ``checkpoint_every_minutes`` bound the work a killed run loses: ``last.ckpt``
+    is rewritten inside epochs after that many optimizer steps / minutes (whichever comes first).
     """
 
     max_epochs: int = 10
@@ -114,6 +116,17 @@ class TrainerConfig:
     threads: int | None = None         # torch intra-op threads per process (None: torch's default)
     progress_bar: bool | None = None   # None: on when stderr is a terminal
     resume: bool = True                # continue from out_dir/checkpoints/last.ckpt when present
+    checkpoint_every_steps: int | None = 500        # rewrite last.ckpt inside an epoch (None: only at epoch ends)
+    checkpoint_every_minutes: float | None = None   # ... and/or after this much wall time
+
+    def __post_init__(self) -> None:
+        steps, minutes = self.checkpoint_every_steps, self.checkpoint_every_minutes
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ConfigError("trainer.checkpoint_every_steps", f"expected an integer >= 1 or null, got {steps!r}",
+                              "e.g. 500; null writes last.ckpt only at epoch ends")
+        if minutes is not None and not (isinstance(minutes, int | float) and 0 < minutes < float("inf")):
+            raise ConfigError("trainer.checkpoint_every_minutes", f"expected a number > 0 or null, got {minutes!r}",
+                              "e.g. 10; null turns time-based checkpoints off")
 
 
 @dataclass

@@ -17,10 +17,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, Subset
 
 from speechdl.errors import ConfigError, DataError
 from speechdl.train.datasets import build_dataset
+from speechdl.train.resume import ResumableLoader
 
 IGNORE_INDEX = -100
 # recipe ``data:`` keys consumed by the data module; everything else goes to the dataset constructor
@@ -94,8 +95,9 @@ class RecipeDataModule(L.LightningDataModule):
     of at most that much padded audio, :class:`~speechdl.train.bucketing.BucketBatchSampler`, for
     datasets with item ``durations``). The split is
     a seeded random permutation (``seed``), the same on every process and every run. Training
-    batches come from a :class:`ShardSampler` (the trainer runs with ``use_distributed_sampler=False``);
-    every process validates on the whole validation set.
+    batches come from a :class:`ShardSampler` (the trainer runs with ``use_distributed_sampler=False``)
+    through a :class:`~speechdl.train.resume.ResumableLoader`, which a checkpoint can stop and resume
+    mid-epoch exactly; every process validates on the whole validation set.
     """
 
     def __init__(self, name: str, kwargs: dict[str, Any], batch_size: int = 32, num_workers: int = 0,
@@ -132,9 +134,10 @@ class RecipeDataModule(L.LightningDataModule):
         if self.split["max_batch_seconds"]:
             return self._bucketed(self.train_set, bool(self.split["shuffle"]), rank, world)
         sampler = ShardSampler(len(self.train_set), self.seed, bool(self.split["shuffle"]), rank, world)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler,
-                          drop_last=bool(self.split["drop_last"]), collate_fn=pad_collate,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        batches = BatchSampler(sampler, self.batch_size, drop_last=bool(self.split["drop_last"]))
+        return ResumableLoader(self.train_set, batches, seed=self.seed, extra_datasets=(self.val_set,),
+                               collate_fn=pad_collate, num_workers=self.num_workers,
+                               persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:
@@ -149,5 +152,8 @@ class RecipeDataModule(L.LightningDataModule):
 
         sampler = BucketBatchSampler(item_durations(ds), float(self.split["max_batch_seconds"]), shuffle=shuffle,
                                      seed=self.seed, rank=rank, world=world)
+        if ds is self.train_set:
+            return ResumableLoader(ds, sampler, seed=self.seed, extra_datasets=(self.val_set,), collate_fn=pad_collate,
+                                   num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0 and shuffle)

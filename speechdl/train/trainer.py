@@ -3,10 +3,15 @@
 :func:`train` runs a :class:`~speechdl.train.config.RecipeConfig`:
 
 - ``out_dir/config.yaml``: the resolved recipe; ``out_dir/checkpoints/best-*.ckpt`` (best value of
-  ``trainer.early_stopping.monitor``) and ``last.ckpt`` (end of every epoch, and on Ctrl-C/SIGTERM);
+  ``trainer.early_stopping.monitor``) and ``last.ckpt`` (end of every epoch, every
+  ``trainer.checkpoint_every_steps`` steps / ``checkpoint_every_minutes`` inside an epoch, and at the
+  end of the current step on Ctrl-C/SIGTERM; written atomically);
   ``out_dir/logs/version_N/metrics.csv`` (+ TensorBoard events when ``tensorboard`` is installed).
-- Re-running with the same ``out_dir`` resumes from ``last.ckpt``: epoch, global step, optimizer
-  and scheduler state continue. Raising ``max_epochs`` extends a finished run.
+- Re-running with the same ``out_dir`` resumes from ``last.ckpt`` *exactly*: weights, optimizer,
+  scheduler, the epoch's batch position, the random streams and the epoch's running metrics, so the
+  run ends with the metrics of an uninterrupted one (:mod:`speechdl.train.resume`,
+  :mod:`speechdl.train.faults`). Raising ``max_epochs`` extends a finished run.
+- A non-finite training loss stops the run with a one-line ``TrainingDiverged`` error.
 - ``init_from`` (a ``.ckpt``, a state-dict ``.pt`` or a bundle folder) starts a fresh run from those
   weights, copied by name and shape (fine-tuning, transfer); a resumed run ignores it.
 - ``seed`` is applied with ``seed_everything``; ``deterministic`` turns on deterministic algorithms:
@@ -43,39 +48,23 @@ import yaml
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.trainer.states import TrainerStatus
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from speechdl.errors import ConfigError
 from speechdl.train.components import check_components
 from speechdl.train.config import RecipeConfig
 from speechdl.train.datamodule import RecipeDataModule
+from speechdl.train.faults import AtomicCheckpointIO, FaultTolerance, StopRequested
 from speechdl.train.optim import as_dict
 from speechdl.train.tasks import TaskModule, task_class
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped by Ctrl-C or SIGTERM after saving ``checkpoint``; re-run to resume."""
+    """Training stopped by Ctrl-C or SIGTERM; ``checkpoint`` (None: none yet) holds step ``global_step``.
+    Re-running the same command resumes from it exactly."""
 
     def __init__(self, checkpoint: str | None, global_step: int) -> None:
         super().__init__(f"interrupted at step {global_step}; checkpoint {checkpoint}")
         self.checkpoint, self.global_step = checkpoint, global_step
-
-
-class SaveOnInterrupt(Callback):
-    """On KeyboardInterrupt or SIGTERM, write a checkpoint to ``path`` (atomically) before exiting."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.saved: str | None = None
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, KeyboardInterrupt | SIGTERMException):
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        trainer.save_checkpoint(tmp)
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
-        self.saved = str(self.path)
 
 
 @dataclass
@@ -121,8 +110,10 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
     has_val = float(cfg.data.kwargs.get("val_fraction", 0.2)) > 0
     monitor = es.monitor if has_val else None
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best-{epoch:03d}-{step}", monitor=monitor,
-                           mode=es.mode, save_top_k=1, save_last=True, auto_insert_metric_name=False)
-    named: dict[str, Callback] = {"checkpoint": ckpt, "interrupt": SaveOnInterrupt(out / "checkpoints" / "last.ckpt")}
+                           mode=es.mode, save_top_k=1, save_last=True, auto_insert_metric_name=False,
+                           enable_version_counter=False)   # last.ckpt may already be a periodic one: overwrite it
+    faults = FaultTolerance(out / "checkpoints" / "last.ckpt", t.checkpoint_every_steps, t.checkpoint_every_minutes)
+    named: dict[str, Callback] = {"checkpoint": ckpt, "faults": faults}
     if es.patience is not None and has_val:
         named["early_stopping"] = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
                                                 min_delta=es.min_delta)
@@ -136,6 +127,7 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
         callbacks=[*named.values(), *callbacks], logger=_loggers(out),
         enable_progress_bar=progress, enable_model_summary=progress,
         use_distributed_sampler=False,   # RecipeDataModule shards with its own seeded ShardSampler
+        plugins=[AtomicCheckpointIO()],
     )
     return trainer, named
 
@@ -214,20 +206,35 @@ def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
     data = RecipeDataModule(cfg.data.name, cfg.data.kwargs, batch_size=cfg.trainer.batch_size,
                             num_workers=cfg.trainer.num_workers, seed=cfg.trainer.seed)
     trainer, named = build_trainer(cfg, list(callbacks))
+    faults: FaultTolerance = named["faults"]
+    faults.saved = str(resume) if resume else None
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
-    except SystemExit:
+    except StopRequested as stop:
+        raise TrainingInterrupted(stop.path, stop.step) from None
+    except SystemExit:   # a second Ctrl-C (or a KeyboardInterrupt): Lightning stopped at once
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise
-        raise TrainingInterrupted(named["interrupt"].saved, trainer.global_step) from None
+        raise TrainingInterrupted(*_kept(last, faults)) from None
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det_state[0], warn_only=det_state[1])
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.default_int_handler)
     if trainer.state.status == TrainerStatus.INTERRUPTED:
-        raise TrainingInterrupted(named["interrupt"].saved, trainer.global_step)
+        raise TrainingInterrupted(*_kept(last, faults))
     return RunResult(_summary(cfg, trainer, named, resume, time.perf_counter() - start), trainer, module)
+
+
+def _kept(last: Path, faults: FaultTolerance) -> tuple[str | None, int]:
+    """The checkpoint a re-run resumes from after a hard stop, and its global step."""
+    if not last.exists():
+        return None, 0
+    try:
+        step = int(torch.load(last, map_location="cpu", weights_only=False).get("global_step", 0))
+    except Exception:   # noqa: BLE001 - a report, not a load: an unreadable file is reported as step 0
+        step = 0
+    return str(last), step
 
 
 def _summary(cfg: RecipeConfig, trainer: L.Trainer, named: dict[str, Callback], resume: Path | None,
