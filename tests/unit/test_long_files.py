@@ -150,6 +150,22 @@ def test_streaming_equals_offline_on_copies(name):
     assert len(ends) == 30
 
 
+@pytest.mark.parametrize("smoothing", ["median", "mean", "none"])
+def test_segments_of_long_posteriors_come_in_pieces_with_the_one_push_result(smoothing):
+    from speechdl.tasks.vad.post import PIECE, PostConfig, SegmentTracker, smooth
+
+    n = 3 * PIECE + 123                                            # a noisy oscillation: about 100 segments
+    p = 1 / (1 + np.exp(-(4 * np.sin(np.arange(n) / 37) + np.random.default_rng(1).normal(0, 1, n))))
+    cfg = PostConfig(onset=0.6, smoothing=smoothing, smooth_frames=5 if smoothing != "none" else 1)
+    one = SegmentTracker(0.01, cfg)
+    one.push(p)
+    one.flush(len(p) * 0.01)
+    got = segments(p, 0.01, cfg, len(p) * 0.01)
+    assert got == one.segments and len(got) > 20
+    s = SegmentTracker(0.01, cfg).smoother
+    np.testing.assert_array_equal(smooth(p, cfg), np.concatenate([s.push(p), s.flush()]))
+
+
 def padded_copy(seconds: float = 18.0, noise: float = 1e-3, seed: int = 0) -> np.ndarray:
     """The issue's construction: the sample followed by quiet noise up to ``seconds`` s."""
     one = (np.random.default_rng(seed).standard_normal(int(seconds * SR)) * noise).astype(np.float32)

@@ -35,6 +35,7 @@ import numpy as np
 from speechdl.errors import ConfigError
 
 Event = dict[str, Any]
+PIECE = 8192  # frames per push in the offline functions (same result as one push: the tracker is incremental)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ class SegmentTracker:
 def smooth(probs: np.ndarray, cfg: PostConfig) -> np.ndarray:
     """Smoothed posteriors ``(T,) -> (T,)`` (what the hysteresis sees)."""
     s = Smoother(cfg.smoothing, cfg.smooth_frames)
-    return np.concatenate([s.push(probs), s.flush()])
+    probs = np.asarray(probs).reshape(-1)
+    return np.concatenate([*(s.push(probs[i:i + PIECE]) for i in range(0, len(probs), PIECE)), s.flush()])
 
 
 def segments(probs: np.ndarray, frame_hop: float, cfg: PostConfig | None = None,
@@ -228,6 +230,8 @@ def segments(probs: np.ndarray, frame_hop: float, cfg: PostConfig | None = None,
     Ends are clipped to ``duration`` (s) when given, else to ``T * frame_hop``.
     """
     tracker = SegmentTracker(frame_hop, cfg)
-    tracker.push(np.asarray(probs))
+    probs = np.asarray(probs).reshape(-1)
+    for i in range(0, len(probs), PIECE):  # pieces: the tracker's Python lists stay small on hour-long inputs
+        tracker.push(probs[i:i + PIECE])
     tracker.flush(duration)
     return tracker.segments
