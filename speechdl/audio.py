@@ -16,8 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import math
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +31,17 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from speechdl.errors import AudioError
+from speechdl.errors import AudioError, ConfigError
+from speechdl.validate import SAMPLE_RATES, check_sample_rate
 
 SUPPORTED = ".wav .flac .ogg .oga .opus .mp3 .aiff .aif .au .caf .w64"
 _FIX_FORMAT = f"convert it to one of: {SUPPORTED}"
+MAX_CHANNELS = 256          # more in a header is corruption, not a recording
+MAX_AMPLITUDE = 100.0       # decoded peak (full scale = 1.0) above which a file is refused: +40 dBFS
+MAX_SAMPLES_PER_BYTE = 16384   # compressed formats: more samples per byte of file is a lying header
+_COMPRESSED = frozenset({"FLAC", "OGG", "MP3", "MPEG"})
+_PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "ULAW": 8, "ALAW": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32,
+             "DOUBLE": 64}
 
 
 @dataclass(frozen=True)
@@ -49,33 +61,105 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(path, "file not found", "check the path")
-    if path.is_dir():
+def _check_file(path: Path) -> bytes:
+    """A regular, non-empty, readable file; returns its first 16 bytes."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise AudioError(path, f"is a broken symbolic link (to {os.readlink(path)})", "fix or remove the link") \
+                from None
+        raise AudioError(path, "file not found", "check the path") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise AudioError(path, "is a symbolic link loop", "point the link at an audio file") from None
+        raise AudioError(path, f"cannot open ({err.strerror or err})", "check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(path, "is a directory, not an audio file", "pass a file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise AudioError(path, "is not a regular file (a pipe, device or socket)",
+                         "save the audio to a file first and pass that")
+    if st.st_size == 0:
         raise AudioError(path, "file is empty (0 bytes)", "re-record or re-export it")
+    try:
+        with open(path, "rb") as f:
+            return f.read(16)
+    except OSError as err:
+        raise AudioError(path, f"cannot read ({err.strerror or err})", "check its permissions") from None
 
 
 def _open_error(path: Path, err: Exception) -> AudioError:
     msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+    msg = msg.replace(f"Error opening {str(path)!r}: ", "").rstrip(".")
     if "unknown format" in msg.lower() or "format not recognised" in msg.lower():
         return AudioError(path, "not a readable audio file", _FIX_FORMAT)
     return AudioError(path, f"cannot decode audio ({msg})", f"the file may be corrupt; {_FIX_FORMAT}")
 
 
-def info(path: str | os.PathLike) -> AudioInfo:
-    """Read the header of ``path``; raises :class:`AudioError` if it is not readable audio."""
-    p = Path(path)
-    _check_exists(p)
+def _is_mp3(head: bytes) -> bool:
+    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    """Silence C-level stderr while libmpg123 opens or decodes (it prints resync and Xing notes). Only in
+    the main thread (the command line): a server's other threads keep their stderr."""
+    if not on or threading.current_thread() is not threading.main_thread():
+        yield
+        return
     try:
-        i = sf.info(str(p))
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _frames_bound(meta: AudioInfo, size: int) -> int:
+    """The most frames ``size`` bytes can hold in ``meta``'s format (uncompressed: exact; compressed: at
+    :data:`MAX_SAMPLES_PER_BYTE`, beyond what any codec reaches even on digital silence)."""
+    bits = _PCM_BITS.get(meta.subtype) if meta.format not in _COMPRESSED else None
+    if bits is None:
+        return size * MAX_SAMPLES_PER_BYTE // meta.channels
+    return int(size * 8 / bits) // meta.channels
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Read and check the header of ``path``; raises :class:`AudioError` if it is not usable audio.
+
+    Checked before anything is decoded or allocated: a regular readable file (not a folder, link loop,
+    pipe or device), a sample rate in :data:`speechdl.validate.SAMPLE_RATES`, 1 to :data:`MAX_CHANNELS`
+    channels, and no more frames than the file's size can hold (a header claiming hours in a few bytes).
+    """
+    p = Path(path)
+    head = _check_file(p)
+    try:
+        with _quiet(_is_mp3(head)):
+            i = sf.info(str(p))
     except Exception as err:  # soundfile raises several types for bad input
         raise _open_error(p, err) from None
-    if i.frames <= 0 or i.samplerate <= 0:
+    lo, hi = SAMPLE_RATES
+    if not lo <= i.samplerate <= hi:
+        raise AudioError(p, f"header says {i.samplerate} Hz, outside {lo}-{hi} Hz", "the header is corrupt; "
+                         "re-export the file")
+    if not 1 <= i.channels <= MAX_CHANNELS:
+        raise AudioError(p, f"header says {i.channels} channels (at most {MAX_CHANNELS} are read)",
+                         "the header is corrupt; re-export the file")
+    if i.frames <= 0:
         raise AudioError(p, "holds no audio samples", "re-record or re-export it")
-    return AudioInfo(str(p), int(i.samplerate), int(i.channels), int(i.frames), i.format, i.subtype)
+    meta = AudioInfo(str(p), int(i.samplerate), int(i.channels), int(i.frames), i.format, i.subtype)
+    size = p.stat().st_size
+    if meta.frames > _frames_bound(meta, size):
+        raise AudioError(p, f"header declares {meta.duration:.6g} s of audio but the file has only {size} bytes",
+                         "the file is truncated or its header is corrupt; re-export it")
+    return meta
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:
@@ -95,9 +179,66 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return soxr.resample(x, orig_rate, new_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def _check_finite(path: Path, x: np.ndarray) -> None:
-    if not np.isfinite(x).all():
-        raise AudioError(path, "contains NaN or infinite samples", "re-export it as PCM audio")
+def check_samples(path: str | os.PathLike, x: np.ndarray) -> None:
+    """Refuse decoded samples that are NaN/Inf or beyond :data:`MAX_AMPLITUDE` (the documented policy:
+    such a file is rejected with one line, never sanitised, see ``docs/errors.md``).
+
+    Example:
+        >>> check_samples("x.wav", np.array([0.5, -1.2], np.float32))   # float headroom is audio
+        >>> check_samples("x.wav", np.array([0.5, 3e4], np.float32))   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        speechdl.errors.AudioError: x.wav: samples reach 3e+04, far beyond full scale (1.0) (normalise it ...)
+    """
+    if not x.size:
+        return
+    peak = float(np.max(np.abs(x)))
+    if not math.isfinite(peak):
+        raise AudioError(path, "contains NaN or infinite samples (or values too large for 32-bit floats)",
+                         "re-export it as PCM audio")
+    if peak > MAX_AMPLITUDE:
+        raise AudioError(path, f"samples reach {peak:.3g}, far beyond full scale (1.0)",
+                         "normalise it to [-1, 1], e.g. sox --norm IN OUT")
+
+
+def _blocks(p: Path, meta: AudioInfo, head: bytes, start: int = 0, stop: int | None = None,
+            block: int = 1 << 18) -> Iterator[np.ndarray]:
+    """Decoded ``(frames, channels)`` float32 blocks of ``[start, stop)``, checked (:func:`check_samples`);
+    reading ends where the data ends (never beyond the real file), and a file that ends well before its
+    header says is an :class:`AudioError`."""
+    want = (meta.frames if stop is None else min(stop, meta.frames)) - start
+    got = 0
+    quiet = _is_mp3(head)
+    try:
+        with _quiet(quiet):
+            f = sf.SoundFile(str(p))
+        with f:
+            if start:
+                with _quiet(quiet):
+                    f.seek(start)
+            while got < want:
+                n = min(block, want - got)
+                with _quiet(quiet):
+                    x = f.read(n, dtype="float32", always_2d=True)
+                if not x.shape[0]:
+                    break
+                check_samples(p, x)
+                got += x.shape[0]
+                yield x
+                if x.shape[0] < n:
+                    break
+    except AudioError:
+        raise
+    except Exception as err:
+        raise _open_error(p, err) from None
+    if got < want - max(int(0.1 * meta.sample_rate), want // 100):
+        raise AudioError(p, f"ends after {got / meta.sample_rate:.3f} s but its header declares "
+                         f"{want / meta.sample_rate:.3f} s", "the file is truncated or corrupt; re-export it")
+
+
+def _time(value: float | None, what: str, p: Path) -> None:
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise AudioError(p, f"{what} {value} s is not a time in the file", "check the start and duration asked for")
 
 
 def load(
@@ -118,18 +259,34 @@ def load(
 
     Returns:
         ``(waveform, rate)``: float32 array and its sample rate in Hz.
+
+    The header is checked first (:func:`info`); samples are decoded in blocks, each checked
+    (:func:`check_samples`), so memory follows what the file really holds, not what its header claims.
     """
     p = Path(path)
     meta = info(p)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate, "sample_rate")
+    _time(offset, "offset", p)
+    _time(duration, "duration", p)
     start = int(round(offset * meta.sample_rate))
     stop = None if duration is None else start + int(round(duration * meta.sample_rate))
-    try:
-        x, sr = sf.read(str(p), dtype="float32", always_2d=True, start=start, stop=stop)
-    except Exception as err:
-        raise _open_error(p, err) from None
+    head = _check_file(p)
+    if meta.format not in _COMPRESSED and meta.subtype in _PCM_BITS:   # exact size: one array, filled in place
+        want = max(0, (meta.frames if stop is None else min(stop, meta.frames)) - start)
+        x = np.empty((want, meta.channels), np.float32)
+        n = 0
+        for b in _blocks(p, meta, head, start, stop):
+            x[n:n + len(b)] = b
+            n += len(b)
+        x = x[:n]
+    else:
+        parts = list(_blocks(p, meta, head, start, stop))
+        x = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros((0, meta.channels),
+                                                                                            np.float32))
     if x.shape[0] == 0:
         raise AudioError(p, "holds no audio samples in the requested range", "check offset/duration")
-    _check_finite(p, x)
+    sr = meta.sample_rate
     if mono:
         x = to_mono(x)
     if sample_rate is not None and sample_rate != sr:
@@ -151,38 +308,32 @@ def stream(
 
     Example:
         >>> import tempfile, os
-        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); save(p, np.ones(25, np.float32) / 2, 10)
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); save(p, np.ones(2500, np.float32) / 2, 1000)
         >>> [len(b) for b in stream(p, block_seconds=1.0)]
-        [10, 10, 5]
+        [1000, 1000, 500]
     """
     p = Path(path)
     meta = info(p)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate, "sample_rate")
+    if not (math.isfinite(block_seconds) and block_seconds > 0):
+        raise ConfigError("block_seconds", f"{block_seconds} is not a positive duration", "use e.g. 10")
     block = max(1, int(block_seconds * meta.sample_rate))
     resampler = None
     if sample_rate is not None and sample_rate != meta.sample_rate:
         resampler = soxr.ResampleStream(meta.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
-    try:
-        with sf.SoundFile(str(p)) as f:
-            while True:
-                x = f.read(block, dtype="float32", always_2d=True)
-                last = x.shape[0] < block
-                if x.shape[0]:
-                    _check_finite(p, x)
-                    x = to_mono(x)
-                    if resampler is not None:
-                        x = resampler.resample_chunk(x, last=last)
-                    if len(x):
-                        yield np.ascontiguousarray(x, dtype=np.float32)
-                elif resampler is not None:
-                    tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-                    if len(tail):
-                        yield tail.astype(np.float32, copy=False)
-                if last:
-                    break
-    except AudioError:
-        raise
-    except Exception as err:
-        raise _open_error(p, err) from None
+    blocks = _blocks(p, meta, _check_file(p), block=block)
+    x = next(blocks, None)
+    if x is None:
+        raise AudioError(p, "holds no decodable audio samples", "the file is corrupt; re-export it")
+    while x is not None:
+        following = next(blocks, None)     # one block ahead: the resampler is told which block is the last
+        y = to_mono(x)
+        if resampler is not None:
+            y = resampler.resample_chunk(y, last=following is None)
+        if len(y):
+            yield np.ascontiguousarray(y, dtype=np.float32)
+        x = following
 
 
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> tuple[str, Path]:

@@ -21,12 +21,20 @@ import sys
 
 from speechdl import __version__
 from speechdl.catalog import CLI_GROUPS
-from speechdl.errors import SpeechdlError
+from speechdl.errors import ConfigError, SpeechdlError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line (:class:`ConfigError`, exit 2) instead of the usage text;
+    every group's and verb's parser is one (argparse builds sub-parsers with the class of their parent)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(self.prog, message, f"see {self.prog} --help")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser; only the group named in ``argv`` (all groups when None) is imported."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="speechdl",
         description="speechdl: deep learning for speech (front-ends, VAD, ASR, speakers, ...)",
     )

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from speechdl.errors import ConfigError
+from speechdl.validate import SAMPLE_RATES, check_sample_rate, number
 
 _CHOICES = {
     "kind": ("logmel", "mfcc", "power"),
@@ -27,6 +28,14 @@ _CHOICES = {
     "mel_norm": ("slaney", "none"),
     "log": ("ln", "db"),
     "cmvn": ("none", "utterance", "global"),
+}
+# field: (kind, minimum, maximum, minimum excluded): NaN, infinities and other types are refused
+_NUMBERS = {
+    "n_fft": ("int", 2, 65536, False), "win_length": ("int", 1, 65536, False), "hop_length": ("int", 1, 65536, False),
+    "preemphasis": ("float", 0.0, 1.0, False), "n_mels": ("int", 1, 1024, False), "f_min": ("float", 0.0, None, False),
+    "f_max": ("float", 0.0, None, True), "power": ("float", 0.0, 4.0, True), "log_floor": ("float", 0.0, 1.0, True),
+    "n_mfcc": ("int", 1, 1024, False), "deltas": ("int", 0, 2, False), "delta_window": ("int", 1, 50, False),
+    "stack": ("int", 0, 50, False), "chunk_seconds": ("float", 0.01, 3600.0, False),
 }
 
 
@@ -64,26 +73,48 @@ class FrontendConfig:
     chunk_seconds: float = 10.0  # long audio is processed in blocks of this length
 
     def __post_init__(self) -> None:
+        """Every field checked (types, finite numbers, ranges, consistency): one :class:`ConfigError` line."""
         for name, allowed in _CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError("frontend", f"{name}={getattr(self, name)!r} is not valid",
-                                  f"use one of {', '.join(allowed)}")
-        positive = ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "n_mfcc")
-        for name in positive:
-            if int(getattr(self, name)) <= 0:
-                raise ConfigError("frontend", f"{name} must be positive", f"got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in allowed:
+                raise ConfigError("frontend", f"{name}={value!r} is not valid", f"use one of {', '.join(allowed)}")
+        if not isinstance(self.center, bool):
+            raise ConfigError("frontend", f"center={self.center!r} is not a boolean", "use true or false")
+        try:
+            rate = check_sample_rate(self.sample_rate, "frontend sample_rate")
+        except ConfigError:
+            lo, hi = SAMPLE_RATES
+            raise ConfigError("frontend", f"sample_rate={self.sample_rate!r} is outside {lo}-{hi} Hz",
+                              "use e.g. sample_rate=16000") from None
+        object.__setattr__(self, "sample_rate", rate)
+        for name, (kind, lo, hi, low_open) in _NUMBERS.items():
+            value = getattr(self, name)
+            if name == "f_max" and value is None:
+                continue
+            try:
+                parsed = number(value, name, kind, lo, hi, low_open)
+            except ConfigError:
+                interval = f"{'(' if low_open else '['}{lo:g}, {'inf' if hi is None else f'{hi:g}'}]"
+                raise ConfigError("frontend", f"{name}={value!r} is not {'an integer' if kind == 'int' else 'a number'}"
+                                  f" in {interval}", f"e.g. {name}={getattr(FrontendConfig, name)}") from None
+            object.__setattr__(self, name, parsed)
         if self.win_length > self.n_fft:
             raise ConfigError("frontend", f"win_length={self.win_length} exceeds n_fft={self.n_fft}",
                               "raise n_fft or shorten the window")
         if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
             raise ConfigError("frontend", f"n_mfcc={self.n_mfcc} exceeds n_mels={self.n_mels}",
                               "use fewer cepstra or more mel bands")
-        if not 0 <= self.deltas <= 2 or self.delta_window < 1 or self.stack < 0:
-            raise ConfigError("frontend", "deltas must be 0-2, delta_window >= 1, stack >= 0",
-                              f"got deltas={self.deltas}, delta_window={self.delta_window}, stack={self.stack}")
-        if (self.f_max or self.sample_rate / 2) > self.sample_rate / 2 or self.f_min < 0:
-            raise ConfigError("frontend", f"mel range {self.f_min}-{self.f_max} Hz is outside 0-Nyquist",
-                              f"use f_max <= {self.sample_rate / 2:g}")
+        if self.kind in ("logmel", "mfcc") and self.n_mels > self.n_freqs:
+            raise ConfigError("frontend", f"n_mels={self.n_mels} exceeds the {self.n_freqs} FFT bins (bands would be "
+                              "empty)", "use fewer mel bands or a larger n_fft")
+        nyquist = self.sample_rate / 2
+        f_max = nyquist if self.f_max is None else self.f_max
+        if f_max > nyquist or not self.f_min < f_max:
+            raise ConfigError("frontend", f"mel range {self.f_min:g}-{f_max:g} Hz is empty or beyond Nyquist",
+                              f"use 0 <= f_min < f_max <= {nyquist:g}")
+        if self.chunk_seconds * self.sample_rate < self.hop_length:
+            raise ConfigError("frontend", f"chunk_seconds={self.chunk_seconds:g} is shorter than one hop",
+                              "use e.g. chunk_seconds=10")
 
     @property
     def n_freqs(self) -> int:
@@ -117,7 +148,10 @@ class FrontendConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrontendConfig:
-        """Build from a dict, rejecting unknown keys with a clear message."""
+        """Build from a dict, rejecting unknown keys (and anything but a mapping) with a clear message."""
+        if not isinstance(d, dict):
+            raise ConfigError("frontend", f"expected a mapping of settings, got {type(d).__name__}",
+                              'write a JSON object, e.g. {"kind": "mfcc", "n_mels": 40}')
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
