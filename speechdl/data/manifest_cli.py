@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from speechdl import validate
 from speechdl.console import add_format_option, emit
 from speechdl.data import importers
 from speechdl.data.manifests import hours_text as _hours
@@ -101,7 +102,8 @@ def add_verbs(verbs) -> None:
 
     k = kinds.add_parser("kaldi", help="a Kaldi data directory (wav.scp, segments, text, utt2spk, ...)")
     k.add_argument("datadir", type=Path, help="the data directory")
-    k.add_argument("--sample-rate", type=int, default=None, help="Hz (default: read from the first file)")
+    k.add_argument("--sample-rate", type=validate.flag("--sample-rate", "int", *validate.SAMPLE_RATES, example=16000),
+                   default=None, help="Hz (default: read from the first file)")
     k.set_defaults(func=_import_kaldi)
 
     r = kinds.add_parser("recipe", help="a corpus through its lhotse recipe (the corpus is not downloaded)")
@@ -117,7 +119,8 @@ def add_verbs(verbs) -> None:
     d.set_defaults(func=_import_real_dev)
 
     for sub in (f, k, r, d):
-        sub.add_argument("--out", type=Path, required=True, help="output manifest directory")
+        sub.add_argument("--out", type=validate.dir_arg("--out", path=True), required=True,
+                         help="output manifest directory")
         add_format_option(sub)
 
     i = verbs.add_parser("info", help="hours, utterances, speakers, languages and speech fraction of a manifest")

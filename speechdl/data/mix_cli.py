@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from speechdl import validate
 from speechdl.console import add_format_option, emit
 from speechdl.data.mix import REL_DB, MixConfig, build
 from speechdl.data.synth.cli import add_corpus_options, build_and_report, conditions_from_args, resolve_noise_dir
@@ -72,12 +73,12 @@ def add_verbs(verbs) -> None:
                    help="keep clips whose KEY (source, speaker, language, gender, id...) is one of the values; "
                         "KEY!=V1,V2 drops them; repeatable (ANDed)")
     p.add_argument("--no-babble", action="store_true", help="no babble noise (needs no espeak-ng)")
-    p.add_argument("--rel-db", type=float, default=REL_DB,
+    p.add_argument("--rel-db", type=validate.flag("--rel-db", "float", -120, 0, example=REL_DB), default=REL_DB,
                    help=f"label threshold: speech frames are within this many dB of the clip's peak (default {REL_DB})")
     p.set_defaults(func=run)
 
     m = verbs.add_parser("merge", help="merge manifest directories into one (audio paths unchanged)")
-    m.add_argument("out", help="output manifest directory")
+    m.add_argument("out", type=validate.dir_arg("OUT"), help="output manifest directory")
     m.add_argument("parts", nargs="+", help="manifest directories to merge")
     add_format_option(m)
     m.set_defaults(func=_merge)

@@ -163,9 +163,15 @@ def add_verbs(verbs: Any) -> None:
                                                  "vocal-tract-length (formant) changes",
                          description="Make new speakers from a speaker-labelled manifest by pitch and formant changes.")
     p.add_argument("src", type=Path, help="speaker-labelled manifest directory/file, or a real_dev folder")
-    p.add_argument("--copies", type=int, required=True, help="variants per speaker (speaker~v1..speaker~vK)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (new, empty, or a partial run to resume)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
+    from speechdl import validate
+
+    p.add_argument("--copies", type=validate.flag("--copies", "int", 1, 1000, example=2), required=True,
+                   help="variants per speaker (speaker~v1..speaker~vK)")
+    p.add_argument("--out", type=validate.dir_arg("--out", path=True), required=True,
+                   help="output folder (new, empty, or a partial run to resume)")
+    p.add_argument("--workers", type=validate.flag("--workers", "int", 1, 256, example=2), default=1,
+                   help="worker processes (default 1)")
+    p.add_argument("--sample-rate", type=validate.flag("--sample-rate", "int", 8000, 48000, example=16000),
+                   default=16000, help="output sample rate in Hz (default 16000)")
     add_format_option(p)
     p.set_defaults(func=run)

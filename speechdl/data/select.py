@@ -113,12 +113,16 @@ def add_select(verbs: Any) -> None:
     p.add_argument("manifest", type=Path, help="manifest directory or a real_dev folder")
     p.add_argument("--where", action="append", metavar="KEY=V1,V2",
                    help="keep (KEY=...) or drop (KEY!=...) utterances; repeatable, ANDed")
-    p.add_argument("--min-duration", type=float, default=0.0, help="shortest utterance kept (s)")
-    p.add_argument("--max-duration", type=float, default=float("inf"), help="longest utterance kept (s)")
+    from speechdl import validate
+
+    p.add_argument("--min-duration", type=validate.flag("--min-duration", "float", 0), default=0.0,
+                   help="shortest utterance kept (s)")
+    p.add_argument("--max-duration", type=validate.flag("--max-duration", "float", 0, example=30),
+                   default=float("inf"), help="longest utterance kept (s; default: no limit)")
     p.add_argument("--text", action="store_true", help="keep only utterances with a transcript")
     p.add_argument("--text-split", choices=["train", "eval"], default=None,
                    help="keep only utterances whose transcript is in this split of the sentence corpus "
                         "(as 'data synth --text-split'): drops training utterances that read evaluation text")
-    p.add_argument("--out", type=Path, required=True, help="output manifest directory")
+    p.add_argument("--out", type=validate.dir_arg("--out", path=True), required=True, help="output manifest directory")
     add_format_option(p)
     p.set_defaults(func=run)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from speechdl import audio
+from speechdl import audio, validate
 from speechdl.console import add_format_option, emit, progress
 from speechdl.errors import ConfigError
 from speechdl.features.config import FrontendConfig
@@ -28,22 +28,29 @@ def register(groups) -> None:
     ex = verbs.add_parser("extract", help="features of one audio file as a (frames x features) .npy array")
     ex.add_argument("file", help="audio file (wav, flac, ogg, mp3, ...; any sample rate, any length)")
     ex.add_argument("--kind", choices=sorted(KINDS), default="mfcc39", help="feature type (default mfcc39)")
-    ex.add_argument("--n-mels", type=int, default=None, help="mel bands (default 40)")
-    ex.add_argument("--sample-rate", type=int, default=16000, help="resample to this rate first (Hz)")
+    ex.add_argument("--n-mels", type=validate.flag("--n-mels", "int", 1, 1024, example=40), default=None,
+                    help="mel bands (default 40)")
+    ex.add_argument("--sample-rate", type=validate.flag("--sample-rate", "int", *validate.SAMPLE_RATES, example=16000),
+                    default=16000, help="resample to this rate first (Hz)")
     ex.add_argument("--cmvn", choices=["none", "utterance"], default="none", help="mean/variance normalisation")
-    ex.add_argument("--stack", type=int, default=0, metavar="K", help="splice +-K context frames")
+    ex.add_argument("--stack", type=validate.flag("--stack", "int", 0, 50), default=0, metavar="K",
+                    help="splice +-K context frames (0-50)")
     ex.add_argument("--config", default=None, help="JSON file with FrontendConfig fields (overrides --kind)")
-    ex.add_argument("--out", required=True, help="output .npy path (written atomically)")
+    ex.add_argument("--out", required=True, type=validate.file_arg("--out", (".npy",)),
+                    help="output .npy path (written atomically; missing folders are created)")
     add_format_option(ex)
     ex.set_defaults(func=run_extract)
 
 
 def _config(args: argparse.Namespace) -> FrontendConfig:
     if args.config:
+        text = validate.read_text(args.config, "front-end config")
         try:
-            return FrontendConfig.from_dict(json.loads(Path(args.config).read_text()))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ConfigError(args.config, f"cannot read front-end config ({err})", "pass a JSON object") from None
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(args.config, f"not valid JSON ({err})", "pass a JSON object of FrontendConfig fields") \
+                from None
+        return FrontendConfig.from_dict(raw)
     kw = {"sample_rate": args.sample_rate, "cmvn": args.cmvn, "stack": args.stack}
     if args.n_mels is not None:
         kw["n_mels"] = args.n_mels

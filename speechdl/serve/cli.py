@@ -75,15 +75,23 @@ def register(groups: Any) -> None:
                                       "(GET /v1/tasks, POST /v1/NAME, WebSocket /v1/NAME/stream), /health and "
                                       "the OpenAPI docs at /docs. See docs/serve.md.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    from speechdl.validate import flag
+
+    p.add_argument("--port", type=flag("--port", "int", 0, 65535, example=8000), default=8000,
+                   help="port (default: 8000; 0: any free port)")
     p.add_argument("--models", default=None, help="comma-separated bundle names to serve (default: all shipped)")
-    p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest upload in MiB (default: 25)")
-    p.add_argument("--max-seconds", type=float, default=600.0, help="longest audio in seconds (default: 600)")
-    p.add_argument("--workers", type=int, default=2, help="requests run at once (default: 2)")
-    p.add_argument("--queue", type=int, default=16, help="requests waiting beyond the workers; then 503 (default: 16)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request, waiting included; then 504 "
-                                                               "(default: 60)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: CPU cores / workers)")
+    p.add_argument("--max-upload-mb", type=flag("--max-upload-mb", "float", 0, 1e5, low_open=True, example=25),
+                   default=25.0, help="largest upload in MiB (default: 25)")
+    p.add_argument("--max-seconds", type=flag("--max-seconds", "float", 0, 86400, low_open=True, example=600),
+                   default=600.0, help="longest audio in seconds (default: 600)")
+    p.add_argument("--workers", type=flag("--workers", "int", 1, 256, example=2), default=2,
+                   help="requests run at once (default: 2)")
+    p.add_argument("--queue", type=flag("--queue", "int", 0, 100000, example=16), default=16,
+                   help="requests waiting beyond the workers; then 503 (default: 16)")
+    p.add_argument("--timeout", type=flag("--timeout", "float", 0, 86400, low_open=True, example=60), default=60.0,
+                   help="seconds per request, waiting included; then 504 (default: 60)")
+    p.add_argument("--threads", type=flag("--threads", "int", 0, 1024), default=0,
+                   help="torch threads (default: CPU cores / workers)")
     p.add_argument("--preload", action="store_true", help="load every model before listening")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn log level (default: info)")

@@ -36,14 +36,21 @@ def add_task_train_verb(verbs, task: str, example: str) -> None:
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
+    from speechdl import validate
+
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None, help="overrides trainer.device")
-    p.add_argument("--out", default=None, help="output directory (overrides out_dir)")
+    p.add_argument("--out", default=None, type=validate.dir_arg("--out"), help="output directory (overrides out_dir)")
     add_format_option(p)
+
+
+class _Quiet(argparse.ArgumentParser):
+    def error(self, message: str) -> None:      # one line through the CLI's error path, exit 2
+        raise ConfigError("speechdl train", message, "see speechdl train --help")
 
 
 def _split_remainder(args: argparse.Namespace) -> list[str]:
     """Pull ``--device/--out/--format`` out of the overrides that follow the recipe."""
-    extra = argparse.ArgumentParser(prog="speechdl train", add_help=False)
+    extra = _Quiet(prog="speechdl train", add_help=False)
     _add_options(extra)
     extra.set_defaults(format=None)
     ns, rest = extra.parse_known_args(args.overrides)

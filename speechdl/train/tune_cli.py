@@ -10,6 +10,7 @@ import json
 import sys
 from typing import Any
 
+from speechdl import validate
 from speechdl.console import add_format_option, emit, format_table
 from speechdl.errors import ConfigError
 
@@ -34,14 +35,18 @@ def register(groups) -> None:
 
 def _add_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     d = (lambda v: v) if defaults else (lambda v: None)
-    p.add_argument("--trials", type=int, default=d(10), help="finished trials the study should hold (default 10)")
+    p.add_argument("--trials", type=validate.flag("--trials", "int", 1, 100000, example=10), default=d(10),
+                   help="finished trials the study should hold (default 10)")
     p.add_argument("--param", action="append", default=None, metavar="KEY=SPACE", help=SPACE_HELP)
     p.add_argument("--metric", default=None, help="metric to optimise (default: trainer.early_stopping.monitor)")
     p.add_argument("--direction", choices=["minimize", "maximize"], default=None,
                    help="default: from trainer.early_stopping.mode")
-    p.add_argument("--study-dir", default=None, help="study directory (default: <out_dir>_tune)")
-    p.add_argument("--timeout", type=float, default=None, help="start no new trial after this many seconds")
-    p.add_argument("--seed", type=int, default=d(0), help="sampler seed (default 0)")
+    p.add_argument("--study-dir", default=None, type=validate.dir_arg("--study-dir"),
+                   help="study directory (default: <out_dir>_tune)")
+    p.add_argument("--timeout", type=validate.flag("--timeout", "float", 0, 10**9, low_open=True, example=3600),
+                   default=None, help="start no new trial after this many seconds")
+    p.add_argument("--seed", type=validate.flag("--seed", "int", 0, 2**32 - 1), default=d(0),
+                   help="sampler seed (default 0)")
     p.add_argument("--no-prune", action="store_true", default=d(False), help="run every trial to the end")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None, help="overrides trainer.device")
     add_format_option(p)

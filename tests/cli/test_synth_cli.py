@@ -39,12 +39,12 @@ def test_tiny_corpus_json_summary_and_readable_manifests(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--hours", "0"], "--hours: must be > 0"),
+    (["--hours", "0"], "option hours: expected a number in (0, 100000], got '0'"),
     (["--hours", "1", "--snr-range", "30,0"], "--snr-range: low > high"),
     (["--hours", "1", "--snr-range", "loud"], "--snr-range: expected LOW,HIGH"),
     (["--hours", "1", "--languages", "en,tlh"], "--languages: unsupported: tlh"),
-    (["--hours", "1", "--sample-rate", "1000"], "--sample-rate: must be 8000-48000"),
-    (["--hours", "1", "--workers", "0"], "--workers: must be >= 1"),
+    (["--hours", "1", "--sample-rate", "1000"], "option sample_rate: expected an integer in [8000, 48000]"),
+    (["--hours", "1", "--workers", "0"], "option workers: expected an integer in [1, 256], got '0'"),
     (["--hours", "1", "--noise-dir", "/no/such/dir"], "--noise-dir: /no/such/dir is not a folder"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args, needle):

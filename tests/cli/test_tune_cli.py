@@ -65,7 +65,7 @@ def test_tune_text_table_and_resume(tmp_path, capsys):
     (["--param", "model.hiden=[4,8]"], "unknown argument(s) hiden"),
     (["--param", "model.hidden=16"], "unknown search space"),
     (["--param", "model.hidden=[4,8]", "trainer.max_epoch=3"], "unknown key trainer.max_epoch"),
-    (["--param", "model.hidden=[4,8]", "--trials", "0"], "expected a positive number"),
+    (["--param", "model.hidden=[4,8]", "--trials", "0"], "option trials: expected an integer in [1, 100000]"),
     (["--param", "model.hidden=[4,8]", "--bogus"], "unknown option"),
     ([], "nothing to search"),
 ])

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from speechdl import validate
 from speechdl.console import add_format_option, emit, progress
 from speechdl.data.synth import voices
 from speechdl.data.synth.builder import SynthConfig, build
@@ -45,7 +46,7 @@ def parse_languages(value: str) -> tuple[str, ...]:
 def add_condition_options(p: argparse.ArgumentParser, snr_default: str = "0,30") -> None:
     """The acoustic-condition options shared by ``data synth`` and ``data mix``."""
     p.add_argument("--snr-range", default=snr_default, help=f"SNR range in dB, LOW,HIGH (default {snr_default})")
-    p.add_argument("--p-clean", type=float, default=None,
+    p.add_argument("--p-clean", type=validate.flag("--p-clean", "float", 0, 1), default=None,
                    help="probability that a recording gets no added noise (default 0.15)")
     p.add_argument("--clean", action="store_true",
                    help="no added noise, reverb or telephone band (recordings without speech still get noise)")
@@ -87,11 +88,16 @@ def run(args: argparse.Namespace) -> int:
 
 def add_corpus_options(p: argparse.ArgumentParser) -> None:
     """The options every corpus builder shares (``data synth``, ``data mix``): size, seed, rate, noise, format."""
-    p.add_argument("--hours", type=float, required=True, help="hours of audio to generate")
-    p.add_argument("--out", required=True, help="output folder (new, empty, or a partial build to resume)")
-    p.add_argument("--seed", type=int, default=0, help="global seed; same seed -> identical corpus")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz (default 16000)")
+    p.add_argument("--hours", type=validate.flag("--hours", "float", 0, 100000, low_open=True), required=True,
+                   help="hours of audio to generate (up to 100000)")
+    p.add_argument("--out", required=True, type=validate.dir_arg("--out"),
+                   help="output folder (new, empty, or a partial build to resume)")
+    p.add_argument("--seed", type=validate.flag("--seed", "int", 0, 2**32 - 1), default=0,
+                   help="global seed; same seed -> identical corpus")
+    p.add_argument("--workers", type=validate.flag("--workers", "int", 1, 256, example=2), default=2,
+                   help="worker processes (default 2)")
+    p.add_argument("--sample-rate", type=validate.flag("--sample-rate", "int", 8000, 48000, example=16000),
+                   default=16000, help="output sample rate in Hz (default 16000)")
     add_condition_options(p)
     p.add_argument("--noise-dir", default=None,
                    help=f"real noise folder with manifest.jsonl (default {DEFAULT_NOISE_DIR} if present; "

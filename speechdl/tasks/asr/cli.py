@@ -51,6 +51,7 @@ def format_srt(segments: list[dict[str, Any]]) -> str:
 
 def _decode_options(p: argparse.ArgumentParser, transcribe: bool = False) -> None:
     """``--model`` and the pipeline's declared options as flags (strings; the Options check them)."""
+    from speechdl import validate
     from speechdl.tasks.asr.pipeline import OPTIONS
 
     p.add_argument("--model", default="asr", metavar="BUNDLE",
@@ -62,9 +63,10 @@ def _decode_options(p: argparse.ArgumentParser, transcribe: bool = False) -> Non
         extra = f" (default {o.default})" if o.default is not None else ""
         if o.minimum is not None and o.maximum is not None:
             extra += f"; {o.minimum:g}..{o.maximum:g}"
+        kind = None if o.name == "lm" else validate.declared(o)   # checked at once, before the model loads
         if o.name == "lm":
             meta, extra = "LM", "; or an ARPA file (.arpa / .arpa.gz), here and in Python only (default bundle)"
-        p.add_argument(flag, default=None, metavar=meta, help=o.help + extra)
+        p.add_argument(flag, default=None, metavar=meta, type=kind, help=o.help + extra)
 
 
 def _load(args: argparse.Namespace, options: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
@@ -168,6 +170,8 @@ def run_lm_build(args: argparse.Namespace) -> int:
 
 def register(groups: Any) -> None:
     """Add the ``asr`` group and its verbs to the top-level subparsers."""
+    from speechdl import validate
+    from speechdl.tasks.asr.pipeline import OPTIONS
     from speechdl.train import cli as train_cli
 
     g = groups.add_parser("asr", help="speech recognition: transcribe, eval, train, export, lm build")
@@ -188,8 +192,10 @@ def register(groups: Any) -> None:
                                      "utterances.")
     e.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest directories with text")
     _decode_options(e)
-    e.add_argument("--worst", type=int, default=10, metavar="N", help="list the N worst utterances")
-    e.add_argument("--batch-seconds", type=float, default=120.0, metavar="S", help="padded audio per batch")
+    e.add_argument("--worst", type=validate.flag("--worst", "int", 0, 100000, example=10), default=10, metavar="N",
+                   help="list the N worst utterances")
+    e.add_argument("--batch-seconds", type=validate.flag("--batch-seconds", "float", 1, 3600, example=120),
+                   default=120.0, metavar="S", help="padded audio per batch")
     add_format_option(e)
     e.set_defaults(func=run_eval)
 
@@ -201,16 +207,19 @@ def register(groups: Any) -> None:
                                      "--model BUNDLE --onnx OUT.onnx (waveform -> CTC log-probabilities, checked "
                                      "against torch; decoding stays in Python)")
     x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    x.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
-    x.add_argument("--onnx", default=None, metavar="OUT.onnx", help="write the recogniser as ONNX (front-end included)")
+    x.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
+                   help="bundle directory to write")
+    x.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
+                   help="write the recogniser as ONNX (front-end included)")
     x.add_argument("--model", default="asr", metavar="BUNDLE", help="bundle for --onnx without a run (default asr)")
-    x.add_argument("--average", type=int, default=None, metavar="N",
+    x.add_argument("--average", type=validate.flag("--average", "int", 1, 1000, example=3), default=None, metavar="N",
                    help="average the N latest of the kept best checkpoints (default: all kept)")
     x.add_argument("--half", action="store_true", help="store weights as float16")
     x.add_argument("--lm", default=None, metavar="ARPA", help="ARPA LM (.arpa or .arpa.gz) to ship as the default")
-    x.add_argument("--beam", type=int, default=None, help="default beam width (default 1: greedy)")
-    x.add_argument("--alpha", type=float, default=None, help="default LM weight (default 0.5)")
-    x.add_argument("--beta", type=float, default=None, help="default word insertion bonus (default 1.0)")
+    declared = {o.name: validate.declared(o) for o in OPTIONS}
+    x.add_argument("--beam", type=declared["beam"], default=None, help="default beam width (default 1: greedy)")
+    x.add_argument("--alpha", type=declared["alpha"], default=None, help="default LM weight (default 0.5)")
+    x.add_argument("--beta", type=declared["beta"], default=None, help="default word insertion bonus (default 1.0)")
     x.add_argument("--segmenter", default="vad", metavar="NAME",
                    help="bundle that cuts long inputs, declared as the bundle's segmenter component (default vad; "
                         "none: no segmenter)")
@@ -222,7 +231,9 @@ def register(groups: Any) -> None:
     b = lm_verbs.add_parser("build", help="build an ARPA LM from text files (modified Kneser-Ney)",
                             description="One sentence per line; text is normalised like the transcripts.")
     b.add_argument("texts", nargs="+", metavar="TEXT", help="text files")
-    b.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
-    b.add_argument("--out", default="lm.arpa", help="ARPA file to write (default lm.arpa)")
+    b.add_argument("--order", type=validate.flag("--order", "int", 1, 10, example=3), default=3,
+                   help="n-gram order (default 3)")
+    b.add_argument("--out", default="lm.arpa", type=validate.file_arg("--out"),
+                   help="ARPA file to write (default lm.arpa)")
     add_format_option(b)
     b.set_defaults(func=run_lm_build)

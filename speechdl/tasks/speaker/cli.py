@@ -36,18 +36,22 @@ def _model_option(p: argparse.ArgumentParser) -> None:
                    help="speaker bundle: a path or a shipped name (default: speaker)")
 
 
-def _store_option(p: argparse.ArgumentParser) -> None:
+def _store_option(p: argparse.ArgumentParser, written: bool = False) -> None:
+    from speechdl import validate
+
     p.add_argument("--store", default=DEFAULT_STORE, metavar="DB",
+                   type=validate.file_arg("--store") if written else None,
                    help=f"enrollment store, an SQLite file (default: {DEFAULT_STORE})")
 
 
 def _declared_options(p: argparse.ArgumentParser, names: tuple[str, ...] = ("backend", "norm", "threshold")) -> None:
     """``--backend``, ``--norm``, ``--threshold``: the pipeline's declared options (checked by :func:`_options`)."""
+    from speechdl import validate
     from speechdl.tasks.speaker.pipeline import OPTIONS
 
     for o in (o for o in OPTIONS if o.name in names):
         metavar = "{" + ",".join(o.choices) + "}" if o.choices else o.name[0].upper()
-        p.add_argument(f"--{o.name}", default=None, metavar=metavar, help=o.help)
+        p.add_argument(f"--{o.name}", default=None, metavar=metavar, type=validate.declared(o), help=o.help)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -210,6 +214,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def register(groups: Any) -> None:
     """Add the ``speaker`` group and its verbs to the top-level subparsers."""
+    from speechdl import validate
     from speechdl.train import cli as train_cli
 
     g = groups.add_parser("speaker", help="speaker embeddings: embed, verify, enroll, identify, eval, train, export")
@@ -220,7 +225,8 @@ def register(groups: Any) -> None:
                          description="One embedding per file (any format, rate, length).")
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     _model_option(p)
-    p.add_argument("--max-seconds", type=float, default=30.0, metavar="S",
+    p.add_argument("--max-seconds", type=validate.flag("--max-seconds", "float", 1, 3600, example=30), default=30.0,
+                   metavar="S",
                    help="longer files are embedded in blocks of S s and averaged (default 30)")
     add_format_option(p)
     p.set_defaults(func=run_embed)
@@ -237,7 +243,7 @@ def register(groups: Any) -> None:
     e.add_argument("name", metavar="NAME", help="speaker name")
     e.add_argument("files", nargs="+", metavar="FILE", help="audio files of that speaker")
     _model_option(e)
-    _store_option(e)
+    _store_option(e, written=True)
     add_format_option(e)
     e.set_defaults(func=run_enroll)
 
@@ -246,7 +252,8 @@ def register(groups: Any) -> None:
     _model_option(i)
     _store_option(i)
     _declared_options(i)
-    i.add_argument("--top", type=int, default=3, metavar="N", help="candidates to list (default 3)")
+    i.add_argument("--top", type=validate.flag("--top", "int", 1, 10000, example=3), default=3, metavar="N",
+                   help="candidates to list (default 3)")
     add_format_option(i)
     i.set_defaults(func=run_identify)
 
@@ -267,8 +274,10 @@ def register(groups: Any) -> None:
     ev.add_argument("--root", default=None, metavar="DIR",
                     help="folder the trial paths are relative to (default: the list's folder)")
     _model_option(ev)
-    ev.add_argument("--plot", default=None, metavar="PNG", help="write ROC and DET curves to this PNG")
-    ev.add_argument("--batch-size", type=int, default=16, metavar="N", help="files embedded per batch")
+    ev.add_argument("--plot", default=None, metavar="PNG", type=validate.file_arg("--plot"),
+                    help="write ROC and DET curves to this PNG")
+    ev.add_argument("--batch-size", type=validate.flag("--batch-size", "int", 1, 4096, example=16), default=16,
+                    metavar="N", help="files embedded per batch")
     _declared_options(ev, ("backend", "norm"))
     add_format_option(ev)
     ev.set_defaults(func=run_eval)
@@ -281,8 +290,9 @@ def register(groups: Any) -> None:
                                      "[--lda-dim D] [--backend-data MANIFEST_DIR...] [--max-per-speaker M] "
                                      "[--onnx OUT.onnx]; or --model BUNDLE --onnx OUT.onnx")
     x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    x.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
-    x.add_argument("--onnx", default=None, metavar="OUT.onnx",
+    x.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
+                   help="bundle directory to write")
+    x.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
                    help="write the speaker encoder as ONNX (waveform -> embedding, front-end included)")
     x.add_argument("--model", default="speaker", metavar="BUNDLE", help="bundle for --onnx without a run")
     x.add_argument("--operating-point", default="eer", metavar="OP",
@@ -293,13 +303,16 @@ def register(groups: Any) -> None:
     x.add_argument("--half", action="store_true", help="store weights as float16")
     x.add_argument("--backend", default="cosine", metavar="{cosine,plda}",
                    help="the bundle's default back-end (both are fitted and calibrated; default cosine)")
-    x.add_argument("--cohort-size", type=int, default=200, metavar="N",
+    x.add_argument("--cohort-size", type=validate.flag("--cohort-size", "int", 0, 10**6, example=200), default=200,
+                   metavar="N",
                    help="AS-norm cohort: mean embeddings of up to N back-end speakers (default 200; 0: none)")
-    x.add_argument("--lda-dim", type=int, default=None, metavar="D",
+    x.add_argument("--lda-dim", type=validate.flag("--lda-dim", "int", 1, 4096, example=128), default=None,
+                   metavar="D",
                    help="LDA dimension before PLDA (default min(embedding dim, speakers - 1, 128))")
     x.add_argument("--backend-data", nargs="+", default=None, metavar="MANIFEST_DIR",
                    help="fit the back-end on these speaker manifests (default: the run's training data)")
-    x.add_argument("--max-per-speaker", type=int, default=20, metavar="M",
+    x.add_argument("--max-per-speaker", type=validate.flag("--max-per-speaker", "int", 1, 10**6, example=20),
+                   default=20, metavar="M",
                    help="back-end utterances per speaker, a seeded choice (default 20)")
     x.set_defaults(func=run_export)
 

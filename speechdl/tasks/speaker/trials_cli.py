@@ -53,11 +53,16 @@ def add_trials_verb(verbs: Any) -> None:
                          description=__doc__.split("\n\n")[1].replace("``", "'"))
     p.add_argument("manifests", nargs="+", metavar="MANIFEST_DIR",
                    help="lhotse manifest directories of speaker-labelled whole-file utterances")
-    p.add_argument("--out", required=True, metavar="LIST", help="trial list to write")
-    p.add_argument("--max-per-speaker", type=int, default=20, metavar="N", help="utterances per speaker (default 20)")
-    p.add_argument("--nontargets-per-target", type=float, default=4.0, metavar="R",
+    from speechdl import validate
+
+    p.add_argument("--out", required=True, metavar="LIST", type=validate.file_arg("--out"), help="trial list to write")
+    p.add_argument("--max-per-speaker", type=validate.flag("--max-per-speaker", "int", 2, 10**6, example=20),
+                   default=20, metavar="N", help="utterances per speaker (default 20)")
+    p.add_argument("--nontargets-per-target", type=validate.flag("--nontargets-per-target", "float", 0, 10**4,
+                                                                 low_open=True, example=4), default=4.0, metavar="R",
                    help="non-target trials per target trial (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="random draws (default 0)")
+    p.add_argument("--seed", type=validate.flag("--seed", "int", 0, 2**32 - 1), default=0,
+                   help="random draws (default 0)")
     p.add_argument("--alias", nargs="*", default=[], metavar="LABEL=SAME",
                    help="speaker labels that are the same person as another label")
     p.add_argument("--root", default=None, metavar="DIR",

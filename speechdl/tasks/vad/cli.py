@@ -164,14 +164,23 @@ def register(groups: Any) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     p.add_argument("--probabilities", action="store_true", help="JSON: include one probability per frame")
-    p.add_argument("--threshold", type=float, default=None, help="onset threshold (default: the bundle's)")
-    p.add_argument("--offset", type=float, default=None, help="offset (hysteresis) threshold <= onset")
-    p.add_argument("--min-speech", type=float, default=None, metavar="S", help="drop speech shorter than S s")
-    p.add_argument("--min-silence", type=float, default=None, metavar="S", help="fill silences shorter than S s")
-    p.add_argument("--pad", type=float, default=None, metavar="S", help="pad segments by S s on each side")
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="waveform + probability + segments PNG")
+    from speechdl import validate
+    from speechdl.tasks.vad.pipeline import OPTIONS  # the pipeline's declared options: one check (Option.parse)
+
+    declared = {o.name: validate.declared(o) for o in OPTIONS}
+    p.add_argument("--threshold", type=declared["threshold"], default=None, help="onset threshold (default: the "
+                   "bundle's)")
+    p.add_argument("--offset", type=declared["offset"], default=None, help="offset (hysteresis) threshold <= onset")
+    p.add_argument("--min-speech", type=declared["min_speech"], default=None, metavar="S",
+                   help="drop speech shorter than S s")
+    p.add_argument("--min-silence", type=declared["min_silence"], default=None, metavar="S",
+                   help="fill silences shorter than S s")
+    p.add_argument("--pad", type=declared["pad"], default=None, metavar="S", help="pad segments by S s on each side")
+    p.add_argument("--plot", default=None, metavar="OUT.png", type=validate.file_arg("--plot"),
+                   help="waveform + probability + segments PNG")
     p.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle directory or shipped name (vad)")
-    p.add_argument("--out-dir", default=None, metavar="DIR", help="write one output file per input here")
+    p.add_argument("--out-dir", default=None, metavar="DIR", type=validate.dir_arg("--out-dir"),
+                   help="write one output file per input here")
     p.set_defaults(func=run_detect)
     from speechdl.train.cli import add_task_train_verb
 
@@ -181,8 +190,9 @@ def register(groups: Any) -> None:
                                      "--model BUNDLE --onnx OUT.onnx. The ONNX graph takes the waveform (front-end "
                                      "included) and gives frame probabilities and logits, checked against torch.")
     e.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    e.add_argument("--bundle", default=None, metavar="OUT", help="bundle directory to write")
-    e.add_argument("--onnx", default=None, metavar="OUT.onnx",
+    e.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
+                   help="bundle directory to write")
+    e.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
                    help="write the VAD as ONNX (waveform -> frame probabilities)")
     e.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle for --onnx without a run")
     e.add_argument("--half", action="store_true", help="store weights as float16")

@@ -274,9 +274,14 @@ def add_eval(verbs: Any) -> argparse.ArgumentParser:
                                      "speech intervals.")
     p.add_argument("manifest", metavar="MANIFEST", help="manifest directory or file with speech intervals")
     p.add_argument("--model", default=None, help="VAD bundle (default: the shipped one)")
-    p.add_argument("--threshold", type=float, default=None,
+    from speechdl import validate
+    from speechdl.tasks.vad.pipeline import OPTIONS
+
+    threshold = next(o for o in OPTIONS if o.name == "threshold")
+    p.add_argument("--threshold", type=validate.declared(threshold), default=None,
                    help="decision threshold on the speech probability (default: the bundle's)")
-    p.add_argument("--plot", default=None, metavar="PNG", help="write a ROC + DET plot here")
+    p.add_argument("--plot", default=None, metavar="PNG", type=validate.file_arg("--plot"),
+                   help="write a ROC + DET plot here")
     add_format_option(p)
     p.set_defaults(func=run_eval)
     return p

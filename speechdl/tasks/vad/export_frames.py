@@ -37,9 +37,13 @@ def add_export_frames(verbs) -> None:
                     "recording of MANIFEST and write one CSV row per frame with its speech label (1 when the "
                     "frame centre lies in a speech interval), loadable with numpy.loadtxt(path, delimiter=',').")
     p.add_argument("manifest", nargs="+", help="manifest directory (or several)")
-    p.add_argument("--out", required=True, help="CSV file to write (e.g. my_dataset.csv)")
-    p.add_argument("--max-frames", type=int, default=None,
+    from speechdl import validate
+
+    p.add_argument("--out", required=True, type=validate.file_arg("--out"), help="CSV file to write (e.g. "
+                   "my_dataset.csv)")
+    p.add_argument("--max-frames", type=validate.flag("--max-frames", "int", 1, 10**12, example=100000), default=None,
                    help="keep at most this many frames (a seeded random subset over all recordings)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --max-frames subset")
+    p.add_argument("--seed", type=validate.flag("--seed", "int", 0, 2**32 - 1), default=0,
+                   help="seed of the --max-frames subset")
     add_format_option(p)
     p.set_defaults(func=run_export_frames)
