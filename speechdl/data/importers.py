@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from speechdl.console import progress
 from speechdl.data.lhotse_recipes import import_recipe, list_recipes
 from speechdl.data.manifests import save_manifests
 from speechdl.errors import AudioError, DataError
+from speechdl.validate import SAMPLE_RATES, check_sample_rate, read_text
 
 __all__ = ["AUDIO_SUFFIXES", "Imported", "import_folder", "import_kaldi", "import_real_dev",
            "import_recipe", "list_recipes"]
@@ -117,7 +119,11 @@ def import_folder(
         rec = _recording(rec_id, path.resolve(), meta.sample_rate, meta.channels, meta.frames)
         recs.append(rec)
         txt = path.with_suffix(".txt")
-        text = " ".join(txt.read_text(encoding="utf-8").split()) if txt.is_file() else ""
+        try:
+            text = " ".join(read_text(txt, "transcript", DataError).split()) if txt.is_file() else ""
+        except DataError as err:   # the audio is imported; its unreadable transcript is reported
+            skipped.append((str(txt), err.what))
+            text = ""
         if text:
             sups.append(SupervisionSegment(
                 id=rec_id, recording_id=rec_id, start=0.0, duration=rec.duration,
@@ -133,8 +139,8 @@ def import_folder(
 
 
 def _kaldi_rate(data_dir: Path) -> int:
-    with open(data_dir / "wav.scp", encoding="utf-8") as f:
-        first = next((line.split(maxsplit=1) for line in f if line.strip()), None)
+    lines = read_text(data_dir / "wav.scp", "wav.scp", DataError).splitlines()
+    first = next((line.split(maxsplit=1) for line in lines if line.strip()), None)
     if first is None:
         raise DataError(data_dir / "wav.scp", "is empty", "list one '<recording-id> <path>' per line")
     if len(first) < 2 or first[1].rstrip().endswith("|"):
@@ -159,8 +165,9 @@ def import_kaldi(data_dir: str | os.PathLike, *, sample_rate: int | None = None)
         raise DataError(path, "no wav.scp: not a Kaldi data directory",
                         "a Kaldi data dir holds wav.scp and optionally segments, text, utt2spk")
     rate = sample_rate or _kaldi_rate(path)
-    with open(path / "wav.scp", encoding="utf-8") as f:
-        listed = [line.split(maxsplit=1)[0] for line in f if line.strip()]
+    check_sample_rate(rate, "--sample-rate")
+    listed = [line.split(maxsplit=1)[0] for line in read_text(path / "wav.scp", "wav.scp", DataError).splitlines()
+              if line.strip()]
     try:
         recordings, supervisions, _ = load_kaldi_data_dir(path, sampling_rate=rate, num_jobs=1)
     except Exception as err:  # lhotse asserts / KeyErrors on inconsistent files
@@ -182,17 +189,21 @@ def import_kaldi(data_dir: str | os.PathLike, *, sample_rate: int | None = None)
 
 def _real_dev_rows(manifest: Path) -> list[dict]:
     rows = []
-    with open(manifest, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                float(row["duration"]), int(row["sample_rate"]), str(row["audio"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise DataError(f"{manifest}:{n}", f"malformed row ({type(err).__name__}: {err})",
-                                "each line must be a JSON object with audio, sample_rate, duration") from None
-            rows.append(row)
+    fix = "each line must be a JSON object with audio, sample_rate (Hz) and duration (s > 0)"
+    for n, line in enumerate(read_text(manifest, "manifest", DataError).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            duration, rate, _ = float(row["duration"]), int(row["sample_rate"]), str(row["audio"])
+            channels = int(row.get("channels") or 1)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise DataError(f"{manifest}:{n}", f"malformed row ({type(err).__name__}: {err})", fix) from None
+        lo, hi = SAMPLE_RATES
+        if not (math.isfinite(duration) and duration > 0) or not lo <= rate <= hi or not 1 <= channels <= 256:
+            raise DataError(f"{manifest}:{n}", f"impossible row (duration {duration}, sample_rate {rate}, "
+                            f"channels {channels})", fix)
+        rows.append(row)
     if not rows:
         raise DataError(manifest, "holds no rows", "rebuild it with fetch.sh (see its README)")
     return rows

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,7 @@ from lhotse import CutSet, RecordingSet, SupervisionSegment, SupervisionSet, loa
 
 from speechdl.audio import atomic_path
 from speechdl.errors import DataError
+from speechdl.validate import SAMPLE_RATES
 
 RECORDINGS = "recordings.jsonl.gz"
 SUPERVISIONS = "supervisions.jsonl.gz"
@@ -134,7 +136,42 @@ def load_manifests(path: str | os.PathLike) -> tuple[RecordingSet, SupervisionSe
             raise DataError(p, f"unsupported manifest type {type(manifest).__name__}", _FIX)
     if recordings is None or len(recordings) == 0:
         raise DataError(p, "manifest holds no recordings", "re-create it with `speechdl data import`")
+    check_manifests(p, recordings, supervisions)
     return recordings, supervisions
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def check_manifests(where: str | os.PathLike, recordings: RecordingSet, supervisions: SupervisionSet | None) -> None:
+    """Refuse impossible values (the validation layer for manifests): a recording's duration and sample
+    count must be positive and finite and its rate in :data:`speechdl.validate.SAMPLE_RATES`; a supervision's
+    start must be finite and >= 0, its duration positive, its ``custom["speech"]`` intervals finite pairs.
+    Raises :class:`DataError` naming the first bad item."""
+    fix = "fix or re-create the manifest (speechdl data import ...)"
+    lo, hi = SAMPLE_RATES
+    for r in recordings:
+        if not _positive(r.duration) or not _positive(r.num_samples):
+            raise DataError(where, f"recording {r.id}: duration {r.duration!r} s / {r.num_samples!r} samples is not a "
+                            "positive length", fix)
+        if not (isinstance(r.sampling_rate, int | float) and lo <= r.sampling_rate <= hi):
+            raise DataError(where, f"recording {r.id}: sampling rate {r.sampling_rate!r} is outside {lo}-{hi} Hz", fix)
+    for s in supervisions or []:
+        start_ok = isinstance(s.start, int | float) and math.isfinite(s.start) and s.start >= 0
+        if not start_ok or not _positive(s.duration):
+            raise DataError(where, f"supervision {s.id}: start {s.start!r} s, duration {s.duration!r} s is not a "
+                            "span of the recording", fix)
+        speech = (s.custom or {}).get("speech")
+        if speech is not None:
+            try:
+                ok = all(math.isfinite(float(a)) and math.isfinite(float(b)) and float(a) <= float(b)
+                         for a, b in speech)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise DataError(where, f"supervision {s.id}: custom speech intervals {str(speech)[:60]} are not "
+                                "[start, end] pairs of finite seconds", fix)
 
 
 def supervision_rows(manifests: str | os.PathLike | Sequence[str | os.PathLike], field: str,

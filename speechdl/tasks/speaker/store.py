@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import time
@@ -55,12 +56,25 @@ SCHEMA = (
 )
 
 
+_COLUMNS = {"meta": {"key", "value"}, "speakers": {"name", "count", "mean", "created", "updated"},
+            "embeddings": {"id", "speaker", "vector", "source", "added"}}
+_REPAIR = "remove that speaker (speechdl speaker remove NAME) and enroll again, or use a new --store"
+
+
 def _blob(v: np.ndarray) -> bytes:
     return np.ascontiguousarray(v, dtype="<f4").tobytes()
 
 
-def _vec(b: bytes) -> np.ndarray:
-    return np.frombuffer(b, dtype="<f4").astype(np.float64)
+def _vec(b: Any, where: Path | None = None, name: str = "?", dim: int | None = None) -> np.ndarray:
+    """A stored vector, checked: a float32 blob of ``dim`` finite values (else a one-line DataError)."""
+    if not isinstance(b, bytes) or not b or len(b) % 4 or (dim is not None and len(b) != 4 * dim):
+        size = f"{len(b)} bytes" if isinstance(b, bytes) else f"a {type(b).__name__}"
+        raise DataError(where, f"speaker {name!r}: corrupt embedding ({size}, expected {dim or 'D'} float32 values)",
+                        _REPAIR)
+    v = np.frombuffer(b, dtype="<f4").astype(np.float64)
+    if not np.isfinite(v).all():
+        raise DataError(where, f"speaker {name!r}: a stored embedding is not finite (NaN or Inf)", _REPAIR)
+    return v
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -89,12 +103,19 @@ class SpeakerStore:
     def __init__(self, path: str | os.PathLike, model: str | None = None, create: bool = True,
                  timeout: float = 30.0) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DataError(self.path, "is a folder, not an enrollment store", "pass the store file (e.g. speakers.db)")
         if not create and not self.path.is_file():
             raise DataError(self.path, "enrollment store not found", "enroll a speaker first (speechdl speaker enroll)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DataError(self.path, f"cannot create its folder ({err.strerror or err})", "pass another --store") \
+                from None
         try:
             self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._check_schema()
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -105,12 +126,42 @@ class SpeakerStore:
         except sqlite3.DatabaseError as err:
             raise DataError(self.path, f"not a speaker store ({err})", "pass another --store file") from None
         self.model = model
+        self._dim: int | None = None
         stored = self.meta().get("model")
         if model is not None and stored is not None and stored != model:
             raise DataError(self.path, "was filled by another embedding model",
                             "use the same --model as at enrollment, or a new --store")
 
     # ------------------------------------------------------------------ plumbing
+    def _check_schema(self) -> None:
+        """Refuse an SQLite file of another application or of another schema version (before writing to it)."""
+        tables = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return                                   # a new (or empty) file: the schema is created
+        for table, columns in _COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if (table in tables and not columns <= have) or (table == "meta" and "meta" not in tables):
+                shown = ", ".join(sorted(tables)[:4])
+                raise DataError(self.path, f"is an SQLite file of another application or schema (tables: {shown})",
+                                "pass a speechdl enrollment store, or a new --store file")
+        version = dict(self._db.execute("SELECT key, value FROM meta").fetchall()).get("schema", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise DataError(self.path, f"has schema version {version}; this speechdl reads version {SCHEMA_VERSION}",
+                            "use the speechdl that wrote it, or a new --store file")
+
+    def _stored_dim(self, meta: dict[str, str] | None = None) -> int | None:
+        """The embedding size the store holds (None before the first enrollment)."""
+        value = (self.meta() if meta is None else meta).get("dim")
+        if value is None:
+            return None
+        try:
+            dim = int(value)
+        except ValueError:
+            dim = 0
+        if dim < 1:
+            raise DataError(self.path, f"corrupt store: embedding size {value!r}", "use a new --store file")
+        return dim
+
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
@@ -154,7 +205,7 @@ class SpeakerStore:
         now = time.time()
         with self._write() as db:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            if "dim" in meta and int(meta["dim"]) != x.shape[1]:
+            if "dim" in meta and self._stored_dim(meta) != x.shape[1]:
                 raise DataError(self.path, f"holds {meta['dim']}-dimensional embeddings, not {x.shape[1]}",
                                 "use the model the store was filled with, or a new --store")
             if self.model is not None and meta.get("model", self.model) != self.model:
@@ -168,10 +219,11 @@ class SpeakerStore:
             count = self._refresh_mean(db, name, now)
         return {"name": name, "count": count, "added": len(x)}
 
-    @staticmethod
-    def _refresh_mean(db: sqlite3.Connection, name: str, now: float) -> int:
+    def _refresh_mean(self, db: sqlite3.Connection, name: str, now: float) -> int:
         """Recompute ``name``'s mean and count from its embeddings (inside the caller's transaction)."""
-        vecs = [_vec(b) for (b,) in db.execute("SELECT vector FROM embeddings WHERE speaker = ?", (name,))]
+        dim = self._stored_dim(dict(db.execute("SELECT key, value FROM meta").fetchall()))
+        vecs = [_vec(b, self.path, name, dim)
+                for (b,) in db.execute("SELECT vector FROM embeddings WHERE speaker = ?", (name,))]
         mean = _unit(np.stack(vecs)).mean(0)
         db.execute("UPDATE speakers SET count = ?, mean = ?, updated = ? WHERE name = ?",
                    (len(vecs), _blob(mean), now, name))
@@ -186,19 +238,26 @@ class SpeakerStore:
     def speakers(self) -> list[dict[str, Any]]:
         """``[{"name", "count", "created", "updated"}]`` sorted by name (times: Unix seconds)."""
         rows = self._db.execute("SELECT name, count, created, updated FROM speakers ORDER BY name").fetchall()
+        for n, c, a, u in rows:
+            numbers = isinstance(c, int) and c >= 0 and all(isinstance(t, int | float) and math.isfinite(t)
+                                                            for t in (a, u))
+            if not numbers:
+                raise DataError(self.path, f"speaker {n!r}: corrupt row (count {c!r}, times {a!r}, {u!r})", _REPAIR)
         return [{"name": n, "count": c, "created": a, "updated": u} for n, c, a, u in rows]
 
     def embeddings(self, name: str) -> np.ndarray:
         """Enrolled embeddings of ``name``: ``(N, D)`` float64 (``(0, 0)`` for an unknown speaker)."""
         rows = self._db.execute("SELECT vector FROM embeddings WHERE speaker = ? ORDER BY id", (name,)).fetchall()
-        return np.stack([_vec(b) for (b,) in rows]) if rows else np.zeros((0, 0))
+        dim = self._stored_dim()
+        return np.stack([_vec(b, self.path, name, dim) for (b,) in rows]) if rows else np.zeros((0, 0))
 
     def means(self) -> tuple[list[str], np.ndarray]:
         """Speaker names and their mean embeddings ``(S, D)``, one consistent snapshot."""
         rows = self._db.execute("SELECT name, mean FROM speakers ORDER BY name").fetchall()
         if not rows:
             return [], np.zeros((0, 0))
-        return [n for n, _ in rows], np.stack([_vec(b) for _, b in rows])
+        dim = self._stored_dim()
+        return [n for n, _ in rows], np.stack([_vec(b, self.path, n, dim) for n, b in rows])
 
     def identify(self, embedding: Any, top: int = 5, scorer: ScoreFn | None = None) -> list[dict[str, Any]]:
         """The ``top`` enrolled speakers closest to ``embedding`` ``(D,)``: ``[{"name", "score"}]``, best first
@@ -235,9 +294,12 @@ class SpeakerStore:
         problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
         problems += [f"dangling row {r}" for r in self._db.execute("PRAGMA foreign_key_check")]
         for name, count, mean in self._db.execute("SELECT name, count, mean FROM speakers").fetchall():
-            x = self.embeddings(name)
-            if len(x) != count or count == 0:
-                problems.append(f"{name}: count {count} but {len(x)} embeddings")
-            elif not np.allclose(_vec(mean), _unit(x).mean(0), atol=1e-5):
-                problems.append(f"{name}: mean does not match its embeddings")
+            try:
+                x = self.embeddings(name)
+                if len(x) != count or count == 0:
+                    problems.append(f"{name}: count {count} but {len(x)} embeddings")
+                elif not np.allclose(_vec(mean, self.path, name, x.shape[1]), _unit(x).mean(0), atol=1e-5):
+                    problems.append(f"{name}: mean does not match its embeddings")
+            except DataError as err:
+                problems.append(err.what)
         return problems
