@@ -53,9 +53,10 @@ class TrainingDiverged(SpeechdlError):
 
 
 class StopRequested(Exception):
-    """Raised inside the loop after a signal: the checkpoint at ``path`` holds step ``step``."""
+    """Raised inside the loop after a signal: the checkpoint at ``path`` holds step ``step`` (``path`` None:
+    nothing was written now; the newest existing checkpoint is kept)."""
 
-    def __init__(self, path: str, step: int) -> None:
+    def __init__(self, path: str | None, step: int) -> None:
         super().__init__(f"stopped at step {step}; checkpoint {path}")
         self.path, self.step = path, step
 
@@ -113,6 +114,7 @@ class FaultTolerance(Callback):
         self._mid_epoch_save = False
         self._pending_results: dict[str, Any] | None = None
         self._pending_loader: dict[str, Any] | None = None
+        self._requested_in: int | None = None      # the epoch in which a stop request was first seen
         self._trainer: L.Trainer | None = None
         self._pause_at = int(os.environ.get(PAUSE_ENV, "-1") or -1)
 
@@ -163,6 +165,12 @@ class FaultTolerance(Callback):
                              batch_idx: int) -> None:
         self._step_before = trainer.global_step
         self._clean = None
+        if self.stop_requested and self._requested_in is not None and trainer.current_epoch > self._requested_in \
+                and _progress(trainer).current.ready >= trainer.num_training_batches \
+                and self._agree(trainer, True, any_rank=True):
+            # a stop asked for on an epoch's last batch, and this epoch has no other batch (e.g. one batch
+            # per epoch): stop before this step; the epoch-end checkpoint is kept
+            raise StopRequested(None, trainer.global_step)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -170,6 +178,8 @@ class FaultTolerance(Callback):
             self._merge_epoch_results(trainer)
         stepped = trainer.global_step != self._step_before
         progress = _progress(trainer)
+        if self.stop_requested and self._requested_in is None:
+            self._requested_in = trainer.current_epoch
         resumable = stepped and not progress.is_last_batch and progress.current.processed < trainer.num_training_batches
         if stepped and trainer.global_step == self._pause_at:
             self._pause(trainer.global_step)

@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -133,6 +134,13 @@ def reseed_batch(seed: int, epoch: int, position: int, layers: list[Any]) -> Non
 
 
 # ------------------------------------------------------------------------------------------------
+def _worker_init(worker_id: int) -> None:
+    """Workers ignore Ctrl-C and SIGTERM sent to the whole process group: the main process decides when to
+    stop (at the end of a step) and shuts them down; a worker that died first would fail that step."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class _Batch(list):
     """A batch of indices that knows its epoch and position (read by :class:`SeededFetch` in a worker)."""
 
@@ -217,6 +225,8 @@ class ResumableLoader(DataLoader):
     def __init__(self, dataset: Dataset, batches: Sampler[list[int]], seed: int = 0,
                  extra_datasets: tuple[Dataset | None, ...] = (), **kwargs: Any) -> None:
         workers = int(kwargs.get("num_workers", 0))
+        if workers > 0:
+            kwargs.setdefault("worker_init_fn", _worker_init)
         epoch_batches = EpochBatches(batches, keyed=workers > 0)
         super().__init__(SeededFetch(dataset, seed) if workers > 0 else dataset, batch_sampler=epoch_batches,
                          **kwargs)

@@ -211,7 +211,7 @@ def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     except StopRequested as stop:
-        raise TrainingInterrupted(stop.path, stop.step) from None
+        raise TrainingInterrupted(*((stop.path, stop.step) if stop.path else _kept(last, faults))) from None
     except SystemExit:   # a second Ctrl-C (or a KeyboardInterrupt): Lightning stopped at once
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise

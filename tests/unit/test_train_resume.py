@@ -80,6 +80,17 @@ def test_signal_then_resume_equals_the_uninterrupted_run(tmp_path, uninterrupted
     assert torch.equal(weights(res.module), w)
 
 
+def test_signal_with_one_batch_per_epoch_stops_at_an_epoch_boundary(tmp_path):
+    """No step ends inside an epoch: the run stops before the next epoch's step and keeps its checkpoint."""
+    cfg = cfg_for(tmp_path, "data.n=40", "trainer.max_epochs=6")
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(cfg, callbacks=[SignalAt(2)])
+    assert stop.value.global_step == 3 and stop.value.checkpoint.endswith("last.ckpt")
+    res = train(cfg)
+    base = train(cfg_for(tmp_path, "data.n=40", "trainer.max_epochs=6", name="base"))
+    assert res.summary["metrics"] == base.summary["metrics"] and torch.equal(weights(res.module), weights(base.module))
+
+
 class HardStopAt(L.Callback):
     """A KeyboardInterrupt inside a step (like a second Ctrl-C): that state is not saved."""
 
