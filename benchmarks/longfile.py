@@ -12,8 +12,9 @@ Verbs: ``vad detect`` (both shipped VAD bundles), ``asr transcribe``, ``speaker 
 ``speechdl run MODEL`` for every shipped model (``speaker``: the file against the sample, a pair).
 Default lengths: one copy (13.6 s: the start-up cost), 10 min and 1 h. Per verb the table shows the peak
 RSS and wall time of each length, the memory growth per audio hour and the marginal wall seconds per audio
-hour between the two longest files, and the linearity of the time: the marginal rate between the two
-longest divided by the one between the two shortest (1.0 = linear; start-up cancels out). Checks printed
+hour between the two longest files, and the linearity of the time: the marginal CPU seconds per audio hour
+between the two longest divided by those between the two shortest (1.0 = linear; start-up cancels out;
+CPU time of the child, which other jobs on the machine hardly move, unlike wall time). Checks printed
 under the table: every verb under ``--limit-gb`` (1 GB) for files up to 1 hour and exit 0 for all; the
 VAD's segments (3 per copy), the feature file's frame count, the ASR word count, a finite embedding.
 
@@ -109,13 +110,15 @@ def check_output(verb: str, stdout: Path, spec: dict[str, Any], work: Path) -> s
         n, want = len(first.get("segments", [])), SEGMENTS_PER_COPY * spec["copies"]
         return f"{n} segments ({'=' if n == want else '!='} {want})"
     if verb.startswith("features"):
-        arr = np.load(work / f"{verb}-{spec['hours']}.npy", mmap_mode="r")
+        arr = np.load(work / f"{verb}-{spec['hours']:g}.npy", mmap_mode="r")
         want = 1 + spec["samples"] // 160
         finite = bool(np.isfinite(arr[:: max(1, len(arr) // 1000)]).all())
         same = "=" if arr.shape[0] == want else "!="
         return f"{arr.shape[0]} x {arr.shape[1]} frames ({same} {want}), finite {finite}"
     if verb.endswith("asr") or verb.startswith("asr"):
         return f"{len(first.get('text', '').split())} words"
+    if verb == "run-speaker":
+        return f"score {first.get('score')} vs threshold {first.get('threshold')}: {first.get('decision')}"
     if "speaker" in verb:
         emb = np.asarray(first.get("embedding", []), float)
         return f"embedding {len(emb)} dims, finite {bool(np.isfinite(emb).all()) if len(emb) else False}"
@@ -145,16 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         for verb in args.verbs:
             for h in hours:
                 spec = files[h]
-                cmd = [a.format(f=spec["file"], o=str(work / f"{verb}-{h}")) for a in VERBS[verb]]
-                res = run_verb(cmd, work / f"{verb}-{h}.out", args.threads, args.timeout)
+                stem = work / f"{verb}-{h:g}"
+                cmd = [a.format(f=spec["file"], o=str(stem)) for a in VERBS[verb]]
+                res = run_verb(cmd, stem.with_suffix(".out"), args.threads, args.timeout)
                 res.update(verb=verb, hours=h, seconds=spec["seconds"], command="speechdl " + " ".join(cmd))
-                res["check"] = check_output(verb, work / f"{verb}-{h}.out", spec, work) if res["rc"] == 0 else \
-                    (work / f"{verb}-{h}.err").read_text(errors="replace").strip()[-300:]
+                res["check"] = check_output(verb, stem.with_suffix(".out"), spec, work) if res["rc"] == 0 else \
+                    stem.with_suffix(".err").read_text(errors="replace").strip()[-300:]
                 runs.append(res)
                 print(f"# {verb} {h:g} h: rc {res['rc']}, {res['wall_s']} s, {res['rss_mb']} MB; {res['check']}",
                       file=sys.stderr, flush=True)
-                for extra in work.glob(f"{verb}-{h}.npy"):
-                    extra.unlink()
+                stem.with_suffix(".npy").unlink(missing_ok=True)
     rows = summarise(runs, hours, args.limit_gb)
     report = {"files": list(files.values()), "threads": args.threads, "limit_gb": args.limit_gb, "runs": runs,
               "summary": rows, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg()}
@@ -172,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
 def summarise(runs: list[dict[str, Any]], hours: list[float], limit_gb: float) -> list[dict[str, Any]]:
     """One row per verb: RSS and wall per length, RSS growth and marginal time per audio hour, linearity.
 
-    ``s per h``: extra wall seconds per extra audio hour between the two longest files. ``linearity``: that
-    marginal rate divided by the one between the two shortest files (3 or more lengths; 1.0 = linear, start-up
-    cancels out), or with 2 lengths the time ratio divided by the duration ratio (start-up pulls it below 1).
+    ``CPU s per h``: extra CPU seconds (user + system) of the child per extra audio hour between the two
+    longest files; ``linearity``: that marginal rate divided by the one between the two shortest files (3 or
+    more lengths; 1.0 = linear, start-up cancels out), or with 2 lengths the CPU time ratio divided by the
+    duration ratio (start-up pulls it below 1). CPU time, unlike wall time, hardly moves with other jobs.
     """
     rows = []
     for verb in dict.fromkeys(r["verb"] for r in runs):
@@ -192,13 +196,13 @@ def summarise(runs: list[dict[str, Any]], hours: list[float], limit_gb: float) -
         if len(hours) > 1:
             a, b = by[hours[-2]], by[hours[-1]]
             row["MB per h"] = round(rate(a, b, "rss_mb"), 1)
-            row["s per h"] = round(rate(a, b, "wall_s"), 1)
+            row["CPU s per h"] = round(rate(a, b, "cpu_s"), 1)
             if len(hours) > 2:
-                first = rate(by[hours[0]], by[hours[1]], "wall_s")
-                row["linearity"] = round(row["s per h"] / first, 2) if first > 0 else math.nan
+                first = rate(by[hours[0]], by[hours[1]], "cpu_s")
+                row["linearity"] = round(row["CPU s per h"] / first, 2) if first > 0 else math.nan
             else:
                 lo = by[hours[0]]
-                row["linearity"] = round((b["wall_s"] / lo["wall_s"]) / (b["seconds"] / lo["seconds"]), 2)
+                row["linearity"] = round((b["cpu_s"] / lo["cpu_s"]) / (b["seconds"] / lo["seconds"]), 2)
         row["x real time"] = round(by[hours[-1]]["seconds"] / by[hours[-1]]["wall_s"], 1)
         upto_1h = [r for r in by.values() if r["seconds"] <= 3660]
         under = all(r["rss_mb"] < limit_gb * 1000 for r in upto_1h)
