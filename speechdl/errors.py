@@ -8,6 +8,8 @@ Example:
     >>> from speechdl.errors import AudioError
     >>> str(AudioError("x.wav", "file not found", "check the path"))
     'x.wav: file not found (check the path)'
+    >>> import pickle; str(pickle.loads(pickle.dumps(AudioError("x.wav", "empty"))))
+    'x.wav: empty'
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class SpeechdlError(Exception):
     def _line(self) -> str:
         line = f"{self.where}: {self.what}" if self.where else self.what
         return f"{line} ({self.fix})" if self.fix else line
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its parts, so an error raised in a worker process arrives whole in the parent."""
+        return type(self), (self.where, self.what, self.fix)
 
 
 class AudioError(SpeechdlError):

@@ -157,11 +157,17 @@ def check_manifests(where: str | os.PathLike, recordings: RecordingSet, supervis
                             "positive length", fix)
         if not (isinstance(r.sampling_rate, int | float) and lo <= r.sampling_rate <= hi):
             raise DataError(where, f"recording {r.id}: sampling rate {r.sampling_rate!r} is outside {lo}-{hi} Hz", fix)
+        if abs(r.num_samples / r.sampling_rate - r.duration) > 1.0 + 0.01 * r.duration:
+            raise DataError(where, f"recording {r.id}: duration {r.duration:g} s but {r.num_samples} samples at "
+                            f"{r.sampling_rate} Hz", fix)
+    durations = {r.id: float(r.duration) for r in recordings}
     for s in supervisions or []:
         start_ok = isinstance(s.start, int | float) and math.isfinite(s.start) and s.start >= 0
-        if not start_ok or not _positive(s.duration):
+        rec = durations.get(s.recording_id)
+        if not start_ok or not _positive(s.duration) or (
+                rec is not None and s.start + s.duration > rec + max(1.0, 0.01 * rec)):
             raise DataError(where, f"supervision {s.id}: start {s.start!r} s, duration {s.duration!r} s is not a "
-                            "span of the recording", fix)
+                            "span of its recording", fix)
         speech = (s.custom or {}).get("speech")
         if speech is not None:
             try:

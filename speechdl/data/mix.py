@@ -192,6 +192,7 @@ def _place(cfg: MixConfig, clips: list[Clip], rng: np.random.Generator, n: int) 
     placed: list[dict] = []
     pos = int(rng.uniform(0.2, 2.0) * sr)
     tail = int(rng.uniform(0.2, 1.5) * sr)
+    misses = 0
     while pos < n - tail:
         room_left = (n - tail - pos) / sr
         clip = None
@@ -209,7 +210,12 @@ def _place(cfg: MixConfig, clips: list[Clip], rng: np.random.Generator, n: int) 
         wav = _load_clip(clip, sr)
         ivs = mixer.speech_intervals(wav, sr, rel_db=cfg.rel_db)
         if not ivs:
+            misses += 1
+            if misses >= 200:   # never an endless loop on a manifest whose audio is missing or unreadable
+                raise DataError(cfg.manifest, f"{misses} clips in a row gave no speech (missing, unreadable or "
+                                "silent audio)", "check the manifest's audio files")
             continue
+        misses = 0
         a, b = int(round(ivs[0][0] * sr)), int(round(ivs[-1][1] * sr))
         wav = wav[a:b]
         if pos + len(wav) > n - tail:

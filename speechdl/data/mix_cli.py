@@ -73,7 +73,7 @@ def add_verbs(verbs) -> None:
                    help="keep clips whose KEY (source, speaker, language, gender, id...) is one of the values; "
                         "KEY!=V1,V2 drops them; repeatable (ANDed)")
     p.add_argument("--no-babble", action="store_true", help="no babble noise (needs no espeak-ng)")
-    p.add_argument("--rel-db", type=validate.flag("--rel-db", "float", -120, 0, example=REL_DB), default=REL_DB,
+    p.add_argument("--rel-db", type=validate.flag("--rel-db", "float", -120, -1, example=REL_DB), default=REL_DB,
                    help=f"label threshold: speech frames are within this many dB of the clip's peak (default {REL_DB})")
     p.set_defaults(func=run)
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from speechdl.errors import ConfigError
+from speechdl.validate import read_text
 
 
 @dataclass
@@ -161,11 +162,10 @@ class RecipeConfig:
     def load(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RecipeConfig:
         """Read a YAML recipe file (see :meth:`from_dict`)."""
         path = Path(path)
+        text = read_text(path, "recipe")   # a missing, binary or undecodable file: one ConfigError line
         try:
-            raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(path, "recipe not found", "check the path") from None
-        except (OSError, yaml.YAMLError) as err:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as err:
             msg = " ".join(str(err).split())
             raise ConfigError(path, f"cannot read recipe ({msg})", "fix the YAML syntax") from None
         return cls.from_dict(raw if raw is not None else {}, overrides, where=str(path))
@@ -305,9 +305,13 @@ def _check_value(tp: Any, value: Any, key: str, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise bad()
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise bad() from None
+        if number != number or number in (float("inf"), float("-inf")):   # NaN / infinities: one line, no crash
+            raise ConfigError(where, f"{key}: expected a finite number, got {value!r}",
+                              "fix the recipe or the override")
+        return number
     if tp is str:
         if not isinstance(value, str):
             raise bad()

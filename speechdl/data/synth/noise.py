@@ -145,22 +145,22 @@ def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = Non
     if not manifest.is_file():
         return []
     bank = []
-    with open(manifest, encoding="utf-8") as f:
+    with open(manifest, encoding="utf-8", errors="replace") as f:   # undecodable lines are skipped below
         for line in f:
             line = line.strip()
             if not line:
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
+                if not isinstance(row, dict) or row.get("kind", "speech") == "speech" or not row.get("audio"):
+                    continue
+                path, duration = root / str(row["audio"]), float(row.get("duration") or 0)
+            except (ValueError, TypeError):   # a malformed row is skipped, like a missing file
                 continue
-            if row.get("kind", "speech") == "speech" or not row.get("audio"):
-                continue
-            path = root / row["audio"]
             if split is not None and noise_split_of(path) != split:
                 continue
             if path.is_file() and path.stat().st_size > 0:
-                bank.append(NoiseFile(str(path), str(row.get("source", "")), float(row.get("duration") or 0)))
+                bank.append(NoiseFile(str(path), str(row.get("source", "")), duration))
     return sorted(bank, key=lambda nf: nf.path)
 
 
