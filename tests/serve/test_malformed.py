@@ -32,6 +32,27 @@ def flac_bytes(seconds):
     return buf.getvalue()
 
 
+def float_wav(scale=1.0, nan=False):
+    """A 32-bit float WAV of 1 s (issue 13's hostile audio): samples times ``scale``, a NaN burst if ``nan``."""
+    x = (np.sin(np.arange(16000) * 0.05) * 0.3 * scale).astype(np.float32)
+    if nan:
+        x[100:110] = np.nan
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def mp3_claiming(frames=None):
+    """A 1 s MP3 whose Xing header claims ``frames`` MPEG frames (None: the true count)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.sin(np.arange(16000) * 0.05).astype(np.float32) * 0.3, 16000, format="MP3")
+    b = bytearray(buf.getvalue())
+    if frames is not None:
+        i = max(b.find(b"Xing"), b.find(b"Info"))
+        b[i + 8:i + 12] = struct.pack(">I", frames)
+    return bytes(b)
+
+
 def audio(content, name="a.wav", field="audio"):
     return {"files": {field: (name, content, "application/octet-stream")}}
 
@@ -118,6 +139,16 @@ CORPUS = [
     ("path as filename, text inside", "POST", "/v1/vad", audio(b"root:x:0:0:root:/root:/bin/bash\n", "/etc/passwd"),
      415, None),
     ("path as filename, nothing inside", "POST", "/v1/vad", audio(b"", "/etc/hostname"), 400, "bad_audio"),
+    # issue 13's hostile audio (tests/hostile), through the pipelines' one loading path
+    ("float wav with NaN samples", "POST", "/v1/vad", audio(float_wav(nan=True)), 400, "bad_audio"),
+    ("float wav of huge values", "POST", "/v1/vad", audio(float_wav(1e30)), 400, "bad_audio"),
+    ("wav at 1 Hz", "POST", "/v1/vad", audio(wav_bytes(seconds=300, rate=1)), 400, "bad_audio"),
+    ("wav at 2**31-1 Hz", "POST", "/v1/vad", audio(wav_bytes(seconds=1e-6, rate=2**31 - 1)), 400, "bad_audio"),
+    ("wav with 1000 channels", "POST", "/v1/vad",
+     audio(wav_bytes()[:22] + struct.pack("<H", 1000) + wav_bytes()[24:]), 400, "bad_audio"),
+    ("mp3 claiming 2 minutes in 1 s", "POST", "/v1/vad", audio(mp3_claiming(3200), "a.mp3"), 400, "bad_audio"),
+    ("mp3 claiming 10 hours in 1 s", "POST", "/v1/vad", audio(mp3_claiming(60000), "a.mp3"), 413, None),
+    ("truncated mp3", "POST", "/v1/vad", audio(mp3_claiming()[:1000], "a.mp3"), 400, "bad_audio"),
 ]
 
 
