@@ -110,10 +110,13 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
     has_val = float(cfg.data.kwargs.get("val_fraction", 0.2)) > 0
     monitor = es.monitor if has_val else None
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best-{epoch:03d}-{step}", monitor=monitor,
-                           mode=es.mode, save_top_k=1, save_last=True, auto_insert_metric_name=False,
-                           enable_version_counter=False)   # last.ckpt may already be a periodic one: overwrite it
+                           mode=es.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False)
+    # last.ckpt at every epoch end (Lightning's save_last writes it only when the monitored metric improved),
+    # overwriting a periodic one of that epoch
+    last = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="last", monitor=None, save_top_k=1,
+                           auto_insert_metric_name=False, enable_version_counter=False)
     faults = FaultTolerance(out / "checkpoints" / "last.ckpt", t.checkpoint_every_steps, t.checkpoint_every_minutes)
-    named: dict[str, Callback] = {"checkpoint": ckpt, "faults": faults}
+    named: dict[str, Callback] = {"checkpoint": ckpt, "last": last, "faults": faults}
     if es.patience is not None and has_val:
         named["early_stopping"] = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
                                                 min_delta=es.min_delta)
@@ -250,7 +253,7 @@ def _summary(cfg: RecipeConfig, trainer: L.Trainer, named: dict[str, Callback], 
         "monitor": ckpt.monitor,
         "best_score": None if best is None else round(float(best), 6),
         "best_checkpoint": ckpt.best_model_path or None,
-        "last_checkpoint": ckpt.last_model_path or None,
+        "last_checkpoint": named["last"].best_model_path or None,
         "stopped_early": bool(es is not None and es.stopped_epoch > 0),
         "resumed_from": str(resume) if resume else None,
         "seconds": round(seconds, 2),

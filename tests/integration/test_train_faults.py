@@ -85,6 +85,7 @@ def base(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("faults") / "uninterrupted"
     summary = finish(out)
     assert summary["global_step"] == 48 and summary["resumed_from"] is None
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 48
     return out, summary
 
 
