@@ -91,7 +91,8 @@ def _check_file(path: Path) -> bytes:
 def _open_error(path: Path, err: Exception) -> AudioError:
     msg = str(err).splitlines()[0] if str(err) else type(err).__name__
     msg = msg.replace(f"Error opening {str(path)!r}: ", "").rstrip(".")
-    if "unknown format" in msg.lower() or "format not recognised" in msg.lower():
+    low = msg.lower()
+    if "unknown format" in low or "format not recognised" in low or "not a regular file (possibly a pipe" in low:
         return AudioError(path, "not a readable audio file", _FIX_FORMAT)
     return AudioError(path, f"cannot decode audio ({msg})", f"the file may be corrupt; {_FIX_FORMAT}")
 

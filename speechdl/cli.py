@@ -54,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except ConfigError as err:   # a file named like an option (-take1.wav) is read as one: say so
+            dashed = next((a for a in argv if a.startswith("-") and len(a) > 1 and os.path.exists(a)), None)
+            if dashed is None:
+                raise
+            raise ConfigError(err.where, err.what, f"{dashed!r} was read as an option: write ./{dashed} or put -- "
+                              "before it") from None
         if not getattr(args, "func", None):
             (args.subparser if hasattr(args, "subparser") else parser).print_help()
             return 0 if args.group is None else 2

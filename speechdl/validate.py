@@ -61,8 +61,8 @@ def number(value: Any, name: str, kind: str = "float", minimum: float | None = N
     except ConfigError:
         parsed = None
     if parsed is None or (low_open and minimum is not None and parsed <= minimum):
-        lo = "-inf" if minimum is None else f"{minimum:g}"
-        hi = "inf" if maximum is None else f"{maximum:g}"
+        lo = "-inf" if minimum is None else _shown(minimum)
+        hi = "inf" if maximum is None else _shown(maximum)
         if example is None:
             example = 1 if minimum is None or low_open else minimum
         if isinstance(example, float) and example.is_integer():
@@ -71,6 +71,10 @@ def number(value: Any, name: str, kind: str = "float", minimum: float | None = N
         raise ConfigError(f"option {key}", f"expected {what} in {'(' if low_open else '['}{lo}, {hi}], got {value!r}",
                           f"pass e.g. --{key.replace('_', '-')} {example}")
     return parsed
+
+
+def _shown(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e13 else f"{x:g}"
 
 
 def flag(name: str, kind: str = "float", minimum: float | None = None, maximum: float | None = None,
