@@ -40,7 +40,7 @@ test: setup system
 
 # the fast tier: unit tests and docstring examples without the slow ones, well under a minute
 test-fast: setup
-	$(BIN)/python -m pytest tests/unit speechdl -m "not slow" -x
+	$(BIN)/python -m pytest tests/unit tests/hostile speechdl -m "not slow" -x
 
 lint: setup
 	$(BIN)/ruff check speechdl tests benchmarks examples

@@ -54,4 +54,8 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     """Construct the architecture registered as ``name`` (its module is imported on first use)."""
     cls = _MODELS.get(name)
     check_kwargs(cls.__init__, kwargs, f"model {name!r}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError, RuntimeError) as err:   # e.g. a negative layer size from a recipe: one line
+        raise ConfigError(f"model {name!r}", f"cannot be built with {kwargs} ({type(err).__name__}: {err})",
+                          "check the model's arguments in the recipe (model.*)") from None

@@ -21,6 +21,7 @@ If the model defines ``penalty()`` (L1/L2 weight penalties) it is added to the t
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -144,7 +145,11 @@ class TaskModule(L.LightningModule):
 
     def configure_optimizers(self):
         opt = build_optimizer(self.parameters(), self.optim_cfg)
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
+        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
+        if not math.isfinite(total):   # max_epochs=-1 without max_steps: the schedule has no end to aim at
+            raise ConfigError("recipe", "trainer.max_epochs=-1 trains without end, but the learning-rate schedule "
+                              "needs the number of steps", "set trainer.max_steps or a finite trainer.max_epochs")
+        total = int(total)
         sched = build_scheduler(opt, self.sched_cfg, total, self.monitor, self.mode)
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
 

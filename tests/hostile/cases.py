@@ -352,6 +352,12 @@ def _folders(root: Path, inp: Inputs) -> dict[str, str]:
     for case in ("float_nan.wav", "garbage_bytes.wav", "rate_1.wav"):
         (d / case).write_bytes(Path(inp.audio[case].path).read_bytes())
     p["folder:only_bad"] = str(d)
+    d = root / "yesno"            # the lhotse 'yesno' layout: 60 files named by their 8 yes/no words
+    d.mkdir()
+    short = pcm16_wav(speech(0.2))
+    for i in range(60):
+        (d / ("_".join(format(i * 4 + 1, "08b")) + ".wav")).write_bytes(short)
+    p["yesno"] = str(d)
     d = root / "audio_ok" / "spk"
     d.mkdir(parents=True)
     (d / "a.wav").write_bytes(Path(good).read_bytes())

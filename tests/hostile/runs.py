@@ -73,7 +73,7 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
                                "--format", "json"],
         "data import kaldi": ["data", "import", "kaldi", inp.paths["kaldi:good"], "--out", "{tmp}/m", "--format",
                               "json"],
-        "data import recipe": ["data", "import", "recipe", "yesno", inp.paths["a_folder"], "--out", "{tmp}/m",
+        "data import recipe": ["data", "import", "recipe", "yesno", inp.paths["yesno"], "--out", "{tmp}/m",
                                "--format", "json"],
         "data import real-dev": ["data", "import", "real-dev", inp.paths["realdev:good"], "--out", "{tmp}/m",
                                  "--format", "json"],
@@ -104,7 +104,7 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "speaker enroll": ["speaker", "enroll", "alice", good, "--store", "{tmp}/s.db", "--format", "json"],
         "speaker identify": ["speaker", "identify", good, "--store", store, "--format", "json"],
         "speaker list": ["speaker", "list", "--store", store, "--format", "json"],
-        "speaker remove": ["speaker", "remove", "nobody", "--store", store],
+        "speaker remove": ["speaker", "remove", "bob", "--store", str(inp.root / "remove.db")],
         "speaker eval": ["speaker", "eval", inp.trials["good.txt"], "--format", "json"],
         "speaker train": ["speaker", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "speaker export": ["speaker", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
@@ -118,7 +118,8 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
 def setup_lines(inp: Inputs) -> list[list[str]]:
     """Commands run once before the corpus (their exit code must be 0): the store ``identify`` reads."""
     return [["speaker", "enroll", "alice", inp.audio["good.wav"].path, inp.audio["good.flac"].path,
-             "--store", str(inp.root / "store.db")]]
+             "--store", str(inp.root / "store.db")],
+            ["speaker", "enroll", "bob", inp.audio["good.wav"].path, "--store", str(inp.root / "remove.db")]]
 
 
 # ------------------------------------------------------------------ audio

@@ -24,8 +24,8 @@ def corpus(tmp_path_factory):
 
 
 def _run(inp, runs):
-    store = str(inp.root / "store.db")
-    setup = setup_lines(inp) if any(store in a for r in runs for a in r.argv) else []
+    stores = (str(inp.root / "store.db"), str(inp.root / "remove.db"))
+    setup = setup_lines(inp) if any(a in stores for r in runs for a in r.argv) else []
     return run_corpus(runs, setup, jobs=2)
 
 
