@@ -77,8 +77,12 @@ def run_train(args: argparse.Namespace) -> int:
         result = train(cfg)
     except TrainingInterrupted as stop:
         if is_rank_zero():
-            print(f"speechdl: interrupted at step {stop.global_step}; checkpoint saved to {stop.checkpoint}; "
-                  "run the same command again to resume", file=sys.stderr)
+            if stop.checkpoint is None:
+                print("speechdl: interrupted before any checkpoint was written; the same command starts over",
+                      file=sys.stderr)
+            else:
+                print(f"speechdl: interrupted at step {stop.global_step}; checkpoint saved to {stop.checkpoint}; "
+                      "run the same command again to resume", file=sys.stderr)
         return 130
     if result.trainer is not None and not result.trainer.is_global_zero:
         return 0
