@@ -145,7 +145,7 @@ class VAD:
         Frame ``t`` covers ``[t * frame_hop, (t + 1) * frame_hop)`` s.
         """
         parts = list(self.iter_probabilities(self._blocks(source, sample_rate)))
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+        return np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
 
     def segments(self, source: AudioInput | None = None, sample_rate: int | None = None,
                  post: PostConfig | None = None, probs: np.ndarray | None = None) -> list[dict[str, float]]:
