@@ -47,7 +47,7 @@ def test_vad_export_default_model_is_the_shipped_vad(capsys, tmp_path):
     (["asr", "export", "--onnx", "{tmp}/x.onnx", "--model", "vad"], "is a 'vad' bundle, not an asr one"),
     (["speaker", "export", "--onnx", "{tmp}/x.onnx", "--model", "asr"], "is an 'asr' bundle, not a speaker one"),
     (["vad", "export", "--onnx", "{tmp}/x.onnx", "--model", "{tmp}/nowhere"], "no bundle here"),
-    (["speaker", "export", "--onnx", "{tmp}"], "is a directory"),
+    (["speaker", "export", "--onnx", "{tmp}"], "is a folder"),
     (["asr", "export"], "nothing to write"),
     (["speaker", "export", "some_run"], "nothing to write"),
     (["asr", "export", "--bundle", "{tmp}/b", "--onnx", "{tmp}/x.onnx"], "a run directory is exported with --bundle"),

@@ -275,11 +275,9 @@ def add_eval(verbs: Any) -> argparse.ArgumentParser:
     p.add_argument("manifest", metavar="MANIFEST", help="manifest directory or file with speech intervals")
     p.add_argument("--model", default=None, help="VAD bundle (default: the shipped one)")
     from speechdl import validate
-    from speechdl.tasks.vad.pipeline import OPTIONS
-
-    threshold = next(o for o in OPTIONS if o.name == "threshold")
-    p.add_argument("--threshold", type=validate.declared(threshold), default=None,
-                   help="decision threshold on the speech probability (default: the bundle's)")
+    # any finite number: a bundle's scores are probabilities, a baseline's (energy, logits) need not be
+    p.add_argument("--threshold", type=validate.flag("--threshold", example=0.5), default=None,
+                   help="decision threshold on the score (default: the bundle's onset)")
     p.add_argument("--plot", default=None, metavar="PNG", type=validate.file_arg("--plot"),
                    help="write a ROC + DET plot here")
     add_format_option(p)
