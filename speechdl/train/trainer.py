@@ -113,8 +113,11 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
                            mode=es.mode, save_top_k=1, auto_insert_metric_name=False, enable_version_counter=False)
     # last.ckpt at every epoch end (Lightning's save_last writes it only when the monitored metric improved),
     # overwriting a periodic one of that epoch
+    # (when validation is not run every epoch, Lightning would save it only after validation: save at the
+    # end of the training epoch, which comes after that epoch's validation when there is one)
     last = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="last", monitor=None, save_top_k=1,
-                           auto_insert_metric_name=False, enable_version_counter=False)
+                           auto_insert_metric_name=False, enable_version_counter=False,
+                           save_on_train_epoch_end=True if t.val_every != 1 else None)
     faults = FaultTolerance(out / "checkpoints" / "last.ckpt", t.checkpoint_every_steps, t.checkpoint_every_minutes)
     named: dict[str, Callback] = {"checkpoint": ckpt, "last": last, "faults": faults}
     if es.patience is not None and has_val:
