@@ -4,10 +4,11 @@ The bundle declares its composition (``"components": {"segmenter": "vad"}``): th
 inputs with that pipeline, resolved through the registry, never by an import string.
 
 Example:
-    >>> export_run("speechdl/assets", "/tmp/never_written")
-    Traceback (most recent call last):
-    ...
-    speechdl.errors.ConfigError: speechdl/assets: no readable config.yaml (not a training run directory) (pass the run's out_dir)
+    >>> try:
+    ...     export_run("speechdl/assets", "/tmp/never_written")
+    ... except ConfigError as err:
+    ...     print(err)
+    speechdl/assets: no readable config.yaml (not a training run directory) (pass the run's out_dir)
 """
 
 from __future__ import annotations
