@@ -7,7 +7,7 @@ dense net on all frames of the block in one batch; a recurrent net carries its s
 hour-long file needs memory for one block plus its probabilities (4 bytes per 10 ms).
 
 **Long files.** Block boundaries change nothing: the probabilities equal those of the whole signal as one
-tensor (to 1e-6 on an hour; ``tests/unit/test_long_files.py``), so the decisions are the whole signal's.
+tensor (within 1.1e-6 on an hour; ``tests/unit/test_long_files.py``), so the decisions are the whole signal's.
 Those can still differ from a file cut into pieces, for two reasons of the signal, not of the blocks:
 frames lie on one grid from the start of the file (a piece whose length is not a multiple of the hop is
 sampled at other instants; edges move by up to 2 hops), and a recurrent model (the ``vad`` LSTM) carries
