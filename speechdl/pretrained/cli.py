@@ -41,3 +41,14 @@ def register(groups: Any) -> None:
     p = groups.add_parser("models", help="list the shipped models (bundles) and their tasks")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.set_defaults(func=run_models)
+
+
+def add_export_arguments(parser, task: str, onnx_help: str) -> None:
+    """The arguments every ``speechdl <task> export`` verb shares: ``RUN``, ``--bundle``, ``--onnx``, ``--model``."""
+    from speechdl import validate
+
+    parser.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
+    parser.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
+                        help="bundle directory to write")
+    parser.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"), help=onnx_help)
+    parser.add_argument("--model", default=task, metavar="BUNDLE", help=f"bundle for --onnx without a run ({task})")

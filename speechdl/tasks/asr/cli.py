@@ -206,12 +206,9 @@ def register(groups: Any) -> None:
                                      "[--lm ARPA --beam N --alpha A --beta B] [--onnx OUT.onnx]; or "
                                      "--model BUNDLE --onnx OUT.onnx (waveform -> CTC log-probabilities, checked "
                                      "against torch; decoding stays in Python)")
-    x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    x.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
-                   help="bundle directory to write")
-    x.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
-                   help="write the recogniser as ONNX (front-end included)")
-    x.add_argument("--model", default="asr", metavar="BUNDLE", help="bundle for --onnx without a run (default asr)")
+    from speechdl.pretrained.cli import add_export_arguments
+
+    add_export_arguments(x, "asr", "write the recogniser as ONNX (front-end included)")
     x.add_argument("--average", type=validate.flag("--average", "int", 1, 1000, example=3), default=None, metavar="N",
                    help="average the N latest of the kept best checkpoints (default: all kept)")
     x.add_argument("--half", action="store_true", help="store weights as float16")

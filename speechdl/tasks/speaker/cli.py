@@ -289,12 +289,9 @@ def register(groups: Any) -> None:
                                      "[--trials LIST --root DIR] [--half] [--backend cosine|plda] [--cohort-size N] "
                                      "[--lda-dim D] [--backend-data MANIFEST_DIR...] [--max-per-speaker M] "
                                      "[--onnx OUT.onnx]; or --model BUNDLE --onnx OUT.onnx")
-    x.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    x.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
-                   help="bundle directory to write")
-    x.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
-                   help="write the speaker encoder as ONNX (waveform -> embedding, front-end included)")
-    x.add_argument("--model", default="speaker", metavar="BUNDLE", help="bundle for --onnx without a run")
+    from speechdl.pretrained.cli import add_export_arguments
+
+    add_export_arguments(x, "speaker", "write the speaker encoder as ONNX (waveform -> embedding, front-end included)")
     x.add_argument("--operating-point", default="eer", metavar="OP",
                    help="decision threshold: eer (default), far=RATE, p_target=P or min_dcf=P")
     x.add_argument("--trials", default=None, metavar="LIST",

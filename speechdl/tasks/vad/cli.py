@@ -189,12 +189,9 @@ def register(groups: Any) -> None:
                          description="speechdl vad export RUN_DIR --bundle OUT [--onnx OUT.onnx]; or "
                                      "--model BUNDLE --onnx OUT.onnx. The ONNX graph takes the waveform (front-end "
                                      "included) and gives frame probabilities and logits, checked against torch.")
-    e.add_argument("run", nargs="?", default=None, help="training run directory (its out_dir)")
-    e.add_argument("--bundle", default=None, metavar="OUT", type=validate.dir_arg("--bundle"),
-                   help="bundle directory to write")
-    e.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"),
-                   help="write the VAD as ONNX (waveform -> frame probabilities)")
-    e.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle for --onnx without a run")
+    from speechdl.pretrained.cli import add_export_arguments
+
+    add_export_arguments(e, "vad", "write the VAD as ONNX (waveform -> frame probabilities)")
     e.add_argument("--half", action="store_true", help="store weights as float16")
     e.set_defaults(func=run_export)
     add_eval(verbs)
