@@ -226,13 +226,10 @@ class Source:
 
 
 def _read_lines(path: str) -> list[str]:
+    from speechdl.validate import read_text
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(p, "list file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(p, f"unreadable list file ({err})", "pass a UTF-8 text file") from None
+    text = read_text(p, "list file", DataError, "save it as UTF-8 text, one item per line")
     return [ln.rstrip("\r") for ln in text.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +232,7 @@ def read_text(path: str | os.PathLike, what: str = "text file", error: type[Spee
         >>> read_text(p, "recipe")   # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        speechdl.errors.ConfigError: ...r.yaml: the recipe is not UTF-8 text (byte 0x81 at position 2) (save it ...)
+        speechdl.errors.ConfigError: ...r.yaml:1: the recipe is not UTF-8 text (byte 0x81 at column 3) (save it ...)
     """
     p = Path(path)
     try:
@@ -251,8 +251,68 @@ def read_text(path: str | os.PathLike, what: str = "text file", error: type[Spee
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise error(p, f"the {what} is not UTF-8 text (byte 0x{raw[err.start]:02x} at position {err.start})",
-                    fix or "save it as UTF-8 text") from None
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        raise _not_text(p, raw.count(b"\n", 0, err.start) + 1, raw[err.start], err.start - line_start + 1,
+                        what, error, fix) from None
     if "\x00" in text:
-        raise error(p, f"the {what} is binary, not text (it holds NUL bytes)", fix or "pass a text file")
+        raise error(f"{p}:{text.count(chr(10), 0, text.index(chr(0))) + 1}",
+                    f"the {what} is binary, not text (it holds NUL bytes)", fix or "pass a text file")
     return text
+
+
+def _not_text(p: Path, line: int, byte: int, column: int, what: str, error: type[SpeechdlError],
+              fix: str | None) -> SpeechdlError:
+    return error(f"{p}:{line}", f"the {what} is not UTF-8 text (byte 0x{byte:02x} at column {column})",
+                 fix or "save it as UTF-8 text")
+
+
+def text_lines(path: str | os.PathLike, what: str = "text file", error: type[SpeechdlError] = ConfigError,
+               fix: str | None = None, opener: Callable[..., Any] = open) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a text file read line by line (1-based, newline stripped): for files too
+    large to hold as one string (text corpora). UTF-8 (a UTF-8 byte-order mark is skipped; a UTF-16 file
+    with its mark is decoded whole, as :func:`read_text` does).
+
+    A missing or unreadable file, and the first line that is not UTF-8 or holds a NUL byte, raise
+    ``error`` naming ``FILE:LINE`` (one line), so a binary file is never read as text full of U+FFFD.
+    ``opener`` opens the file in binary mode (``gzip.open`` for ``.gz`` files).
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "t.txt"); _ = open(p, "wb").write(b"one\\ntw\\xffo\\n")
+        >>> it = text_lines(p, "text"); next(it)
+        (1, 'one')
+        >>> next(it)   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        speechdl.errors.ConfigError: ...t.txt:2: the text is not UTF-8 text (byte 0xff at column 3) (save it ...)
+    """
+    p = Path(path)
+    try:
+        fh = opener(p, "rb")
+        head = fh.peek(2)[:2] if hasattr(fh, "peek") else b""
+    except FileNotFoundError:
+        raise error(p, f"{what} not found", "check the path") from None
+    except IsADirectoryError:
+        raise error(p, f"is a folder, not a {what}", f"pass the {what} itself") from None
+    except OSError as err:
+        raise error(p, f"cannot read the {what} ({err.strerror or err})", "check its permissions") from None
+    with fh:
+        if head in (b"\xff\xfe", b"\xfe\xff") and opener is open:
+            yield from enumerate(read_text(p, what, error, fix).splitlines(), 1)
+            return
+        n = 0
+        try:
+            for n, raw in enumerate(fh, 1):
+                if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise _not_text(p, n, raw[err.start], err.start + 1, what, error, fix) from None
+                if "\x00" in line:
+                    raise error(f"{p}:{n}", f"the {what} is binary, not text (it holds NUL bytes)",
+                                fix or "pass a text file")
+                yield n, line.rstrip("\r\n")
+        except (OSError, EOFError) as err:   # a read error, a truncated or corrupt .gz
+            raise error(f"{p}:{n + 1}", f"cannot read the {what} ({getattr(err, 'strerror', None) or err})",
+                        "check the file") from None

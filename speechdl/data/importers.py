@@ -168,6 +168,9 @@ def import_kaldi(data_dir: str | os.PathLike, *, sample_rate: int | None = None)
     check_sample_rate(rate, "--sample-rate")
     listed = [line.split(maxsplit=1)[0] for line in read_text(path / "wav.scp", "wav.scp", DataError).splitlines()
               if line.strip()]
+    for name in ("segments", "text", "utt2spk", "spk2gender", "utt2lang", "reco2dur"):   # binary: FILE:LINE
+        if (path / name).is_file():
+            read_text(path / name, f"Kaldi {name} file", DataError)
     try:
         recordings, supervisions, _ = load_kaldi_data_dir(path, sampling_rate=rate, num_jobs=1)
     except Exception as err:  # lhotse asserts / KeyErrors on inconsistent files

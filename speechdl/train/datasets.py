@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,10 @@ def npy_frames(features: str | None = None, labels: str | None = None, csv_file:
         path = Path(csv_file)
         if not path.exists():
             raise DataError(path, "CSV file not found", "check data.csv_file")
-        with path.open(newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r]
+        from speechdl.validate import read_text
+
+        text = read_text(path, "CSV file", DataError, "save it as UTF-8 text, one frame per row")
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
         try:
             float(rows[0][0])
         except (ValueError, IndexError):

@@ -150,7 +150,7 @@ def test_fine_tuning_starts_from_the_init_from_weights(run, tmp_path, capsys):
     (["asr", "eval", "{tmp}", "--model", "{bundle}"], "recordings.jsonl.gz"),
     (["asr", "eval", "{tmp}/nothing", "--model", "{bundle}"], "manifest not found"),
     (["asr", "export", "{tmp}", "--bundle", "{tmp}/b"], "config.yaml"),
-    (["asr", "lm", "build", "{tmp}/none.txt", "--out", "{tmp}/x.arpa"], "cannot read text"),
+    (["asr", "lm", "build", "{tmp}/none.txt", "--out", "{tmp}/x.arpa"], "text not found"),
     (["asr", "train", "{tmp}/none.yaml"], "recipe not found"),
 ])
 def test_user_errors_exit_2_with_one_line(run, tmp_path, capsys, argv, needle):

@@ -72,7 +72,7 @@ def test_gzipped_arpa_reads_the_same_model(corpus, tmp_path):
 
 
 def test_lm_errors(tmp_path):
-    with pytest.raises(DataError, match="cannot read text"):
+    with pytest.raises(DataError, match="text not found"):
         build_arpa([tmp_path / "missing.txt"], out=tmp_path / "x.arpa")
     (tmp_path / "empty.txt").write_text("!!\n\n")
     with pytest.raises(DataError, match="no words"):

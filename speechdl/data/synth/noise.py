@@ -132,7 +132,8 @@ class NoiseFile:
 def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = None) -> list[NoiseFile]:
     """Real noise files from ``<noise_dir>/manifest.jsonl`` (rows with ``kind != 'speech'``).
 
-    Rows whose file is absent are skipped; a missing folder or manifest gives an empty bank.
+    Rows whose file is absent are skipped; a missing folder or manifest gives an empty bank; a manifest that
+    is not UTF-8 text raises :class:`~speechdl.errors.DataError`.
     ``split`` (``"train"`` / ``"eval"``, see :func:`noise_split_of`) keeps only that part of the bank.
     The list is sorted by path so the bank is the same whatever the manifest order.
     """
@@ -144,23 +145,25 @@ def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = Non
     manifest = root / "manifest.jsonl"
     if not manifest.is_file():
         return []
-    bank = []
-    with open(manifest, encoding="utf-8", errors="replace") as f:   # undecodable lines are skipped below
-        for line in f:
-            line = line.strip()
-            if not line:
+    from speechdl.errors import DataError
+    from speechdl.validate import text_lines
+
+    bank = []   # a binary or non-UTF-8 manifest is refused (FILE:LINE), not read as an empty bank
+    for _, line in text_lines(manifest, "noise manifest", DataError, "save it as UTF-8 JSON lines"):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or row.get("kind", "speech") == "speech" or not row.get("audio"):
                 continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict) or row.get("kind", "speech") == "speech" or not row.get("audio"):
-                    continue
-                path, duration = root / str(row["audio"]), float(row.get("duration") or 0)
-            except (ValueError, TypeError):   # a malformed row is skipped, like a missing file
-                continue
-            if split is not None and noise_split_of(path) != split:
-                continue
-            if path.is_file() and path.stat().st_size > 0:
-                bank.append(NoiseFile(str(path), str(row.get("source", "")), duration))
+            path, duration = root / str(row["audio"]), float(row.get("duration") or 0)
+        except (ValueError, TypeError):   # a malformed row is skipped, like a missing file
+            continue
+        if split is not None and noise_split_of(path) != split:
+            continue
+        if path.is_file() and path.stat().st_size > 0:
+            bank.append(NoiseFile(str(path), str(row.get("source", "")), duration))
     return sorted(bank, key=lambda nf: nf.path)
 
 

@@ -49,16 +49,14 @@ Ngram = tuple[str, ...]
 
 def read_sentences(paths: Sequence[str | os.PathLike]) -> list[list[str]]:
     """Normalised word lists, one per non-empty line of the text files."""
+    from speechdl.validate import text_lines
+
     out = []
-    for p in paths:
-        try:
-            with open(p, encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    words = normalize_text(line).split()
-                    if words:
-                        out.append(words)
-        except OSError as err:
-            raise DataError(p, f"cannot read text ({err.strerror or err})", "pass existing text files") from None
+    for p in paths:   # a binary or non-UTF-8 file is refused at its first bad line, never read as U+FFFD
+        for _, line in text_lines(p, "text", DataError, "save it as UTF-8 text, one sentence per line"):
+            words = normalize_text(line).split()
+            if words:
+                out.append(words)
     if not out:
         raise DataError(", ".join(map(str, paths)), "no words in the text", "pass text files with sentences")
     return out
@@ -195,25 +193,27 @@ class ArpaLM:
         self._cache: dict[tuple[str, Ngram], float] = {}
 
     def _read(self) -> None:
+        from speechdl.validate import text_lines
+
         k = 0
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with opener(self.path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line or line.startswith("ngram ") or line == "\\data\\":
-                    continue
-                if line == "\\end\\":
-                    break
-                if line.startswith("\\") and line.endswith("-grams:"):
-                    k = int(line[1:line.index("-")])
-                    while len(self.ngrams) <= k:
-                        self.ngrams.append({})
-                    continue
-                parts = line.split()
-                if k == 0 or len(parts) < k + 1:
-                    raise ValueError(line)
-                bow = float(parts[k + 1]) if len(parts) > k + 1 else 0.0
-                self.ngrams[k][tuple(parts[1:k + 1])] = (float(parts[0]), bow)
+        for _, line in text_lines(self.path, "ARPA file", ConfigError, "build one with 'speechdl asr lm build'",
+                                  opener=opener):
+            line = line.strip()
+            if not line or line.startswith("ngram ") or line == "\\data\\":
+                continue
+            if line == "\\end\\":
+                break
+            if line.startswith("\\") and line.endswith("-grams:"):
+                k = int(line[1:line.index("-")])
+                while len(self.ngrams) <= k:
+                    self.ngrams.append({})
+                continue
+            parts = line.split()
+            if k == 0 or len(parts) < k + 1:
+                raise ValueError(line)
+            bow = float(parts[k + 1]) if len(parts) > k + 1 else 0.0
+            self.ngrams[k][tuple(parts[1:k + 1])] = (float(parts[0]), bow)
 
     def log10_prob(self, word: str, context: Sequence[str] = ()) -> float:
         """``log10 p(word | context)`` (the last ``order - 1`` context words are used)."""

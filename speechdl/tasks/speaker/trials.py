@@ -64,13 +64,10 @@ def read_trials(path: str | os.PathLike, root: str | os.PathLike | None = None) 
     Raises :class:`DataError` for a missing or unreadable file, a bad line (``FILE:LINE``) or a list
     without any trial.
     """
-    p = Path(path)
-    try:
-        lines = p.read_text().splitlines()
-    except FileNotFoundError:
-        raise DataError(p, "trial list not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(p, f"cannot read trial list ({type(err).__name__})", "pass a text file") from None
+    from speechdl.validate import read_text
+
+    p = Path(path)   # a binary or non-UTF-8 list: one line naming FILE:LINE, never a UnicodeDecodeError
+    lines = read_text(p, "trial list", DataError, "save it as UTF-8 text, one trial per line: " + FORMAT).splitlines()
     base = Path(root) if root is not None else p.parent
     out = []
     for n, text in enumerate(lines, 1):
