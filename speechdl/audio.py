@@ -31,7 +31,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from speechdl.errors import AudioError, ConfigError
+from speechdl.errors import AudioError, ConfigError, write_fault, writing
 from speechdl.validate import SAMPLE_RATES, check_sample_rate
 
 SUPPORTED = ".wav .flac .ogg .oga .opus .mp3 .aiff .aif .au .caf .w64"
@@ -340,15 +340,45 @@ def stream(
 
 
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> tuple[str, Path]:
-    """Return ``(tmp, final)``: write to ``tmp`` (same folder), then ``os.replace(tmp, final)``."""
+    """Return ``(tmp, final)``: write to ``tmp`` (same folder), then ``os.replace(tmp, final)``.
+
+    Prefer :func:`atomic_write`, which also renames, removes ``tmp`` on failure and turns a full disk
+    into a one-line :class:`~speechdl.errors.OutputError`.
+    """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or final.suffix, dir=final.parent)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or final.suffix, dir=final.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     return tmp, final
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = "") -> Iterator[str]:
+    """Write ``path`` atomically: the block writes the temporary sibling it is given, which is renamed
+    onto ``path`` when the block ends, and removed if it fails (Ctrl-C included), so ``path`` is never
+    half written. A full disk, a quota, a read-only or unwritable place raise
+    :class:`~speechdl.errors.OutputError` naming ``path`` (one line, exit 2).
+
+    Example:
+        >>> import tempfile, os
+        >>> out = os.path.join(tempfile.mkdtemp(), "a.txt")
+        >>> with atomic_write(out) as tmp:
+        ...     _ = open(tmp, "w").write("done")
+        >>> open(out).read(), os.listdir(os.path.dirname(out))
+        ('done', ['a.txt'])
+    """
+    tmp, final = atomic_path(path, suffix)
+    try:
+        with writing(final):
+            yield tmp
+            os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def save(
@@ -369,10 +399,13 @@ def save(
     try:
         sf.write(tmp, x, int(sample_rate), subtype=subtype if final.suffix.lower() in (".wav", ".w64") else None)
         os.replace(tmp, final)
-    except Exception as err:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(err, AudioError):
+        fault = write_fault(err, final)
+        if fault is not None:
+            raise fault from None
+        if isinstance(err, AudioError) or not isinstance(err, Exception):
             raise
         raise AudioError(final, f"cannot write audio ({err})", f"use a suffix among {SUPPORTED}") from None
 

@@ -63,18 +63,14 @@ def _fsync_dir(path: Path) -> None:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder, fsync and rename."""
-    from speechdl.audio import atomic_path
+    from speechdl.audio import atomic_write
 
-    tmp, final = atomic_path(path)
-    try:
+    final = Path(path)
+    with atomic_write(final) as tmp:   # a full disk: one OutputError line, no temporary file left
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     _fsync_dir(final.parent)
     return final
 

@@ -21,7 +21,7 @@ import sys
 
 from speechdl import __version__
 from speechdl.catalog import CLI_GROUPS
-from speechdl.errors import ConfigError, SpeechdlError
+from speechdl.errors import FULL_DISK, ConfigError, SpeechdlError, write_fault
 
 
 class Parser(argparse.ArgumentParser):
@@ -74,12 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:   # a full disk met by a writer without its own check: still one line, exit 2
+        fault = write_fault(err) if err.errno in FULL_DISK else None
+        if fault is None:
+            return _internal(err)
+        print(f"speechdl: error: {fault}", file=sys.stderr)
+        return fault.exit_code
     except Exception as err:  # a bug, not a user error: one line, the traceback only on request
-        if os.environ.get("SPEECHDL_DEBUG"):
-            raise
-        print(f"speechdl: internal error: {type(err).__name__}: {err} "
-              "(please report it; SPEECHDL_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 1
+        return _internal(err)
+
+
+def _internal(err: Exception) -> int:
+    """A bug, not a user error: one line, the traceback only with ``SPEECHDL_DEBUG=1`` (called in ``except``)."""
+    if os.environ.get("SPEECHDL_DEBUG"):
+        raise err
+    print(f"speechdl: internal error: {type(err).__name__}: {err} "
+          "(please report it; SPEECHDL_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

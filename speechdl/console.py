@@ -53,14 +53,12 @@ def write_report(report: dict[str, Any], fmt: str, text: str, out: str | None = 
     """Finish a benchmark: write ``report`` as JSON to ``out`` (atomically, if given), then print it
     (``fmt == 'json'``) or the human ``text``."""
     if out:
-        import os
         from pathlib import Path
 
-        from speechdl.audio import atomic_path
+        from speechdl.audio import atomic_write
 
-        tmp, final = atomic_path(out, suffix=".json")
-        Path(tmp).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-        os.replace(tmp, final)
+        with atomic_write(out, suffix=".json") as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(json.dumps(report, ensure_ascii=False) if fmt == "json" else text)
 
 

@@ -64,10 +64,11 @@ def _plot(wave, sr, feats, path: Path) -> None:
     fig.suptitle(f"speechdl front-end on {SAMPLE.name}")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, final = audio.atomic_path(path)
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    Path(tmp).replace(final)
+    try:
+        with audio.atomic_write(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
 
 
 def run_vad(out_dir: Path) -> list[dict]:

@@ -10,11 +10,16 @@ Example:
     'x.wav: file not found (check the path)'
     >>> import pickle; str(pickle.loads(pickle.dumps(AudioError("x.wav", "empty"))))
     'x.wav: empty'
+    >>> str(write_fault(OSError(errno.ENOSPC, "No space left on device"), "f.npy"))
+    'f.npy: no space left on device while writing (free space or choose --out elsewhere)'
 """
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class SpeechdlError(Exception):
@@ -51,3 +56,44 @@ class DataError(SpeechdlError):
 
 class ToolError(SpeechdlError):
     """An external tool (espeak-ng, piper) is missing or failed."""
+
+
+class OutputError(SpeechdlError):
+    """An output cannot be written: the disk is full, over quota, read-only or not writable."""
+
+
+#: errno -> (what, how to fix) of the faults met while writing an output (exit 2, not a traceback)
+WRITE_FAULTS = {
+    errno.ENOSPC: ("no space left on device while writing", "free space or choose --out elsewhere"),
+    errno.EDQUOT: ("disk quota exceeded while writing", "free space or choose --out elsewhere"),
+    errno.EFBIG: ("file too large for this file system while writing", "choose --out elsewhere"),
+    errno.EROFS: ("read-only file system", "choose --out elsewhere"),
+    errno.EACCES: ("permission denied while writing", "choose a writable --out or fix the folder's permissions"),
+    errno.EPERM: ("operation not permitted while writing", "choose a writable --out or fix the folder's permissions"),
+}
+
+#: the write faults that can only come from writing (EACCES/EPERM may come from reading too)
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def write_fault(err: BaseException, path: str | os.PathLike | None = None) -> OutputError | None:
+    """The one-line :class:`OutputError` for ``err`` met while writing ``path`` (a full disk, a quota, a
+    read-only or unwritable place), or None when ``err`` is another error. ``path`` defaults to the file
+    named by ``err``."""
+    if not isinstance(err, OSError) or err.errno not in WRITE_FAULTS:
+        return None
+    what, fix = WRITE_FAULTS[err.errno]
+    return OutputError(path if path is not None else err.filename, what, fix)
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn the write faults of :func:`write_fault` raised inside the block into :class:`OutputError`
+    naming ``path`` (the final output, not its temporary file); other errors pass unchanged."""
+    try:
+        yield
+    except OSError as err:
+        fault = write_fault(err, path)
+        if fault is None:
+            raise
+        raise fault from None

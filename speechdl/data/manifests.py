@@ -35,7 +35,7 @@ from typing import Any
 
 from lhotse import CutSet, RecordingSet, SupervisionSegment, SupervisionSet, load_manifest
 
-from speechdl.audio import atomic_path
+from speechdl.audio import atomic_write
 from speechdl.errors import DataError
 from speechdl.validate import SAMPLE_RATES
 
@@ -64,13 +64,8 @@ def save_manifests(
     out.mkdir(parents=True, exist_ok=True)
     # supervisions first: a reader keys on recordings.jsonl.gz, which appears last
     for manifest, name in ((sups, SUPERVISIONS), (recordings, RECORDINGS)):
-        tmp, final = atomic_path(out / name, suffix=".jsonl.gz")
-        try:
+        with atomic_write(out / name, suffix=".jsonl.gz") as tmp:
             manifest.to_file(tmp)
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return out
 
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speechdl.errors import write_fault
 from speechdl.features.config import FrontendConfig
 from speechdl.features.incremental import ContextStage, TorchStatic, make_stages
 
@@ -183,6 +184,11 @@ def extract_to_npy(path: str | os.PathLike, cfg: FrontendConfig, out: str | os.P
                     writer.write(x)
             writer.close()
         os.replace(tmp, final)
+    except OSError as err:   # a full disk, a quota, a read-only place: one line naming the output
+        fault = write_fault(err, final)
+        if fault is None:
+            raise
+        raise fault from None
     finally:
         for leftover in (tmp, raw):
             if leftover is not None and os.path.exists(leftover):

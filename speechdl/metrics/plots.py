@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from speechdl.audio import atomic_path
+from speechdl.audio import atomic_write
 from speechdl.metrics.detection import det_curve, eer, flatten, is_binary, normal_deviate, roc_auc, roc_curve
 
 System = tuple[Any, ...]  # (scores, labels) or (scores, labels, mask)
@@ -97,15 +97,12 @@ def plot_roc_det_grid(
     for (title, systems), (ax_roc, ax_det) in zip(sets.items(), axes):
         _draw_row(ax_roc, ax_det, systems, title or None, det_range, classes)
     fig.tight_layout()
-    tmp, final = atomic_path(path, suffix=".png")
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, final)
+        with atomic_write(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return final
+    return Path(path)
 
 
 def plot_roc_det(

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from speechdl.errors import AudioError, ConfigError
+from speechdl.errors import AudioError, ConfigError, write_fault
 from speechdl.onnx.session import OrtRunner
 
 OPSET = 17
@@ -88,6 +88,7 @@ def write_atomic(data: bytes, out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.is_dir():
         raise ConfigError(out, "is a directory", "pass a file name such as model.onnx")
+    tmp = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
@@ -95,7 +96,11 @@ def write_atomic(data: bytes, out: str | os.PathLike) -> Path:
             fh.write(data)
         os.replace(tmp, out)
     except OSError as err:
-        raise ConfigError(out, f"cannot write ({err.strerror or err})", "choose a writable path") from None
+        fault = write_fault(err, out)   # a full disk: its own message; no half-written temporary file left
+        raise fault or ConfigError(out, f"cannot write ({err.strerror or err})", "choose a writable path") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
     return out
 
 

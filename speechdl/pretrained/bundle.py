@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from speechdl.errors import ConfigError
+from speechdl.errors import ConfigError, write_fault, writing
 from speechdl.pretrained.locate import SHIPPED_DIR, resolve_bundle, shipped_bundles  # noqa: F401
 
 FORMAT_VERSION = 1
@@ -111,8 +111,9 @@ def save_bundle(
                     "sha256": hashlib.sha256(raw).hexdigest()},
         "reproduce": reproduce, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {}),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (tmp / "weights.pt").write_bytes(raw)
         (tmp / "bundle.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -127,8 +128,11 @@ def save_bundle(
         os.replace(tmp, out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        fault = write_fault(err, out)   # a full disk: one OutputError line, no half-written bundle left
+        if fault is not None:
+            raise fault from None
         raise
     return out
 

@@ -220,11 +220,11 @@ def tokenizer_from_dict(d: dict[str, Any] | str | None) -> CharTokenizer | BPETo
 
 def save_tokenizer(tok: Tokenizer, out: str | os.PathLike) -> Path:
     """Write ``out/tokenizer.json`` atomically; returns its path."""
-    from speechdl.audio import atomic_path
+    from speechdl.audio import atomic_write
 
-    tmp, final = atomic_path(Path(out) / "tokenizer.json")
-    Path(tmp).write_text(json.dumps(tok.to_dict(), ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, final)
+    final = Path(out) / "tokenizer.json"
+    with atomic_write(final) as tmp:
+        Path(tmp).write_text(json.dumps(tok.to_dict(), ensure_ascii=False), encoding="utf-8")
     return final
 
 

@@ -42,7 +42,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from speechdl.errors import SpeechdlError
+from speechdl.errors import SpeechdlError, writing
 from speechdl.train.resume import ResumableLoader
 
 PAUSE_ENV = "SPEECHDL_TEST_PAUSE_AT_STEP"
@@ -67,14 +67,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            with writing(path):   # a full disk: one OutputError line (exit 2), the previous checkpoint kept
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(tmp, "wb") as f:
+                    torch.save(checkpoint, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
 

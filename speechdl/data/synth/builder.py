@@ -47,7 +47,7 @@ import numpy as np
 from speechdl import audio
 from speechdl.data.manifests import save_manifests
 from speechdl.data.synth import mixer, noise, text, voices
-from speechdl.errors import ConfigError, DataError
+from speechdl.errors import ConfigError, DataError, writing
 
 FORMAT_VERSION = 1
 CONDITIONS = "conditions.jsonl.gz"
@@ -245,10 +245,8 @@ def make_recording(cfg: SynthConfig, index: int, duration: float, out_dir: str) 
 
 def save_part(out_dir: str | os.PathLike, rid: str, rows: dict) -> None:
     """Write one recording's manifest rows to ``<out>/.parts/<rid>.json`` (atomically)."""
-    tmp, final = audio.atomic_path(Path(out_dir) / ".parts" / f"{rid}.json")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with audio.atomic_write(Path(out_dir) / ".parts" / f"{rid}.json") as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(rows, f, ensure_ascii=False, sort_keys=True)
-    os.replace(tmp, final)
 
 
 def _work(args: tuple[SynthConfig, int, float, str]) -> tuple[int, float]:
@@ -292,11 +290,10 @@ def write_manifests(out: Path, rows: list[dict]) -> None:
     """``conditions.jsonl.gz`` (byte-stable gzip) and the lhotse manifests from per-recording rows."""
     from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
-    tmp, final = audio.atomic_path(out / CONDITIONS, suffix=".jsonl.gz")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+    with audio.atomic_write(out / CONDITIONS, suffix=".jsonl.gz") as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
         for r in rows:  # no name, mtime 0 in the gzip header: the same bytes for the same seed
             f.write((json.dumps(r["conditions"], ensure_ascii=False, sort_keys=True) + "\n").encode())
-    os.replace(tmp, final)
 
     recs = RecordingSet.from_recordings([Recording.from_dict(r["recording"]) for r in rows])
     sups = SupervisionSet.from_segments([SupervisionSegment.from_dict(s) for r in rows for s in r["supervisions"]])
@@ -311,14 +308,15 @@ def run_jobs(out: Path, settings: dict, settings_file: str, ids: list[str], jobs
     ``work`` must save ``.parts/<ids[i]>.json`` (:func:`save_part`). Returns ``(rows, generated
     indices, wall seconds, resumed)``. Shared by ``data synth`` and ``data mix``.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
     spath = out / settings_file
     if not spath.is_file():
-        tmp, final = audio.atomic_path(spath)
-        Path(tmp).write_text(json.dumps(settings, indent=1, sort_keys=True))
-        os.replace(tmp, final)
+        with audio.atomic_write(spath) as tmp:
+            Path(tmp).write_text(json.dumps(settings, indent=1, sort_keys=True))
     parts = out / ".parts"
-    parts.mkdir(exist_ok=True)
+    with writing(parts):
+        parts.mkdir(exist_ok=True)
     todo = [i for i in range(len(ids)) if not (parts / f"{ids[i]}.json").is_file()]
     resumed = len(todo) < len(ids)
     todo_jobs = [jobs[i] for i in todo]

@@ -125,11 +125,10 @@ def kneser_ney(sentences: Iterable[Sequence[str]], order: int = 3) -> dict[str, 
 
 def write_arpa(model: dict[str, Any], out: str | os.PathLike) -> Path:
     """Write a :func:`kneser_ney` model as an ARPA file (log10), atomically."""
-    from speechdl.audio import atomic_path
+    from speechdl.audio import atomic_write
 
     order, probs, backoffs = model["order"], model["probs"], model["backoffs"]
-    tmp, final = atomic_path(out, suffix=".arpa")
-    try:
+    with atomic_write(out, suffix=".arpa") as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             uni = dict(probs[1])
             f.write("\\data\\\n")
@@ -150,11 +149,7 @@ def write_arpa(model: dict[str, Any], out: str | os.PathLike) -> Path:
                             line += f"\t{math.log10(gamma):.7f}"
                     f.write(line + "\n")
             f.write("\n\\end\\\n")
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return final
+    return Path(out)
 
 
 def build_arpa(texts: Sequence[str | os.PathLike], order: int = 3,

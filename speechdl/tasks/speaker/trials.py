@@ -204,7 +204,7 @@ def write_trials(trials: Sequence[Trial], path: str | os.PathLike, root: str | o
     others as they are (absolute paths stay absolute). Raises ``ValueError`` for a path with whitespace,
     which the format cannot hold.
     """
-    from speechdl.audio import atomic_path
+    from speechdl.audio import atomic_write
 
     base = Path(root) if root is not None else None
     lines = []
@@ -216,7 +216,6 @@ def write_trials(trials: Sequence[Trial], path: str | os.PathLike, root: str | o
                 raise ValueError(f"a trial list cannot hold the path {name!r} (whitespace)")
             names.append(name)
         lines.append(f"{int(t.target)} {names[0]} {names[1]}\n")
-    tmp, final = atomic_path(path)
-    Path(tmp).write_text("".join(lines))
-    os.replace(tmp, final)
-    return final
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text("".join(lines))
+    return Path(path)

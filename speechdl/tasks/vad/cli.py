@@ -119,13 +119,10 @@ def run_detect(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
-            import os
+            from speechdl.audio import atomic_write
 
-            from speechdl.audio import atomic_path
-
-            tmp, final = atomic_path(out_dir / (Path(f).stem + SUFFIX[args.format]))
-            Path(tmp).write_text(text)
-            os.replace(tmp, final)
+            with atomic_write(out_dir / (Path(f).stem + SUFFIX[args.format])) as tmp:
+                Path(tmp).write_text(text)
     return 0
 
 

@@ -105,10 +105,8 @@ class FeatureCache:
         wave, _ = audio.load(rec["path"], sample_rate=self.cfg.sample_rate)
         feats = self.compute(wave)
         if path is not None:
-            tmp, final = audio.atomic_path(path, suffix=".npy")
-            with open(tmp, "wb") as f:
+            with audio.atomic_write(path, suffix=".npy") as tmp, open(tmp, "wb") as f:
                 np.save(f, feats)
-            os.replace(tmp, final)
         return feats
 
 
@@ -133,6 +131,12 @@ class VADFrames(Dataset):
         noise_prob / snr_range: probability of adding coloured noise at a random SNR (dB) to an item
             (computed from audio, so the cache is bypassed for those items).
         seed: crop and noise positions.
+        augment: :class:`~speechdl.tasks.vad.augment.AugmentConfig` (or its dict): every item gets a
+            random condition (noise families, reverb, channel, level, noise-only crops), computed from
+            audio. With ``random_crops=False`` the condition of item ``k`` is the same every epoch
+            (a fixed, reproducible dev set).
+        split: ``"train"`` or ``"dev"`` keeps that part of the recordings (a fixed split by the SHA-1
+            of the recording id, one in ``dev_every`` is dev); ``None`` keeps all.
 
     ``len`` is the number of crops that cover the audio once (``sum(duration // crop_seconds)``, at
     least one per recording); item ``k`` belongs to recording ``index[k]``.
@@ -140,8 +144,12 @@ class VADFrames(Dataset):
 
     def __init__(self, manifests: str | Sequence[str], frontend: FrontendConfig | dict | str | None = None,
                  crop_seconds: float | None = 4.0, random_crops: bool = True, cache_dir: str | None = None,
-                 noise_prob: float = 0.0, snr_range: tuple[float, float] = (0.0, 30.0), seed: int = 0) -> None:
-        self.recs = read_recordings(manifests)
+                 noise_prob: float = 0.0, snr_range: tuple[float, float] = (0.0, 30.0), seed: int = 0,
+                 augment: Any = None, split: str | None = None, dev_every: int = 10) -> None:
+        from speechdl.tasks.vad.augment import AugmentConfig
+
+        self.recs = [r for r in read_recordings(manifests) if split is None or split_of(r["id"], dev_every) == split]
+        self.augment = augment if isinstance(augment, AugmentConfig | None) else AugmentConfig.from_dict(augment)
         self.cfg = _as_config(frontend)
         self.cache = FeatureCache(self.cfg, cache_dir)
         self.hop = self.cfg.hop_length
@@ -174,12 +182,16 @@ class VADFrames(Dataset):
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         i, j = self.index[k]
         rec = self.recs[i]
-        rng = np.random.default_rng([self.seed, k, self._draws])
+        rng = np.random.default_rng([self.seed, k] if not self.random_crops else [self.seed, k, self._draws])
         self._draws += 1
         n = self.num_frames(i)
         s, e = self._window(i, j, n, rng)
         labels = frame_labels(rec["speech"], n, self.hop / self.cfg.sample_rate)[s:e]
-        if self.noise_prob > 0 and rng.random() < self.noise_prob:
+        if self.augment is not None:
+            x, noise_only = self._augmented(rec, s, e, rng)
+            if noise_only:
+                labels = np.zeros_like(labels)
+        elif self.noise_prob > 0 and rng.random() < self.noise_prob:
             x = self._noisy(rec, s, e, rng)
         else:
             x = self.cache.load(rec)[s:e] if self.cache.dir or self.crop is None else self._features(rec, s, e)
@@ -196,6 +208,17 @@ class VADFrames(Dataset):
         """Features of frames ``[s, e)`` from the audio around them (frame ``s`` centred at sample ``s * hop``)."""
         return self.cache.compute(self._wave(rec, s, e))[: e - s]
 
+    def _augmented(self, rec: dict[str, Any], s: int, e: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        from speechdl.data.synth.mixer import interval_mask
+        from speechdl.tasks.vad.augment import augment_wave
+
+        sr = self.cfg.sample_rate
+        wave = self._wave(rec, s, e)
+        t0 = s * self.hop / sr
+        active = interval_mask([(a - t0, b - t0) for a, b in rec["speech"]], len(wave), sr)
+        wave, info = augment_wave(wave, active, sr, rng, self.augment)
+        return self.cache.compute(wave)[: e - s], bool(info["noise_only"])
+
     def _noisy(self, rec: dict[str, Any], s: int, e: int, rng: np.random.Generator) -> np.ndarray:
         from speechdl.data.synth.mixer import interval_mask
 
@@ -207,24 +230,42 @@ class VADFrames(Dataset):
         return self.cache.compute(wave)[: e - s]
 
 
+def split_of(recording_id: str, dev_every: int = 10) -> str:
+    """``"dev"`` for one recording id in ``dev_every`` (by SHA-1 of the id), else ``"train"``.
+
+    Example:
+        >>> split_of("rec-0001") in ("train", "dev")
+        True
+    """
+    digest = hashlib.sha1(str(recording_id).encode("utf-8")).digest()
+    return "dev" if int.from_bytes(digest[:4], "big") % max(1, int(dev_every)) == 0 else "train"
+
+
 @register_dataset("vad_frames")
 def vad_frames(manifests: str | list[str], val_manifests: str | list[str] | None = None,
                frontend: dict | str | None = None, crop_seconds: float | None = 4.0,
                val_crop_seconds: float | None = None, cache_dir: str | None = None, noise_prob: float = 0.0,
-               snr_range: tuple[float, float] | list[float] = (0.0, 30.0), seed: int = 0
-               ) -> VADFrames | tuple[VADFrames, VADFrames]:
+               snr_range: tuple[float, float] | list[float] = (0.0, 30.0), seed: int = 0,
+               augment: dict | None = None, val_augment: dict | None = None, split: str | None = None,
+               val_split: str | None = None, dev_every: int = 10) -> VADFrames | tuple[VADFrames, VADFrames]:
     """Recipe dataset ``vad_frames``: random crops of ``manifests``; with ``val_manifests`` a
     ``(train, val)`` pair whose validation items are whole recordings (or fixed ``val_crop_seconds`` crops).
+
+    ``augment`` / ``val_augment``: on-the-fly conditions (:class:`~speechdl.tasks.vad.augment.AugmentConfig`
+    keys); the validation ones are fixed per item. ``split`` / ``val_split``: ``"train"`` / ``"dev"``
+    parts of the recordings (:func:`split_of`), so one manifest can give both without overlap.
 
     Example recipe::
 
         data: {name: vad_frames, manifests: [/data/vad/train_synth, /data/vad/train_real],
                val_manifests: /data/vad/dev, crop_seconds: 4, cache_dir: /data/vad/cache}
     """
-    train = VADFrames(manifests, frontend, crop_seconds, True, cache_dir, noise_prob, tuple(snr_range), seed)
+    train = VADFrames(manifests, frontend, crop_seconds, True, cache_dir, noise_prob, tuple(snr_range), seed,
+                      augment=augment, split=split, dev_every=dev_every)
     if val_manifests is None:
         return train
-    return train, VADFrames(val_manifests, frontend, val_crop_seconds, False, cache_dir, 0.0, (0.0, 30.0), seed)
+    return train, VADFrames(val_manifests, frontend, val_crop_seconds, False, cache_dir, 0.0, (0.0, 30.0), seed,
+                            augment=val_augment, split=val_split, dev_every=dev_every)
 
 
 def iter_recordings(manifests: str | Sequence[str], frontend: FrontendConfig | dict | str | None = None,
@@ -271,10 +312,9 @@ def export_frames(manifests: str | Sequence[str], out: str | os.PathLike, max_fr
     keep = 1.0 if not max_frames or max_frames >= total else max_frames / total
     rng = np.random.default_rng(seed)
     cache = FeatureCache(cfg)
-    tmp, final = audio.atomic_path(out, suffix=".csv")
     written, speech = 0, 0.0
     wrap = progress or (lambda it, **_: it)
-    try:
+    with audio.atomic_write(out, suffix=".csv") as tmp:
         with open(tmp, "w", encoding="ascii") as f:
             for rec in wrap(recs, total=len(recs), desc="export-frames", unit="rec"):
                 if max_frames and written >= max_frames:
@@ -290,9 +330,5 @@ def export_frames(manifests: str | Sequence[str], out: str | os.PathLike, max_fr
                                fmt=["%.6g"] * x.shape[1] + ["%d"])
                 written += len(x)
                 speech += float(y.sum())
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return {"out": str(final), "frames": written, "columns": cfg.feature_dim + 1,
+    return {"out": str(out), "frames": written, "columns": cfg.feature_dim + 1,
             "speech_fraction": round(speech / written, 4) if written else 0.0, "recordings": len(recs)}

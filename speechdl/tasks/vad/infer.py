@@ -182,12 +182,17 @@ def export_onnx(vad: VAD, out: str | os.PathLike, frames: int = 64, check: bool 
     model = vad.model.eval()
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes on shape checks that are constant for this model
-        torch.onnx.export(model, (x,), str(tmp), input_names=["features"], output_names=["logits"],
-                          dynamic_axes={"features": {1: "frames"}, "logits": {1: "frames"}},
-                          opset_version=17, dynamo=False)
-    os.replace(tmp, out)
+    from speechdl.errors import writing
+
+    try:
+        with warnings.catch_warnings(), writing(out):
+            warnings.simplefilter("ignore")  # tracer notes on shape checks that are constant for this model
+            torch.onnx.export(model, (x,), str(tmp), input_names=["features"], output_names=["logits"],
+                              dynamic_axes={"features": {1: "frames"}, "logits": {1: "frames"}},
+                              opset_version=17, dynamo=False)
+            os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     if not check:
         return 0.0
     import onnxruntime as ort

@@ -56,7 +56,7 @@ def plot_vad(out: str | os.PathLike, wave: np.ndarray | Iterable[np.ndarray], sa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from speechdl.audio import atomic_path
+    from speechdl.audio import atomic_write
 
     blocks = [wave] if isinstance(wave, np.ndarray) else wave
     blocks = list(blocks) if not isinstance(blocks, list) else blocks
@@ -80,12 +80,9 @@ def plot_vad(out: str | os.PathLike, wave: np.ndarray | Iterable[np.ndarray], sa
     ax2.legend(loc="upper right", fontsize=8)
     ax1.set_title(title or f"{len(segments)} speech segment(s)")
     fig.tight_layout()
-    tmp, final = atomic_path(out, ".png")
     try:
-        fig.savefig(tmp, dpi=100, format="png")
-        os.replace(tmp, final)
+        with atomic_write(out, ".png") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return str(Path(final))
+    return str(Path(out))
