@@ -54,10 +54,10 @@ class Option:
     Example:
         >>> Option("threshold", "float", None, "onset", minimum=0, maximum=1).parse("0.4")
         0.4
-        >>> Option("threshold", "float", None, "onset", minimum=0, maximum=1).parse("nan")
+        >>> Option("threshold", "float", None, "onset", minimum=0, maximum=1).parse("x")
         Traceback (most recent call last):
         ...
-        speechdl.errors.ConfigError: option threshold: expected a number in [0, 1], got 'nan' (pass e.g. --threshold 0)
+        speechdl.errors.ConfigError: option threshold: expected a number in [0, 1], got 'x' (pass e.g. --threshold 0.5)
     """
 
     name: str
@@ -69,7 +69,18 @@ class Option:
     choices: tuple[str, ...] | None = None
 
     def _fail(self, value: Any, expected: str) -> ConfigError:
-        example = self.choices[0] if self.choices else (self.minimum if self.minimum is not None else 1)
+        example, lo, hi = self.default, self.minimum, self.maximum   # suggest the default, never a bare bound
+        if example is None:   # no default: a middle value of a probability-like range, else a round one in range
+            if self.kind == "bool" or self.choices:
+                example = "true" if self.kind == "bool" else self.choices[0]
+            elif lo is not None and hi is not None and 0 <= lo <= hi <= 1:
+                example = 0.5
+            elif (lo is None or lo <= 1) and (hi is None or hi >= 1):
+                example = 1
+            else:
+                example = lo if lo is not None and lo > 1 else hi
+        if isinstance(example, bool):
+            example = str(example).lower()
         if isinstance(example, float) and example.is_integer():
             example = int(example)
         return ConfigError(f"option {self.name}", f"expected {expected}, got {value!r}",
