@@ -1,7 +1,9 @@
 """Synthetic speech corpus builder (espeak-ng / Piper voices, noise bank, rooms, telephone band).
 
 Modules: ``text`` (sentences from real corpora), ``voices`` (talkers, espeak-ng/Piper synthesis),
-``noise`` (noise bank, SNR mixing), ``room`` (reverb, telephone band), ``mixer`` (speech intervals,
+``noise`` (noise bank, SNR mixing), ``noise_families`` (noise families, ``draw_noise``; generators in
+``sfx_nature``, ``sfx_machines``, ``sfx_music``, helpers in ``sfx_common``), ``room`` (reverb, telephone band),
+``channel`` (random channel effects: codecs, low rates, EQ, clipping), ``mixer`` (speech intervals,
 conditions), ``builder`` (``SynthConfig``, ``build``), ``cli`` (``speechdl data synth``).
 
 Example:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -122,19 +123,39 @@ def babble(n: int, sample_rate: int, rng: np.random.Generator, voices: list, sen
 
 @dataclass(frozen=True)
 class NoiseFile:
-    """One real noise recording of the bank."""
+    """One real noise recording of the bank; ``family`` is its noise family (``weather``, ``animals``, ...) or None."""
 
     path: str
     source: str
     duration: float
+    family: str | None = None
 
 
-def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = None) -> list[NoiseFile]:
+def _family_of(row: dict) -> str | None:
+    """A manifest row's ``family`` field, else ``noise_bank.family_of_source(source)`` where that module exists."""
+    family = row.get("family")
+    if family:
+        return str(family)
+    try:
+        from speechdl.data.noise_bank import family_of_source
+    except ImportError:
+        return None
+    try:
+        found = family_of_source(str(row.get("source", "")))
+    except (KeyError, ValueError):
+        return None
+    return str(found) if found else None
+
+
+def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = None,
+                    families: Sequence[str] | None = None) -> list[NoiseFile]:
     """Real noise files from ``<noise_dir>/manifest.jsonl`` (rows with ``kind != 'speech'``).
 
     Rows whose file is absent are skipped; a missing folder or manifest gives an empty bank; a manifest that
     is not UTF-8 text raises :class:`~speechdl.errors.DataError`.
-    ``split`` (``"train"`` / ``"eval"``, see :func:`noise_split_of`) keeps only that part of the bank.
+    ``split`` (``"train"`` / ``"eval"``, see :func:`noise_split_of`) keeps only that part of the bank;
+    ``families`` keeps only files of those noise families (a row's ``family`` field, else the family of its
+    ``source``; files of no known family are then dropped).
     The list is sorted by path so the bank is the same whatever the manifest order.
     """
     if split is not None and split not in NOISE_SPLITS:
@@ -162,8 +183,11 @@ def load_noise_bank(noise_dir: str | os.PathLike | None, split: str | None = Non
             continue
         if split is not None and noise_split_of(path) != split:
             continue
+        family = _family_of(row)
+        if families is not None and family not in families:
+            continue
         if path.is_file() and path.stat().st_size > 0:
-            bank.append(NoiseFile(str(path), str(row.get("source", "")), duration))
+            bank.append(NoiseFile(str(path), str(row.get("source", "")), duration, family))
     return sorted(bank, key=lambda nf: nf.path)
 
 
