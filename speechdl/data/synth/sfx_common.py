@@ -31,6 +31,7 @@ from scipy import signal
 
 CTRL = 16              # control-rate decimation: envelopes are drawn every CTRL samples, then held
 TABLE = 4096           # wavetable length (a power of two)
+PHASE_BITS = 16        # fractional bits of the oscillators' fixed-point phase
 SQRT12 = np.float32(np.sqrt(12.0))
 
 
@@ -148,20 +149,22 @@ def harmonic_table(amps, phases=None) -> np.ndarray:
 def osc(freq: np.ndarray, sample_rate: int, table: np.ndarray, phase0: float = 0.0) -> np.ndarray:
     """Wavetable oscillator: instantaneous frequency ``freq`` ``(n,)`` Hz -> ``(n,)`` float32.
 
-    The phase (in cycles) is the running sum of ``freq / sample_rate`` in float64; a frequency of 0
-    holds the phase (silence is made by the amplitude, not here).
+    The phase is a fixed-point accumulator (int64, :data:`PHASE_BITS` fractional bits of a table step)
+    summing ``freq / sample_rate``; a frequency of 0 holds the phase (silence is made by the amplitude).
 
     Example:
         >>> y = osc(np.full(16000, 1000.0), 16000, harmonic_table([1.0]))
         >>> int(np.argmax(np.abs(np.fft.rfft(y))))
         1000
     """
-    inc = np.asarray(freq, np.float32) * np.float32(TABLE / sample_rate)      # table steps per sample
+    inc = np.asarray(freq, np.float32) * np.float32(TABLE / sample_rate * 2 ** PHASE_BITS)
     if len(inc):
-        inc[0] = phase0 * TABLE
-    phase = inc.astype(np.float64)
-    np.cumsum(phase, out=phase)
-    return table[phase.astype(np.int64) & (TABLE - 1)]
+        inc[0] = (phase0 % 1.0) * TABLE * 2 ** PHASE_BITS
+    acc = inc.astype(np.int64)                      # fixed-point phase accumulator (as in a DDS chip)
+    np.cumsum(acc, out=acc)
+    acc >>= PHASE_BITS
+    acc &= TABLE - 1
+    return table[acc]
 
 
 def resonator(f_hz: float, decay_s: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
