@@ -88,6 +88,13 @@ def _pulses(t: np.ndarray, rate: float, duty: float, sharp: float) -> np.ndarray
     return (np.abs(np.sin(np.pi * on)) ** np.float32(sharp)).astype(np.float32)
 
 
+def _gate(t: np.ndarray, pulse_rate: float, rate: float, length_s: float, offset: float) -> np.ndarray:
+    """True over whole pulses (of a ``pulse_rate`` train) that start in the first ``length_s`` of each
+    ``1 / rate`` s cycle: groups of pulses switched on and off between pulses, so without clicks."""
+    start = np.floor(t * np.float32(pulse_rate)) / np.float32(pulse_rate)
+    return frac(start * np.float32(rate) + np.float32(offset)) < length_s * rate
+
+
 def _insect(n: int, sr: int, rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
     top = 0.45 * sr
     kind = int(rng.integers(3))
@@ -102,11 +109,13 @@ def _insect(n: int, sr: int, rng: np.random.Generator, t: np.ndarray) -> np.ndar
         pulse_rate = float(rng.uniform(20, 60))
         chirp_rate = float(rng.uniform(1.0, 4.0))
         length = int(rng.integers(2, 7)) / pulse_rate
-        gate = frac(t * np.float32(chirp_rate) + np.float32(rng.random())) < length * chirp_rate
+        gate = _gate(t, pulse_rate, chirp_rate, length, float(rng.random()))
         return carrier * _pulses(t, pulse_rate, 0.5, 1.0) * gate
-    trill = _pulses(t, float(rng.uniform(25, 120)), float(rng.uniform(0.3, 0.8)), 2.0)   # katydid trill
-    seg = max(1, int(rng.uniform(0.2, 1.0) * sr))                                 # trills with pauses
-    gate = np.repeat(rng.random(n // seg + 1) < 0.7, seg)[:n]
+    rate = float(rng.uniform(25, 120))
+    trill = _pulses(t, rate, float(rng.uniform(0.3, 0.8)), 2.0)                 # katydid trill
+    seg = float(rng.uniform(0.2, 1.0))                                           # trills with pauses
+    on = rng.random(int(n / sr / seg) + 2) < 0.7
+    gate = on[(np.floor(t * np.float32(rate)) / np.float32(rate * seg)).astype(np.int64)]
     return carrier * trill * gate
 
 
@@ -142,8 +151,9 @@ def frogs(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
         tone = osc(f0 * glide, sample_rate, harmonic_table(amps))
         croak_rate = float(rng.uniform(0.7, 3.0))
         croak_len = float(rng.uniform(0.1, 0.6))
-        gate = frac(t * np.float32(croak_rate) + np.float32(rng.random())) < croak_len * croak_rate
-        pulses = _pulses(t, float(rng.uniform(8.0, 60.0)), float(rng.uniform(0.3, 0.8)), 1.0)
+        offset, pulse_rate = float(rng.random()), float(rng.uniform(8.0, 60.0))
+        gate = _gate(t, pulse_rate, croak_rate, croak_len, offset)
+        pulses = _pulses(t, pulse_rate, float(rng.uniform(0.3, 0.8)), 1.0)
         x += tone * pulses * gate * np.float32(10 ** (rng.uniform(-10, 0) / 20))
     return finish(x, rng)
 
