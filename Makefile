@@ -4,7 +4,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := espeak-ng sox chromium chromium-driver
+APT_PKGS := espeak-ng sox chromium chromium-driver fluidsynth
 
 .PHONY: demo test test-fast lint bench setup system clean
 
