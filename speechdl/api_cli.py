@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Collection
 from typing import Any
 
+from speechdl.console import START_OVER, interruptible, progress, write_out
 from speechdl.errors import ConfigError
 
 BATCH_VALUES = ("out", "manifest", "by", "trials", "list", "shard", "engine", "workers", "shards", "scheduler",
@@ -151,22 +151,20 @@ def run_batch(model: str, kind: str, inputs: list[str], options: dict[str, Any],
     if engine:
         if "shard" in batch:
             raise ConfigError("--shard", "an engine runs every shard itself", "drop --shard, or drop --engine")
-        summary = run_distributed(model, source, out, engine=engine, workers=_int(batch, "workers", 2),
-                                  shards=_int(batch, "shards", None), options=options,
-                                  address=_word(batch, "scheduler"), threads=_int(batch, "threads", 1),
-                                  retry_errors=retry, progress=progress)
+        with interruptible(f"run {model} --engine {engine} into {out}", "shards", "finished items are kept; "
+                           "rerun to resume"):
+            summary = run_distributed(model, source, out, engine=engine, workers=_int(batch, "workers", 2),
+                                      shards=_int(batch, "shards", None), options=options,
+                                      address=_word(batch, "scheduler"), threads=_int(batch, "threads", 1),
+                                      retry_errors=retry, progress=progress)
         summary["model"] = model
     else:
         for name in ("workers", "shards", "scheduler"):
             if name in batch:
                 raise ConfigError(f"--{name}", "is an engine option", "add --engine dask, or drop it")
         shard, threads = parse_shard(_word(batch, "shard")), _int(batch, "threads", None)
-        try:
+        with interruptible(f"run {model} shard {shard} into {out}", "items"):   # finished items are kept
             summary = run_shard(model, source, out, shard, options, retry, progress, threads=threads)
-        except KeyboardInterrupt:
-            print(f"speechdl: interrupted; the finished items of shard {shard} are kept: run the same command "
-                  "again to resume", file=sys.stderr)
-            return 130
     print(json.dumps(summary, ensure_ascii=False) if fmt == "json" else _summary_text(summary))
     return 0
 
@@ -225,10 +223,10 @@ def run_cmd(args: argparse.Namespace) -> int:
     pipe = load(args.model)
     items = group_inputs(pipe.inputs, inputs)
     opts = pipe.check_options(options)
-    for item in items:
-        result = pipe.run(item, **opts)
-        sys.stdout.write((result.to_json() if fmt == "json" else result.to_text()) + "\n")
-        sys.stdout.flush()
+    with interruptible(f"run {args.model}", "inputs", START_OVER + ", or add --out DIR for a batch that resumes"):
+        for item in progress(items, total=len(items), desc=f"run {args.model}", unit="input"):
+            result = pipe.run(item, **opts)
+            write_out((result.to_json() if fmt == "json" else result.to_text()) + "\n")
     return 0
 
 

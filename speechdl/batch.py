@@ -126,7 +126,8 @@ def run_shard(model: str | os.PathLike | Pipeline, source: Source | str | os.Pat
         summary_path(out, shard).unlink(missing_ok=True)   # in progress from now on
         todo = [it for it in items if it.id not in done]
         errors_now, audio_seconds = 0, 0.0
-        for item in bar(todo, total=len(todo), desc=f"{pipe.name} {shard}", unit="item", enabled=progress):
+        for item in bar(todo, total=len(items), initial=len(items) - len(todo), desc=f"{pipe.name} {shard}",
+                        unit="item", enabled=progress):   # a resumed shard shows (and reports) N of all
             record = run_item(pipe, item, opts)
             writer.write(record)
             done[item.id] = record

@@ -21,6 +21,7 @@ import sys
 
 from speechdl import __version__
 from speechdl.catalog import CLI_GROUPS
+from speechdl.console import Interrupted
 from speechdl.errors import FULL_DISK, ConfigError, SpeechdlError, write_fault
 
 
@@ -69,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpeechdlError as err:
         print(f"speechdl: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("speechdl: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:   # a long loop says how far it got (console.interruptible)
+        print(f"speechdl: interrupted: {err}" if isinstance(err, Interrupted) else "speechdl: interrupted",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

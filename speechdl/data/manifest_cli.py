@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from speechdl import validate
-from speechdl.console import add_format_option, emit
+from speechdl.console import START_OVER, add_format_option, emit, interruptible
 from speechdl.data import importers
 from speechdl.data.manifests import hours_text as _hours
 from speechdl.data.manifests import load_manifests, manifest_stats, stats_table
@@ -45,18 +45,29 @@ def _report(out: Path, imported: importers.Imported, fmt: str) -> int:
     return 0
 
 
+def _nothing_written(what: str, noun: str = "files"):
+    """Ctrl-C while a corpus is scanned: one line, exit 130; the manifests are written only at the end."""
+    return interruptible(what, noun, "nothing was written; " + START_OVER)
+
+
 def _import_folder(args: argparse.Namespace) -> int:
-    imported = importers.import_folder(args.dir, speaker=args.speaker, language=args.language, show_progress=True)
+    with _nothing_written(f"data import folder {args.dir}"):
+        imported = importers.import_folder(args.dir, speaker=args.speaker, language=args.language,
+                                           show_progress=True)
     return _report(args.out, imported, args.format)
 
 
 def _import_kaldi(args: argparse.Namespace) -> int:
-    return _report(args.out, importers.import_kaldi(args.datadir, sample_rate=args.sample_rate), args.format)
+    with _nothing_written(f"data import kaldi {args.datadir}"):
+        imported = importers.import_kaldi(args.datadir, sample_rate=args.sample_rate)
+    return _report(args.out, imported, args.format)
 
 
 def _import_real_dev(args: argparse.Namespace) -> int:
     kinds = tuple(args.kind) if args.kind else ("speech", "noise")
-    return _report(args.out, importers.import_real_dev(args.dir, kinds=kinds, show_progress=True), args.format)
+    with _nothing_written(f"data import real-dev {args.dir}", "rows"):
+        imported = importers.import_real_dev(args.dir, kinds=kinds, show_progress=True)
+    return _report(args.out, imported, args.format)
 
 
 def parse_opts(pairs: list[str] | None) -> dict[str, str]:
@@ -71,8 +82,9 @@ def parse_opts(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _import_recipe(args: argparse.Namespace) -> int:
-    written = importers.import_recipe(args.name, args.corpus_dir, args.out, corpus_arg=args.corpus_arg,
-                                      **parse_opts(args.opt))
+    with interruptible(f"data import recipe {args.name}", "splits", START_OVER):
+        written = importers.import_recipe(args.name, args.corpus_dir, args.out, corpus_arg=args.corpus_arg,
+                                          **parse_opts(args.opt))
     rows, data = [], {"out": str(args.out), "splits": {}}
     for split, path in written.items():
         if path.is_dir():

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                     noise_dir=resolve_noise_dir(args.noise_dir), noise_split=args.noise_split,
                     babble=not args.no_babble, audio_format=args.audio_format, rel_db=args.rel_db,
                     conditions=conditions_from_args(args))
-    return build_and_report(build, cfg, args)
+    return build_and_report(build, cfg, args, "data mix")
 
 
 def _merge(args: argparse.Namespace) -> int:

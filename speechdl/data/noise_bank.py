@@ -133,7 +133,8 @@ def settings_of(pkg: Pkg, max_minutes: float, sample_rate: int) -> dict[str, Any
     """What a finished package's rows depend on (a change rebuilds the package)."""
     rules = hashlib.sha1(json.dumps([pkg.rules, pkg.midi, screen_id()]).encode()).hexdigest()[:12]
     return {"version": FORMAT_VERSION, "sample_rate": sample_rate, "piece_seconds": PIECE_SECONDS,
-            "minutes": min(pkg.minutes, max_minutes), "per_file": pkg.per_file, "rules": rules}
+            "minutes": min(pkg.minutes, max_minutes), "per_file": pkg.per_file, "music_minutes": pkg.music_minutes,
+            "rules": rules}
 
 
 def build_package(pkg: Pkg, root: Path, version: str, out: Path, settings: dict[str, Any],
@@ -149,9 +150,15 @@ def build_package(pkg: Pkg, root: Path, version: str, out: Path, settings: dict[
         (out / "licenses" / f"{pkg.name}.copyright").write_text(copyright_text, encoding="utf-8")
     shutil.rmtree(out / pkg.name, ignore_errors=True)
     budget, rows, used, skipped, seen = settings["minutes"] * 60 * sr, [], set(), [], set()
-    for fam, member in round_robin(candidates(pkg, nio.members(root))):
+    groups = candidates(pkg, nio.members(root))
+    fam_budget = {f: budget for f in groups}
+    if len(groups) > 1 and "music" in groups:
+        fam_budget["music"] = min(budget, settings["music_minutes"] * 60 * sr)
+    for fam, member in round_robin(groups):
         if budget < MIN_SECONDS * sr:
             break
+        if fam_budget[fam] < MIN_SECONDS * sr:
+            continue
         try:
             wav, digest = _decode(root, member, soundfont, sr)
         except SpeechdlError as e:
@@ -164,7 +171,7 @@ def build_package(pkg: Pkg, root: Path, version: str, out: Path, settings: dict[
         if len(wav) < MIN_SECONDS * sr:
             skipped.append(f"{member}: silent or shorter than {MIN_SECONDS} s")
             continue
-        wav = wav[: int(min(budget, settings["per_file"] * sr))]
+        wav = wav[: int(min(budget, fam_budget[fam], settings["per_file"] * sr))]
         name, bounds = flat_name(member, used), piece_bounds(len(wav), sr, settings["piece_seconds"])
         for k, (a, b) in enumerate(bounds):
             rel = f"{pkg.name}/p{k:02d}/{name}.flac"
@@ -176,6 +183,7 @@ def build_package(pkg: Pkg, root: Path, version: str, out: Path, settings: dict[
                          "notes": f"{fam}; piece {k + 1}/{len(bounds)} ({a / sr:.1f}-{b / sr:.1f} s of the trimmed "
                                   f"file){'; ' + pkg.note if pkg.note else ''}"})
         budget -= len(wav)
+        fam_budget[fam] -= len(wav)
     return {"settings": settings, "package": pkg.name, "version": version, "license": lic, "rows": rows,
             "skipped": skipped}
 

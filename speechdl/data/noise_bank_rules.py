@@ -74,13 +74,16 @@ class Pkg:
 
     ``minutes`` caps the package (the command line's ``--max-minutes-per-package`` caps it further);
     ``per_file`` caps the seconds taken from one source file (so a package's share spans many files);
-    ``midi`` names the soundfont package whose ``.sf2`` renders the package's MIDI files.
+    ``music_minutes`` caps the music of a package that also has other families (so game soundtracks
+    do not crowd out its sound effects); ``midi`` names the soundfont package whose ``.sf2`` renders the
+    package's MIDI files.
     """
 
     name: str
     rules: tuple[tuple[str, str | None], ...]
     minutes: float = 20.0
     per_file: float = 120.0
+    music_minutes: float = 2.0
     midi: str | None = None
     note: str = ""
     _compiled: tuple = field(default=(), compare=False, repr=False)
@@ -103,7 +106,7 @@ def classify(pkg: Pkg, path: str) -> str | None:
 
 
 W, A, V, M, C = FAMILIES
-MUSIC_ONLY = 6.0   # minutes from a music-only package (one minute per track): many sources, none dominant
+MUSIC_ONLY = 4.0   # minutes from a music-only package (one minute per track): many sources, none dominant
 
 
 def _music(name: str, rx: str, minutes: float = MUSIC_ONLY, note: str = "", midi: str | None = None) -> Pkg:
@@ -240,6 +243,12 @@ TABLE: tuple[Pkg, ...] = (
         (r"etr/sounds/", C),                # sliding on snow, ice, rock, grass; tree hits; pickups
         (r"etr/music/", M),
     )),
+    Pkg("minetest-data", (
+        (r"sounds/(env_sounds_water|env_sounds_lava|fire_(fire|small|large)|default_cool_lava)", W),
+        (r"sounds/(carts_cart_moving|default_furnace_active)", V),
+        (r"sounds/(default_|doors_|xpanes_|tnt_|fire_(extinguish|flint))", C),
+    ), note="Minetest Game: water, lava and fire loops, footsteps, digging, doors, explosions"),
+    Pkg("freeorion-data", ((r"sound/.*\.ogg$", C),), note="UI clicks and space-weapon effects"),
     Pkg("lbreakout2-data", ((r"sounds/(reflect_paddle|reflect_brick|exp\.|expl_ball|shot|metal|wall|click"
                              r"|menu_click|menu_motion|attach|freeze)", C),)),
     Pkg("pingus-data", ((r"sounds/(plop|chink|ting|tick|splash|digger)", C),)),
@@ -256,7 +265,7 @@ TABLE: tuple[Pkg, ...] = (
     Pkg("knavalbattle", ((r"knavalbattle/sounds/", C),)),
     Pkg("kblocks", ((r"kblocks/(sounds|themes)/", C),)),
     # --- music: recorded game soundtracks, music on hold, MIDI rendered with fluidsynth --------------
-    _music("asterisk-moh-opsound-wav", r"asterisk/moh/", minutes=10.0,
+    _music("asterisk-moh-opsound-wav", r"asterisk/moh/", minutes=5.0,
            note="Asterisk's music on hold (opsound.org, 5 instrumental pieces)"),
     _music("wesnoth-1.16-music", r"core/music/.*\.ogg$"),
     _music("hyperrogue-music", r"hyperrogue/music/"),
@@ -270,7 +279,7 @@ TABLE: tuple[Pkg, ...] = (
     _music("xmoto-data", r"xmoto/textures/musics/"),
     _music("colobot-common-sounds", r"colobot/music/"),
     _music("freedroidrpg-data", r"sound/music/"),
-    _music("openttd-openmsx", r"openmsx/.*\.mid$", minutes=10.0, midi="fluid-soundfont-gm",
+    _music("openttd-openmsx", r"openmsx/.*\.mid$", minutes=6.0, midi="fluid-soundfont-gm",
            note="31 MIDI pieces rendered with fluidsynth and the Fluid R3 GM soundfont"),
     _music("planetblupi-music-midi", r"planetblupi/music/.*\.mid$", midi="timgm6mb-soundfont",
            note="MIDI rendered with fluidsynth and the TimGM6mb soundfont"),

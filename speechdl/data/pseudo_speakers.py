@@ -147,10 +147,11 @@ def build(src: str | os.PathLike, out_dir: str | os.PathLike, copies: int = 2, s
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``speechdl data pseudo-speakers``."""
-    from speechdl.console import emit, progress
+    from speechdl.console import emit, interruptible, progress
 
-    summary = build(args.src, args.out, copies=args.copies, sample_rate=args.sample_rate, workers=args.workers,
-                    progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
+    with interruptible(f"data pseudo-speakers into {args.out}", "utterances"):   # finished ones are kept
+        summary = build(args.src, args.out, copies=args.copies, sample_rate=args.sample_rate, workers=args.workers,
+                        progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
     emit(summary, args.format, table=[{"field": k, "value": v} for k, v in summary.items()])
     return 0
 

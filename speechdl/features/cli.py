@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from speechdl import audio, validate
-from speechdl.console import add_format_option, emit, progress
+from speechdl.console import START_OVER, add_format_option, emit, interruptible, progress
 from speechdl.errors import ConfigError
 from speechdl.features.config import FrontendConfig
 from speechdl.features.extract import extract_to_npy
@@ -66,8 +66,9 @@ def run_extract(args: argparse.Namespace) -> int:
         raise ConfigError(args.out, "output must be a .npy file", "end the name with .npy")
     blocks = max(1, int(meta.duration / cfg.chunk_seconds) + 1)
     # streamed to a temporary sibling, header written last, renamed into place: bounded memory, atomic
-    frames, dim = extract_to_npy(args.file, cfg, out, progress=lambda it: progress(it, total=blocks, desc="features",
-                                                                                   unit="block"))
+    with interruptible(f"features extract of {args.file}", "blocks", "nothing was written; " + START_OVER):
+        frames, dim = extract_to_npy(args.file, cfg, out, progress=lambda it: progress(it, total=blocks,
+                                                                                       desc="features", unit="block"))
     summary = {"file": str(args.file), "out": str(out), "frames": frames,
                "features": dim, "frame_shift": cfg.frame_shift, "kind": args.kind,
                "duration": round(meta.duration, 3)}

@@ -147,7 +147,7 @@ def test_sigkill_mid_run_loses_at_most_the_item_in_flight(tmp_path):
     assert proc.poll() is None, "the second run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "run the same command again to resume" in err and "Traceback" not in err, err
+    assert proc.returncode == 130 and "items done; rerun to resume)" in err and "Traceback" not in err, err
     kept = [json.loads(ln) for ln in results.read_bytes().splitlines() if ln.strip()]
     assert len({r["id"] for r in kept}) == len(kept) < n
 

@@ -34,6 +34,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -300,6 +301,12 @@ def write_manifests(out: Path, rows: list[dict]) -> None:
     save_manifests(out, recs, sups)
 
 
+def _worker_init() -> None:
+    """Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent alone stops the build
+    (no traceback from every worker); a worker finishes the recording in hand, whose part is written atomically."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_jobs(out: Path, settings: dict, settings_file: str, ids: list[str], jobs: list[tuple],
              work: Callable[[tuple], tuple[int, float]], workers: int, progress: Callable | None,
              desc: str) -> tuple[list[dict], list[int], float, bool]:
@@ -321,14 +328,23 @@ def run_jobs(out: Path, settings: dict, settings_file: str, ids: list[str], jobs
     resumed = len(todo) < len(ids)
     todo_jobs = [jobs[i] for i in todo]
     wrap = progress or (lambda it, **_: it)
+    shown = {"total": len(ids), "initial": len(ids) - len(todo), "desc": desc, "unit": "rec"}   # resumed: N of all
     t0 = time.perf_counter()
     if workers == 1 or len(todo_jobs) <= 1:
-        for _ in wrap(map(work, todo_jobs), total=len(todo_jobs), desc=desc, unit="rec"):
+        for _ in wrap(map(work, todo_jobs), **shown):
             pass
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as ex:
-            for _ in wrap(ex.map(work, todo_jobs, chunksize=1), total=len(todo_jobs), desc=desc, unit="rec"):
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork"), initializer=_worker_init)
+        bar = wrap(ex.map(work, todo_jobs, chunksize=1), **shown)
+        try:
+            for _ in bar:
                 pass
+        except BaseException:   # Ctrl-C: drop the queued recordings, let the running ones finish their parts
+            ex.shutdown(wait=True, cancel_futures=True)
+            if hasattr(bar, "done"):   # what the workers finished meanwhile is done too (the interrupted line)
+                bar.done = sum(1 for rid in ids if (parts / f"{rid}.json").is_file())
+            raise
+        ex.shutdown(wait=True)
     wall = time.perf_counter() - t0
     rows = []
     for rid in ids:

@@ -11,7 +11,7 @@ import os
 import sys
 
 from speechdl import validate
-from speechdl.console import add_format_option, emit, progress
+from speechdl.console import add_format_option, emit, interruptible, progress
 from speechdl.data.synth import voices
 from speechdl.data.synth.builder import SynthConfig, build
 from speechdl.data.synth.mixer import Conditions
@@ -109,10 +109,12 @@ def add_corpus_options(p: argparse.ArgumentParser) -> None:
     add_format_option(p)
 
 
-def build_and_report(build_fn, cfg, args: argparse.Namespace) -> int:
-    """Run a corpus builder with a progress bar and print its summary (text table or JSON)."""
-    summary = build_fn(cfg, args.out, workers=args.workers,
-                       progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
+def build_and_report(build_fn, cfg, args: argparse.Namespace, verb: str = "data synth") -> int:
+    """Run a corpus builder with a progress bar and print its summary (text table or JSON). Ctrl-C: exit 130,
+    one line ``interrupted: VERB into OUT (N of M recordings done; rerun to resume)``."""
+    with interruptible(f"{verb} into {args.out}", "recordings"):   # finished recordings are kept
+        summary = build_fn(cfg, args.out, workers=args.workers,
+                           progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
     if args.format == "text" and summary["generated"] == 0:
         print(f"{args.out}: already complete with these settings; nothing to do", file=sys.stderr)
     emit(summary, args.format)

@@ -27,10 +27,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from speechdl.console import add_format_option, emit, format_table
+from speechdl.console import START_OVER, add_format_option, emit, format_table, interruptible, progress, write_out
 
 FORMATS = ("text", "json", "srt")
 DECODING = ("beam", "lm", "alpha", "beta", "ctc_weight")
@@ -100,16 +99,16 @@ def run_transcribe(args: argparse.Namespace) -> int:
     pipe, opts = _load(args, (*DECODING, "max_seconds"))
     if args.vad is not None:
         pipe.set_segmenter(args.vad)
-    for f in args.files:
-        result = pipe.run(f, **opts)
-        if args.format == "json":
-            text = result.to_json() + "\n"
-        elif args.format == "srt":
-            text = format_srt(result.to_dict()["segments"])
-        else:
-            text = result.to_text() + "\n"
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    with interruptible("asr transcribe", "files", START_OVER):
+        for f in progress(args.files, total=len(args.files), desc="asr transcribe", unit="file"):
+            result = pipe.run(f, **opts)
+            if args.format == "json":
+                text = result.to_json() + "\n"
+            elif args.format == "srt":
+                text = format_srt(result.to_dict()["segments"])
+            else:
+                text = result.to_text() + "\n"
+            write_out(text)
     return 0
 
 
@@ -119,7 +118,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     pipe, opts = _load(args, DECODING)
     opts = {k: v for k, v in opts.items() if k in DECODING}
-    rep = evaluate(pipe.engine, args.manifests, args.batch_seconds, args.worst, **opts)
+    with interruptible("asr eval", "utterances", "nothing was written; " + START_OVER):
+        rep = evaluate(pipe.engine, args.manifests, args.batch_seconds, args.worst, **opts)
     rep = {"model": str(args.model), "manifests": [str(m) for m in args.manifests], **rep}
     if args.format == "json":
         emit(rep, "json")
@@ -162,7 +162,8 @@ def run_lm_build(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr lm build``."""
     from speechdl.tasks.asr.lm import build_arpa
 
-    info = build_arpa(args.texts, order=args.order, out=args.out)
+    with interruptible(f"asr lm build into {args.out}", "files", "nothing was written; " + START_OVER):
+        info = build_arpa(args.texts, order=args.order, out=args.out)
     rows = [{"item": k, "value": v} for k, v in info.items() if k != "discounts"]
     emit(info, args.format, table=rows)
     return 0

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from speechdl.console import add_format_option, emit, format_table
+from speechdl.console import START_OVER, add_format_option, emit, format_table, interruptible, progress, write_out
 
 DEFAULT_STORE = "speakers.db"
 
@@ -81,14 +80,14 @@ def _load(args: argparse.Namespace, files: list[str]) -> Any:
 def run_embed(args: argparse.Namespace) -> int:
     """Handler of ``speechdl speaker embed``."""
     spk = _load(args, args.files)
-    for f in args.files:
-        emb = spk.embed_file(f, args.max_seconds)
-        if args.format == "json":
-            line = json.dumps({"file": f, "embedding": [round(float(v), 6) for v in emb]})
-        else:
-            line = f + "\t" + " ".join(f"{v:.6g}" for v in emb)
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+    with interruptible("speaker embed", "files", START_OVER):
+        for f in progress(args.files, total=len(args.files), desc="speaker embed", unit="file"):
+            emb = spk.embed_file(f, args.max_seconds)
+            if args.format == "json":
+                line = json.dumps({"file": f, "embedding": [round(float(v), 6) for v in emb]})
+            else:
+                line = f + "\t" + " ".join(f"{v:.6g}" for v in emb)
+            write_out(line + "\n")
     return 0
 
 
@@ -111,7 +110,8 @@ def run_enroll(args: argparse.Namespace) -> int:
 
     check_name(args.name)
     spk = _load(args, args.files)
-    embs = spk.embed_files(args.files)
+    with interruptible(f"speaker enroll {args.name}", "files", f"nothing was written to {args.store}; {START_OVER}"):
+        embs = spk.embed_files(args.files, desc="speaker enroll")
     with SpeakerStore(args.store, model=spk.fingerprint) as db:
         r = db.enroll(args.name, embs, sources=[str(Path(f).resolve()) for f in args.files])
     emit({**r, "store": str(args.store)}, args.format, table=[r])
@@ -126,8 +126,10 @@ def run_identify(args: argparse.Namespace) -> int:
     opts = _options(args)
     spk = _load(args, args.files)
     spk.threshold(opts["threshold"], opts["backend"], opts["norm"])     # no such back-end / threshold: fail first
-    with SpeakerStore(args.store, model=spk.fingerprint, create=False) as db:
-        rows = spk.identify(args.files, db, args.top, opts["threshold"], opts["backend"], opts["norm"])
+    with SpeakerStore(args.store, model=spk.fingerprint, create=False) as db, \
+            interruptible("speaker identify", "files", START_OVER):
+        rows = spk.identify(args.files, db, args.top, opts["threshold"], opts["backend"], opts["norm"],
+                            desc="speaker identify")
     if args.format == "json":
         for r in rows:
             print(json.dumps(r, ensure_ascii=False))
@@ -172,8 +174,9 @@ def run_eval(args: argparse.Namespace) -> int:
     _positive("--batch-size", args.batch_size)
     opts = _options(args)
     check_files(read_trials(args.trials, args.root), args.trials)   # a bad list fails before the model loads
-    rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size, opts["backend"],
-                   opts["norm"])
+    with interruptible("speaker eval", "files", "nothing was written; " + START_OVER):
+        rep = evaluate(load_speaker(args.model), args.trials, args.root, args.plot, args.batch_size,
+                       opts["backend"], opts["norm"], desc="speaker eval")
     rep = {"model": str(args.model), "trial_list": str(args.trials), **rep}
     if args.format == "json":
         emit(rep, "json")

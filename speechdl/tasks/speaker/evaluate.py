@@ -23,24 +23,25 @@ from speechdl.tasks.speaker.trials import check_files, read_trials, trial_files
 
 
 def trial_embeddings(spk: Any, trials: str | os.PathLike, root: str | os.PathLike | None = None,
-                     batch_size: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     batch_size: int = 16, desc: str | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Embeddings ``(U, D)`` of the distinct files of list ``trials`` (paths under ``root``), each trial's
     enrollment and test row in them ``(N,), (N,)`` and target flags ``(N,)``. Every file is checked first."""
     ts = read_trials(trials, root)
     check_files(ts, trials)
     files = trial_files(ts)
-    emb = spk.embed_files(files, batch_size)
+    emb = spk.embed_files(files, batch_size, desc=desc)   # desc: a progress bar (files)
     index = {f: i for i, f in enumerate(files)}
     return (emb, np.array([index[t.enroll] for t in ts], dtype=np.int64),
             np.array([index[t.test] for t in ts], dtype=np.int64), np.array([t.target for t in ts], dtype=bool))
 
 
 def score_trials(spk: Any, trials: str | os.PathLike, root: str | os.PathLike | None = None,
-                 batch_size: int = 16, backend: str | None = None, norm: str | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 batch_size: int = 16, backend: str | None = None, norm: str | None = None,
+                 desc: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scores ``(N,)`` (``backend`` and ``norm``, default: the bundle's) and target flags ``(N,)`` of the trials
     of list ``trials`` with the :class:`~speechdl.tasks.speaker.infer.SpeakerModel` ``spk``."""
-    emb, i, j, target = trial_embeddings(spk, trials, root, batch_size)
+    emb, i, j, target = trial_embeddings(spk, trials, root, batch_size, desc)
     scores = np.concatenate([spk.score(emb[i[k:k + 20000]], emb[j[k:k + 20000]], backend, norm)
                              for k in range(0, len(i), 20000)])
     return scores, target
@@ -48,15 +49,15 @@ def score_trials(spk: Any, trials: str | os.PathLike, root: str | os.PathLike | 
 
 def evaluate(spk: Any, trials: str | os.PathLike, root: str | os.PathLike | None = None,
              plot: str | os.PathLike | None = None, batch_size: int = 16, backend: str | None = None,
-             norm: str | None = None) -> dict[str, Any]:
+             norm: str | None = None, desc: str | None = None) -> dict[str, Any]:
     """Metrics of ``spk`` on a trial list, scored with ``backend`` / ``norm`` (default: the bundle's).
 
     Returns ``backend``, ``norm``, ``trials``, ``targets``, ``nontargets``, ``eer``, ``eer_threshold``,
     ``min_dcf_0.01``, ``min_dcf_0.05`` (and their thresholds), with a calibrated bundle ``threshold``, ``far``
-    and ``frr`` there, and ``plot`` (the PNG written) when ``plot`` is given.
+    and ``frr`` there, and ``plot`` (the PNG written) when ``plot`` is given. ``desc``: a progress bar (files).
     """
     backend, norm = spk.scorer.check(backend, norm)    # a bundle without that back-end fails before embedding
-    scores, target = score_trials(spk, trials, root, batch_size, backend, norm)
+    scores, target = score_trials(spk, trials, root, batch_size, backend, norm, desc)
     if not (target.any() and (~target).any()):
         raise DataError(trials, f"has {int(target.sum())} target and {int((~target).sum())} non-target trials",
                         "EER needs trials of both kinds")

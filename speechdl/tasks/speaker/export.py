@@ -87,9 +87,12 @@ def backend_embeddings(spk: SpeakerModel, cfg: dict[str, Any], manifests: Sequen
             items = [items[k] for k in sorted(rng.choice(len(items), max_per_speaker, replace=False))]
         chosen += items
         labels += [name] * len(items)
+    from speechdl.console import progress
+
     emb = np.zeros((len(chosen), spk.dim), np.float32)
     block = int(MAX_SECONDS * spk.cfg.sample_rate)
-    for k in range(0, len(chosen), 16):
+    bar = progress(range(0, len(chosen), 16), total=-(-len(chosen) // 16), desc="back-end embeddings", unit="batch")
+    for k in bar:
         waves = [ds.wave(i) for i in chosen[k:k + 16]]       # whole utterances: no crop, no augmentation
         short = [j for j, w in enumerate(waves) if len(w) <= block]
         emb[[k + j for j in short]] = spk.embed_waves([waves[j] for j in short])
@@ -149,7 +152,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, operating_poi
     if trials is not None:
         from speechdl.tasks.speaker.evaluate import trial_embeddings
 
-        u, i, j, target = trial_embeddings(spk, trials, root)
+        u, i, j, target = trial_embeddings(spk, trials, root, desc="calibration trials")
         source = f"trial list {trials}"
     else:
         u, i, j, target = validation_trials(spk, cfg)

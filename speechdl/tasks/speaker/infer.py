@@ -164,16 +164,23 @@ class SpeakerModel:
         return self.embed_blocks(audio.stream(path, block_seconds=max_seconds, sample_rate=self.cfg.sample_rate))
 
     def embed_files(self, paths: Sequence[str | os.PathLike], batch_size: int = 16,
-                    max_seconds: float = 30.0) -> np.ndarray:
-        """Embeddings ``(N, D)`` of audio files; files up to ``max_seconds`` are batched."""
+                    max_seconds: float = 30.0, desc: str | None = None) -> np.ndarray:
+        """Embeddings ``(N, D)`` of audio files; files up to ``max_seconds`` are batched.
+        ``desc``: show a progress bar (files) under that name on a terminal."""
+        from speechdl.console import progress
+
         out = np.zeros((len(paths), self.dim), np.float32)
         short = [i for i, p in enumerate(paths) if audio.info(p).duration <= max_seconds]
+        bar = progress(None, total=len(paths), desc=desc or "", unit="file", enabled=desc is not None)
         for k in range(0, len(short), batch_size):   # read a batch at a time: bounded memory for long lists
             idx = short[k:k + batch_size]
             waves = [audio.load(paths[i], sample_rate=self.cfg.sample_rate)[0] for i in idx]
             out[idx] = self.embed_waves(waves, batch_size)
+            bar.update(len(idx))
         for i in sorted(set(range(len(paths))) - set(short)):
             out[i] = self.embed_file(paths[i], max_seconds)
+            bar.update(1)
+        bar.close()
         return out
 
     # ------------------------------------------------------------------ scores and decisions
@@ -209,17 +216,18 @@ class SpeakerModel:
                 **self.decide(float(self.score(ea, eb, backend, norm)[0]), threshold, backend, norm)}
 
     def identify(self, paths: Sequence[str | os.PathLike], store: Any, top: int = 3, threshold: float | None = None,
-                 backend: str | None = None, norm: str | None = None) -> list[dict[str, Any]]:
+                 backend: str | None = None, norm: str | None = None, desc: str | None = None
+                 ) -> list[dict[str, Any]]:
         """Closest enrolled speakers of each file, scored with ``(backend, norm)`` against the
         :class:`~speechdl.tasks.speaker.store.SpeakerStore` ``store``'s speaker means.
 
         Returns one ``{"file", "speaker" (None below the threshold), "score", "threshold", "backend", "norm",
-        "candidates": [{"name", "score"}, ...]}`` per file, best candidate first.
+        "candidates": [{"name", "score"}, ...]}`` per file, best candidate first. ``desc``: a progress bar.
         """
         backend, norm = self.scorer.check(backend, norm)
         t = self.threshold(threshold, backend, norm)
         store.identify([0.0] * self.dim)               # nobody enrolled / wrong size: fail before embedding
-        ranked = store.identify_many(self.embed_files(paths), top,
+        ranked = store.identify_many(self.embed_files(paths, desc=desc), top,
                                      scorer=lambda e, x: self.score_matrix(e, x, backend, norm))
         return [{"file": str(f), "speaker": r[0]["name"] if r[0]["score"] >= t else None,
                  "score": round(r[0]["score"], 6), "threshold": round(t, 6), "backend": backend, "norm": norm,

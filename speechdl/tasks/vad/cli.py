@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,21 +107,22 @@ def run_detect(args: argparse.Namespace) -> int:
     changes = {"onset": args.threshold, "offset": args.offset, "min_speech": args.min_speech,
                "min_silence": args.min_silence, "pad": args.pad}
     post = PostConfig.from_dict({**base, **{k: v for k, v in changes.items() if v is not None}})
-    out_dir = Path(args.out_dir) if args.out_dir else None
-    for i, f in enumerate(args.files):
-        plot = None
-        if args.plot:
-            plot = args.plot if len(args.files) == 1 else str(Path(args.plot).with_name(
-                f"{Path(args.plot).stem}_{i}_{Path(f).stem}.png"))
-        text = render(args.format, detect_file(vad, f, post, args.probabilities, plot))
-        if out_dir is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            from speechdl.audio import atomic_write
+    from speechdl.audio import atomic_write
+    from speechdl.console import START_OVER, interruptible, progress, write_out
 
-            with atomic_write(out_dir / (Path(f).stem + SUFFIX[args.format])) as tmp:
-                Path(tmp).write_text(text)
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    with interruptible("vad detect", "files", START_OVER):   # each finished file's output is whole
+        for i, f in enumerate(progress(args.files, total=len(args.files), desc="vad detect", unit="file")):
+            plot = None
+            if args.plot:
+                plot = args.plot if len(args.files) == 1 else str(Path(args.plot).with_name(
+                    f"{Path(args.plot).stem}_{i}_{Path(f).stem}.png"))
+            text = render(args.format, detect_file(vad, f, post, args.probabilities, plot))
+            if out_dir is None:
+                write_out(text)
+            else:
+                with atomic_write(out_dir / (Path(f).stem + SUFFIX[args.format])) as tmp:
+                    Path(tmp).write_text(text)
     return 0
 
 

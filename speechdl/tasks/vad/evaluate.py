@@ -101,16 +101,21 @@ class Scored:
 
 
 def iter_references(manifest: str | os.PathLike, limit: int | None = None,
-                    max_seconds: float | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+                    max_seconds: float | None = None, desc: str | None = None
+                    ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield ``(recording id, wave_16k (N,), labels (1 + N // 160,))`` for the manifest's recordings.
 
-    ``limit`` keeps the first recordings only; ``max_seconds`` crops each recording (smoke tests).
+    ``limit`` keeps the first recordings only; ``max_seconds`` crops each recording (smoke tests);
+    ``desc``: a progress bar (recordings) under that name on a terminal.
     """
+    from speechdl.console import progress
+
     recordings, supervisions = load_manifests(manifest)
     per_rec: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for sup in supervisions or []:
         per_rec[sup.recording_id].extend(speech_intervals(sup))
-    for i, rec in enumerate(recordings):
+    total = len(recordings) if limit is None else min(limit, len(recordings))
+    for i, rec in enumerate(progress(recordings, total=total, desc=desc or "", unit="rec", enabled=desc is not None)):
         if limit is not None and i >= limit:
             break
         wave = load_recording(rec)
@@ -168,9 +173,10 @@ def score_items(items: Iterable[tuple[str, np.ndarray, np.ndarray]], scorer: Sco
 
 
 def score_manifest(manifest: str | os.PathLike, scorer: Scorer, limit: int | None = None,
-                   max_seconds: float | None = None) -> Scored:
-    """Run ``scorer`` on every recording of ``manifest``; keep scores, labels and compute time."""
-    return score_items(iter_references(manifest, limit, max_seconds), scorer, manifest)
+                   max_seconds: float | None = None, desc: str | None = None) -> Scored:
+    """Run ``scorer`` on every recording of ``manifest``; keep scores, labels and compute time (``desc``: a
+    progress bar)."""
+    return score_items(iter_references(manifest, limit, max_seconds, desc), scorer, manifest)
 
 
 def metrics_of(scored: Scored, threshold: float) -> dict[str, Any]:
@@ -185,7 +191,7 @@ def metrics_of(scored: Scored, threshold: float) -> dict[str, Any]:
 
 
 def evaluate(manifest: str | os.PathLike, scorer: Scorer, threshold: float = 0.5,
-             plot: str | os.PathLike | None = None, name: str = "speechdl") -> dict[str, Any]:
+             plot: str | os.PathLike | None = None, name: str = "speechdl", desc: str | None = None) -> dict[str, Any]:
     """Frame accuracy, precision, recall, F1 (at ``threshold``), ROC-AUC and EER of ``scorer``.
 
     Args:
@@ -194,12 +200,13 @@ def evaluate(manifest: str | os.PathLike, scorer: Scorer, threshold: float = 0.5
         threshold: frames with ``score >= threshold`` are decided speech.
         plot: write a ROC + DET PNG here.
         name: the system's name in the plot legend.
+        desc: show a progress bar (recordings) under this name on a terminal.
 
     Returns:
         dict: ``recordings, hours, frames, speech_fraction, threshold, accuracy, precision, recall,
         f1, roc_auc, eer, eer_threshold, false_alarm, miss, x_real_time`` (and ``plot``).
     """
-    scored = score_manifest(manifest, scorer)
+    scored = score_manifest(manifest, scorer, desc=desc)
     result = metrics_of(scored, threshold)
     if plot:
         from speechdl.metrics.plots import plot_roc_det
@@ -253,14 +260,15 @@ def _table(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_eval(args: argparse.Namespace, scorer: Scorer | None = None) -> int:
     """Handler of ``speechdl vad eval``; ``scorer`` replaces the bundle (tests, other systems)."""
-    from speechdl.console import emit
+    from speechdl.console import START_OVER, emit, interruptible
 
     threshold, name = args.threshold, "speechdl"
     if scorer is None:
         scorer, bundle_threshold, name = load_scorer(args.model)
         threshold = bundle_threshold if threshold is None else threshold
     threshold = 0.5 if threshold is None else threshold
-    result = evaluate(args.manifest, scorer, threshold, plot=args.plot, name=name)
+    with interruptible("vad eval", "recordings", "nothing was written; " + START_OVER):
+        result = evaluate(args.manifest, scorer, threshold, plot=args.plot, name=name, desc="vad eval")
     emit(result, args.format, table=_table(result))
     return 0
 

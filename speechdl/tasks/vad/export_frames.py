@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from speechdl.console import add_format_option, emit, progress
+from speechdl.console import START_OVER, add_format_option, emit, interruptible, progress
 
 
 def run_export_frames(args: argparse.Namespace) -> int:
@@ -23,8 +23,9 @@ def run_export_frames(args: argparse.Namespace) -> int:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ConfigError("--max-frames", f"must be >= 1 (got {args.max_frames})", "e.g. --max-frames 100000")
-    summary = export_frames(args.manifest, args.out, max_frames=args.max_frames, seed=args.seed,
-                            progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
+    with interruptible(f"vad export-frames into {args.out}", "recordings", "nothing was written; " + START_OVER):
+        summary = export_frames(args.manifest, args.out, max_frames=args.max_frames, seed=args.seed,
+                                progress=lambda it, **kw: progress(it, enabled=args.format != "json", **kw))
     emit(summary, args.format)
     return 0
 
