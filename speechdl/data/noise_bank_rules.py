@@ -159,6 +159,7 @@ TABLE: tuple[Pkg, ...] = (
         (r"sound/(gavel|tree-cutting|cash|explosion|boing|click)", C),
     )),
     Pkg("lincity-ng-data", (
+        (r"sounds/substation", None),       # Silero audit: >95 % "speech"
         (r"sounds/(water\d|fire\d|firewasteland|parklandlake)", W),
         (r"sounds/(organicfarm|farm)\d", A),
         (r"sounds/(industry|(wind)?mill|windmillhtech|power|railtrain|rocket|trafic|coalmine|oremine|recycle"
@@ -189,6 +190,7 @@ TABLE: tuple[Pkg, ...] = (
     Pkg("stormbaancoureur-data", ((r"sounds/camaro", V), (r"sounds/detonation", C))),
     Pkg("tuxpaint-stamps-default", (
         (r"_desc|_[a-z]{2}(_[a-z]{2,4})?\.(ogg|wav)$|stamps/(symbols|seasonal|town|military|clothes)/", None),
+        (r"space/apollo", None),            # Silero audit: 96 % "speech" (radio voice)
         (r"stamps/animals/", A),
         (r"stamps/(vehicles|space)/|household/(vacuum|washing|kettle|toilet)", V),
         (r"household/(tools|dishes|arttools)|hobbies/camera|naturalforces/|food/", C),
@@ -213,6 +215,7 @@ TABLE: tuple[Pkg, ...] = (
         (r"supertux2/music/", M),
     ), note="speech/ (Tux talking) and yeti/grunt sounds left out"),
     Pkg("hedgewars-data", (
+        (r"data/sounds/beewater", None),    # Silero audit: 91 % "speech"
         (r"data/sounds/(plane|ufo|rcplane|jetpackboost|blowtorch|drillgun|pickhammer)\.", V),
         (r"data/sounds/(landgun|droplet|steam|sinegun|whipcrack|egg|airmine_impact|portal|ropeshot|warp|steps"
          r"|sniperreload|knife_impact|lowgravity|minigun|baseballbat|beewater|shotgun|throw|skip|flamethrower"
@@ -235,6 +238,7 @@ TABLE: tuple[Pkg, ...] = (
          r"|timpani_boing)", C),
     ), note="the shouts (help_*, ow_my_spine, woohoo, hohoho...) left out"),
     Pkg("frozen-bubble-data", (
+        (r"snd/newroot", None),             # Silero audit: 57 % "speech"
         (r"snd/(destroy_group|launch|rebound|stick|newroot|malus|typewriter|menu_selected|menu_change|cancel"
          r"|pause)", C),
         (r"snd/(frozen-mainzik|introzik)", M),
@@ -255,7 +259,7 @@ TABLE: tuple[Pkg, ...] = (
     # --- desktop sound themes and small KDE games -----------------------------------------------------
     Pkg("sound-theme-freedesktop", ((r"audio-channel", None), (r"freedesktop/stereo/", C)),
         note="audio-channel-*.oga (a voice naming the speaker) left out"),
-    Pkg("oxygen-sounds", ((r"sounds/oxygen-", C),)),
+    Pkg("oxygen-sounds", ((r"oxygen-window-minimize", None), (r"sounds/oxygen-", C))),
     Pkg("yaru-theme-sound", ((r"yaru/stereo/", C),)),
     Pkg("deepin-sound-theme", ((r"deepin/stereo/", C),)),
     Pkg("lomiri-sounds", ((r"lomiri/(notifications|camera)/", C), (r"lomiri/ringtones/", M))),
@@ -271,8 +275,8 @@ TABLE: tuple[Pkg, ...] = (
     _music("hyperrogue-music", r"hyperrogue/music/"),
     _music("singularity-music", r"singularity/music/"),
     _music("warzone2100-music", r"warzone2100/music/"),
-    _music("drascula-music", r"drascula/audio/"),
-    _music("nexuiz-music", r"music\.pk3#sound/cdtracks/"),
+    _music("drascula-music", r"drascula/audio/(?!track(2|31)\.)"),    # 2, 31: Silero audit ~80 % "speech"
+    _music("nexuiz-music", r"music\.pk3#sound/cdtracks/(?!calling-bogus)"),   # Silero audit: 84 % "speech"
     _music("ufoai-music", r"0music\.pk3#music/(?!dynamictest)"),
     _music("planetblupi-music-ogg", r"planetblupi/music/"),
     _music("asc-music", r"asc/music/"),
