@@ -116,7 +116,7 @@ def _music(name: str, rx: str, minutes: float = MUSIC_ONLY, note: str = "", midi
 TABLE: tuple[Pkg, ...] = (
     # --- ambience, animals and machines of strategy/simulation games -----------------------------------
     Pkg("megaglest-data", (
-        (r"tilesets/hell/sounds/good_morning", None),
+        (r"tilesets/hell/sounds/good_morning|chicken/sounds/chicken_ack2", None),
         (r"tilesets/[^/]+/sounds/(rain|wind|desertday|hell)", W),
         (r"tilesets/[^/]+/sounds/", A),     # day/night forest ambience (birds, insects), wolf, hawk, owl, cow...
         (r"core/water_sounds/", W),
@@ -124,7 +124,7 @@ TABLE: tuple[Pkg, ...] = (
         (r"commondata/sounds/(cow|pig)_", A),
         (r"commondata/sounds/orni_", V),
         (r"commondata/sounds/(arrow_hit|anvil|catapult_|tower_|defense_tower|tech_building_fall|air_hit"
-         r"|worker_(mine|harvest|build|work_end)|horseman_walk|golem_walk)", C),
+         r"|worker_(mine|harvest|build)|horseman_walk|golem_walk)", C),       # worker_work_end: Silero 84-100 %
         (r"/music/.*\.ogg$", M),
     ), note="unit 'select/ack/attack/die' lines of people are voices: only animals, tools, impacts, ambience"),
     Pkg("widelands-data", (
@@ -207,6 +207,7 @@ TABLE: tuple[Pkg, ...] = (
     )),
     # --- action games: sound effects and music --------------------------------------------------------
     Pkg("supertux-data", (
+        (r"sounds/(grow|flip)\.", None),    # Silero audit: 59-67 % "speech"
         (r"sounds/(rain|thunder|waterfall|lava|lightning|fire\.|flame)", W),
         (r"sounds/(fire-flower|trampoline|savebell|coin|wood|flip|kill|darthit|grow|jump|ticking|firecracker"
          r"|warp|flop|crystallo|fall|kick|splash|upgrade|shoot|pshit|squish|pop|lifeup|retro_fall|fizz|icecrash"
@@ -215,7 +216,7 @@ TABLE: tuple[Pkg, ...] = (
         (r"supertux2/music/", M),
     ), note="speech/ (Tux talking) and yeti/grunt sounds left out"),
     Pkg("hedgewars-data", (
-        (r"data/sounds/beewater", None),    # Silero audit: 91 % "speech"
+        (r"data/sounds/(beewater|lowgravity)", None),    # Silero audit: 91-96 % "speech"
         (r"data/sounds/(plane|ufo|rcplane|jetpackboost|blowtorch|drillgun|pickhammer)\.", V),
         (r"data/sounds/(landgun|droplet|steam|sinegun|whipcrack|egg|airmine_impact|portal|ropeshot|warp|steps"
          r"|sniperreload|knife_impact|lowgravity|minigun|baseballbat|beewater|shotgun|throw|skip|flamethrower"
