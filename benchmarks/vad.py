@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speechdl.console import format_table, write_report  # noqa: E402
 from speechdl.metrics.detection import tune_threshold  # noqa: E402
-from speechdl.paths import work_dir  # noqa: E402
+from speechdl.paths import real_dev, work_dir  # noqa: E402
 from speechdl.tasks.vad import baselines as B  # noqa: E402
 from speechdl.tasks.vad.evaluate import grid_scorer, iter_references, load_vad, metrics_of, score_items  # noqa: E402
 
@@ -267,9 +267,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=None, help="crop each recording")
     p.add_argument("--quick", action="store_true", help="smoke test: 3 recordings x 5 s per set, 3 s streaming")
     p.add_argument("--plot", default="out/vad_roc_det.png", help="ROC + DET figure ('' for none)")
+    p.add_argument("--protocol", choices=["lofo", "sets"], default=None,
+                   help="lofo: leave-one-family-out folds (benchmarks/vad_lofo.py; the default); "
+                        "sets: the --eval manifests with thresholds from --dev (the default when either is given)")
+    p.add_argument("--lofo-models", nargs="*", default=["lstm", "lecture"],
+                   help="fold bundles runs/vad_lofo/<NAME>/<fold>/bundle (recipes/vad/lofo.py)")
+    p.add_argument("--folds", default="0,1,2,3,4", help="lofo: comma list of fold numbers")
+    p.add_argument("--noise-dirs", nargs="*", default=[str(work_dir("noise_bank")), str(real_dev()),
+                                                       str(work_dir("vad_lofo") / "babble")],
+                   help="lofo: noise bank folders")
+    p.add_argument("--noise-items", type=int, default=24, help="lofo: noise-only clips (10 s) per fold")
+    p.add_argument("--tune-baselines", action="store_true",
+                   help="lofo: also tune Silero's threshold on each fold's dev audio (default: its 0.5)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--out", default=None, help="write the JSON report here")
     args = p.parse_args(argv)
+    if args.protocol is None:
+        given = argv if argv is not None else sys.argv[1:]
+        args.protocol = "sets" if any(a.split("=")[0] in ("--eval", "--dev") for a in given) else "lofo"
     if args.quick:
         args.stream_seconds = min(args.stream_seconds, 3.0)
         args.repeat = 1
@@ -288,6 +303,8 @@ def check_sets(args: argparse.Namespace) -> str | None:
 def main(argv: list[str] | None = None, extra: list[System] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
+    if args.protocol == "lofo":
+        return main_lofo(args)
     missing = check_sets(args)
     if missing:
         print(missing, file=sys.stderr)
@@ -296,6 +313,36 @@ def main(argv: list[str] | None = None, extra: list[System] | None = None) -> in
     report = run(args, extra)
     report["seconds"] = time.perf_counter() - t0
     write_report(report, args.format, tables(report) + f"\n(total {report['seconds']:.0f} s)", args.out)
+    return 0
+
+
+def main_lofo(args: argparse.Namespace) -> int:
+    """The leave-one-family-out protocol (``benchmarks/vad_lofo.py``) plus streaming cost."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import vad_lofo as L
+
+    from speechdl.tasks.vad import folds as F
+
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        args.max_recordings, args.noise_items, args.folds = args.max_recordings or 2, 2, args.folds.split(",")[0]
+    make = {"speechdl": speechdl_system, "webrtc": webrtc_system, "silero": silero_system}
+    t0 = time.perf_counter()
+    report = L.run_lofo(args, make, CLOCK)
+    fold0 = int(args.folds.split(",")[0])
+    audio = np.concatenate([w for _, w, _ in F.fold_test_items(fold0, "clean", L.PARTS, max_recordings=8)])
+    audio = audio[: int(args.stream_seconds * B.SR)]
+    report["streaming"] = {}
+    for s in L.fold_systems(args, fold0, make):
+        s.stream(audio[: B.SR])
+        t = min((s.stream(audio) for _ in range(args.repeat)), key=np.mean) * 1e6 * HOP / s.samples_per_call
+        report["streaming"][s.name] = {"us_per_10ms": float(t.mean()), "p99_us_per_10ms": float(np.percentile(t, 99))}
+    report["seconds"] = time.perf_counter() - t0
+    stream = "; ".join(f"{k} {v['us_per_10ms']:.1f}" for k, v in report["streaming"].items())
+    text = L.lofo_tables(report) + f"\n\nstreaming µs per 10 ms (1 thread): {stream}\n(total {report['seconds']:.0f} s)"
+    write_report(report, args.format, text, args.out)
     return 0
 
 

@@ -1,0 +1,152 @@
+"""The VAD's honest protocol (``python benchmarks/vad.py``, the default): leave one family out per fold.
+
+For every fold of :data:`speechdl.tasks.vad.folds.FOLDS` (a held-out speech-source family and a held-out
+noise family) the fold's own models (trained and calibrated without either family: ``recipes/vad/lofo.py``),
+Silero VAD and WebRTC VAD are scored on the same audio, built in memory by ``folds.fold_test_items``:
+
+* ``clean``: the held-out family's recordings; ``-5`` ... ``20``: mixed with the held-out noise family at
+  that SNR; ``noisy``: all of those pooled; ``noise``: noise-only clips of the held-out family.
+* ROC-AUC per condition; F1 and **false alarms** (share of non-speech frames called speech) at each
+  system's operating point: speechdl bundles at their shipped threshold (best F1 on the fold's dev audio,
+  written by ``lofo.py export``), Silero at its default 0.5, WebRTC at its own decision.
+  ``--tune-baselines`` also gives Silero a threshold tuned on the same dev audio.
+
+The summary prints each system's pooled figure (all folds' frames together) beside its **worst family**.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speechdl.console import format_table
+from speechdl.metrics.detection import roc_auc, tune_threshold
+from speechdl.paths import work_dir
+from speechdl.tasks.vad import folds as F
+from speechdl.tasks.vad.evaluate import metrics_of, score_items
+
+RUNS = Path("runs/vad_lofo")
+PARTS = work_dir("vad_lofo") / "parts"
+
+
+def _fold_cfg(model_dir: Path, fold: int) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((model_dir / f"{F.fold_name(fold)}.yaml").read_text())
+
+
+def fold_systems(args: argparse.Namespace, fold: int, make: dict[str, Any]) -> list[Any]:
+    """The fold's speechdl bundles (``runs/vad_lofo/<name>/<fold>/bundle``) and the baselines."""
+    systems = []
+    for name in args.lofo_models:
+        bundle = RUNS / name / F.fold_name(fold) / "bundle"
+        if (bundle / "bundle.json").is_file():
+            s = make["speechdl"](name, str(bundle))
+            from speechdl.tasks.vad.evaluate import bundle_threshold, load_vad
+
+            s.threshold = bundle_threshold(load_vad(str(bundle)))
+            systems.append(s)
+    systems += [make["webrtc"](m, 10) for m in args.webrtc_modes]
+    if not args.no_silero:
+        systems.append(make["silero"]())
+    return systems
+
+
+def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict[str, Any]:
+    """Every fold: dev calibration of the baselines (optional), then every condition for every system."""
+    from speechdl.tasks.vad.augment import AugmentConfig
+
+    folds = [int(f) for f in args.folds.split(",")]
+    report: dict[str, Any] = {"folds": {}, "pooled": {}, "config": {
+        "folds": [F.fold_name(f) for f in folds], "snrs": list(F.TEST_SNRS), "max_recordings": args.max_recordings,
+        "parts": str(PARTS), "noise_dirs": list(args.noise_dirs)}}
+    pooled: dict[str, dict[str, list[np.ndarray]]] = {}
+    for fold in folds:
+        t0 = time.perf_counter()
+        systems = fold_systems(args, fold, make)
+        if args.tune_baselines:
+            ref = next(iter(args.lofo_models), None)
+            aug = _fold_cfg(RUNS / ref, fold)["data"]["val_augment"] if ref else {}
+            aug = AugmentConfig.from_dict({**aug, "noise_dirs": list(args.noise_dirs)})
+            dev = list(F.fold_dev_items(fold, PARTS, aug, max_recordings=args.max_recordings))
+            for s in systems:
+                if s.name == "silero":
+                    s.threshold, _ = tune_threshold(*score_items(dev, s.scorer, "dev").concat(), criterion="f1")
+        res: dict[str, dict[str, Any]] = {s.name: {"threshold": s.threshold} for s in systems}
+        noisy: dict[str, list[Any]] = {s.name: [] for s in systems}
+        for cond in F.fold_conditions():
+            items = list(F.fold_test_items(fold, cond, PARTS, tuple(args.noise_dirs), args.max_recordings,
+                                           noise_items=args.noise_items))
+            for s in systems:
+                scored = score_items(items, s.scorer, cond, clock=clock)
+                sc, y = scored.concat()
+                if cond == "noise":
+                    res[s.name]["noise_fa"] = float(np.mean(sc >= s.threshold))
+                    pooled.setdefault(s.name, {}).setdefault("noise", []).append((sc, y))
+                    continue
+                m = metrics_of(scored, s.threshold)
+                res[s.name][cond] = {"auc": m["roc_auc"], "f1": m["f1"], "fa": m["false_alarm"], "miss": m["miss"]}
+                res[s.name].setdefault("x_rt", []).append(m["x_real_time"])
+                if cond != "clean":
+                    noisy[s.name].append((sc, y))
+                pooled.setdefault(s.name, {}).setdefault(cond if cond == "clean" else "noisy", []).append((sc, y))
+        for s in systems:
+            sc = np.concatenate([a for a, _ in noisy[s.name]])
+            y = np.concatenate([b for _, b in noisy[s.name]])
+            res[s.name]["noisy"] = {"auc": roc_auc(sc, y), "fa": float(np.mean(sc[y < 0.5] >= s.threshold)),
+                                    "f1": _f1(sc >= s.threshold, y)}
+            res[s.name]["x_rt"] = float(np.median(res[s.name]["x_rt"]))
+        report["folds"][F.fold_name(fold)] = res
+        print(f"{F.fold_name(fold)}: {time.perf_counter() - t0:.0f} s", flush=True)
+    for name, conds in pooled.items():
+        out = {}
+        for cond, parts in conds.items():
+            sc = np.concatenate([a for a, _ in parts])
+            y = np.concatenate([b for _, b in parts])
+            out[cond] = {"fa_noise_only": float(np.mean(sc >= _thr(report, name)))} if cond == "noise" else \
+                {"auc": roc_auc(sc, y)}
+        report["pooled"][name] = out
+    return report
+
+
+def _thr(report: dict[str, Any], name: str) -> float:
+    """A system's threshold (the same in every fold for the baselines; the mean for fold bundles)."""
+    return float(np.mean([r[name]["threshold"] for r in report["folds"].values() if name in r]))
+
+
+def _f1(pred: np.ndarray, y: np.ndarray) -> float:
+    tp = float(np.sum(pred & (y > 0.5)))
+    return 2 * tp / max(1.0, float(np.sum(pred) + np.sum(y > 0.5)))
+
+
+def lofo_tables(report: dict[str, Any]) -> str:
+    """Per-fold table, then the summary: pooled vs worst family."""
+    rows, summary = [], []
+    snrs = [f"{s:g}" for s in report["config"]["snrs"]]
+    for fold, res in report["folds"].items():
+        for name, r in res.items():
+            rows.append({"fold (speech+noise held out)": fold, "system": name, "thr": f"{r['threshold']:.3f}",
+                         "clean AUC": f"{r['clean']['auc']:.3f}",
+                         **{f"{s} dB": f"{r[s]['auc']:.3f}" for s in snrs},
+                         "noisy AUC": f"{r['noisy']['auc']:.3f}", "noisy F1 %": f"{100 * r['noisy']['f1']:.1f}",
+                         "FA % noisy": f"{100 * r['noisy']['fa']:.1f}", "FA % noise-only": f"{100 * r['noise_fa']:.1f}",
+                         "x RT": f"{r['x_rt']:,.0f}"})
+    names = list(report["pooled"])
+    for name in names:
+        per = [res[name] for res in report["folds"].values() if name in res]
+        worst_clean = min(per, key=lambda r: r["clean"]["auc"])
+        worst_noisy = min(per, key=lambda r: r["noisy"]["auc"])
+        p = report["pooled"][name]
+        summary.append({
+            "system": name, "pooled clean AUC": f"{p['clean']['auc']:.3f}",
+            "worst clean AUC": f"{worst_clean['clean']['auc']:.3f}",
+            "pooled noisy AUC": f"{p['noisy']['auc']:.3f}", "worst noisy AUC": f"{worst_noisy['noisy']['auc']:.3f}",
+            "FA % noise-only (pooled)": f"{100 * p['noise']['fa_noise_only']:.1f}",
+            "worst FA % noise-only": f"{100 * max(r['noise_fa'] for r in per):.1f}"})
+    return ("Per fold (AUC by condition; F1 and false alarms at each system's operating point)\n"
+            + format_table(rows) + "\n\nSummary over folds: pooled frames vs the worst held-out family\n"
+            + format_table(summary))

@@ -1,0 +1,119 @@
+"""The VAD's leave-one-family-out protocol: folds hold out what they claim, conditions do what they say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speechdl.errors import ConfigError
+from speechdl.tasks.vad import folds as F
+from speechdl.tasks.vad.augment import ALL_FAMILIES, TEST_FAMILIES, AugmentConfig, augment_wave
+from speechdl.tasks.vad.data import split_of
+
+SR = 16000
+
+
+def test_every_family_is_held_out_exactly_once():
+    speech = [s for s, _ in F.FOLDS]
+    noise = [n for _, n in F.FOLDS]
+    assert sorted(speech) == sorted(F.SPEECH_FAMILIES)
+    assert sorted(noise) == sorted(TEST_FAMILIES)
+    assert not set(F.TRAIN_ONLY_SPEECH) & set(speech)
+
+
+@pytest.mark.parametrize("fold", range(len(F.FOLDS)))
+def test_fold_recipe_keeps_the_held_out_families_out_of_training_and_selection(fold):
+    held_speech, held_noise = F.FOLDS[fold]
+    base = {"data": {"name": "vad_frames", "augment": {"p_noise": 0.9}}, "out_dir": "runs/x/lstm"}
+    r = F.fold_recipe(base, fold, parts="/p")
+    d = r["data"]
+    for key in ("manifests", "val_manifests"):
+        assert f"/p/{held_speech}" not in d[key]
+        assert "/p/synth" in d[key]
+        assert len(d[key]) == len(F.SPEECH_FAMILIES) - 1 + len(F.TRAIN_ONLY_SPEECH)
+    assert (d["split"], d["val_split"]) == ("train", "dev")
+    for key in ("augment", "val_augment"):
+        assert held_noise not in d[key]["families"]
+        assert set(d[key]["families"]) == set(ALL_FAMILIES) - {held_noise}
+    assert d["augment"]["p_noise"] == 0.9
+    assert r["out_dir"] == f"runs/vad_lofo/lstm/{F.fold_name(fold)}"
+    assert base["data"]["augment"] == {"p_noise": 0.9}          # the base recipe is not modified
+
+
+def test_the_shipped_recipe_uses_every_family():
+    d = F.fold_recipe({"data": {}}, None, parts="/p")["data"]
+    assert {f"/p/{s}" for s in F.SPEECH_FAMILIES} <= set(d["manifests"])
+    assert set(d["augment"]["families"]) == set(ALL_FAMILIES)
+
+
+def test_dev_split_is_a_fixed_tenth():
+    ids = [f"rec-{i:05d}" for i in range(5000)]
+    dev = [i for i in ids if split_of(i) == "dev"]
+    assert 0.08 < len(dev) / len(ids) < 0.12
+    assert dev == [i for i in ids if split_of(i) == "dev"]          # deterministic
+    assert {split_of(i, dev_every=1) for i in ids[:20]} == {"dev"}
+
+
+def test_augment_config_rejects_unknown_keys_and_families():
+    with pytest.raises(ConfigError, match="unknown key"):
+        AugmentConfig.from_dict({"p_nois": 0.5})
+    with pytest.raises(ConfigError, match="families"):
+        AugmentConfig.from_dict({"families": ["traffic"]})
+    assert AugmentConfig.from_dict({"families": ["music", "clicks"]}).without("music").families == ("clicks",)
+
+
+def _speech(n=SR * 2):
+    t = np.arange(n) / SR
+    x = (np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 4 * t) > 0)).astype(np.float32)
+    return x, np.abs(x) > 0
+
+
+def test_noise_at_the_asked_snr_and_level():
+    x, active = _speech()
+    cfg = AugmentConfig(families=("stationary",), p_noise=1.0, p_noise_only=0.0, p_reverb=0.0, p_channel=0.0,
+                        snr_range=(0.0, 0.0), level_db=(-12.0, -12.0))
+    y, info = augment_wave(x, active, SR, np.random.default_rng(3), cfg)
+    assert info["noise"]["family"] == "stationary" and not info["noise_only"]
+    assert abs(20 * np.log10(np.abs(y).max()) + 12.0) < 1e-3
+    speech = x * (np.dot(y, x) / np.dot(x, x))          # the speech part of the output (noise is independent)
+    noise = y - speech
+    snr = 10 * np.log10(np.mean(speech[active] ** 2) / np.mean(noise ** 2))
+    assert abs(snr) < 1.0
+
+
+def test_noise_only_crops_carry_no_speech_and_are_flagged():
+    x, active = _speech()
+    cfg = AugmentConfig(families=("stationary",), p_noise_only=1.0, p_reverb=0.0, p_channel=0.0)
+    y, info = augment_wave(x, active, SR, np.random.default_rng(0), cfg)
+    assert info["noise_only"]
+    assert abs(np.corrcoef(y, x)[0, 1]) < 0.05            # the tone is gone
+
+
+@pytest.mark.parametrize("held", TEST_FAMILIES)
+def test_draws_never_leave_the_allowed_families(held):
+    cfg = AugmentConfig(p_noise=1.0, p_noise_only=0.0, p_reverb=0.0, p_channel=0.0).without(held, "babble")
+    x, active = _speech(SR)
+    for seed in range(12):
+        _, info = augment_wave(x, active, SR, np.random.default_rng(seed), cfg)
+        fams = [info["noise"]["family"]] + ([info["noise"]["mixed_with"]["family"]]
+                                            if isinstance(info["noise"].get("mixed_with"), dict) else [])
+        assert held not in fams and set(fams) <= set(cfg.families)
+
+
+def test_same_generator_same_condition():
+    x, active = _speech()
+    cfg = AugmentConfig(families=("stationary", "clicks"), p_channel=0.5)
+    a, ia = augment_wave(x, active, SR, np.random.default_rng(7), cfg)
+    b, ib = augment_wave(x, active, SR, np.random.default_rng(7), cfg)
+    c, _ = augment_wave(x, active, SR, np.random.default_rng(8), cfg)
+    assert np.array_equal(a, b) and ia == ib and not np.array_equal(a, c)
+
+
+def test_noise_only_test_items_are_all_non_speech_of_the_held_out_family():
+    items = list(F.fold_test_items(1, "noise", "/nonexistent", noise_items=3, noise_seconds=1.0))
+    assert len(items) == 3
+    for _, wave, labels in items:
+        assert wave.shape == (SR,) and np.isfinite(wave).all() and np.abs(wave).max() > 1e-3
+        assert labels.shape == (1 + SR // 160,) and not labels.any()
+    again = list(F.fold_test_items(1, "noise", "/nonexistent", noise_items=3, noise_seconds=1.0))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(items, again, strict=True))
