@@ -84,6 +84,8 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
                        "--noise-dir", "none", "--format", "json"],
         "data mix": ["data", "mix", m["good"], "--hours", "0.003", "--out", "{tmp}/mix", "--workers", "1",
                      "--noise-dir", "none", "--no-babble", "--format", "json"],
+        "data noise-bank": ["data", "noise-bank", "--packages", "no-such-package", "--out", "{tmp}/nb",
+                            "--format", "json"],
         "data merge": ["data", "merge", "{tmp}/merged", m["good"], "--format", "json"],
         "data pseudo-speakers": ["data", "pseudo-speakers", m["good"], "--copies", "1", "--out", "{tmp}/ps",
                                  "--format", "json"],
@@ -138,7 +140,7 @@ def _replace(argv: list[str], flag: str, value: str) -> list[str]:
 
 
 #: verbs whose base line is refused by design (a bundle is exported from a training run; none exists here)
-NO_VALID_BASE = ("asr export", "speaker export", "serve")
+NO_VALID_BASE = ("asr export", "speaker export", "serve", "data noise-bank")  # noise-bank: downloads
 QUICK_BASES = ("features extract", "vad detect", "data info", "speaker list")
 
 
@@ -146,7 +148,7 @@ def base_runs(inp: Inputs) -> list[Run]:
     """Each verb's valid base line (exit 0 expected): the checks must not refuse what is valid."""
     return [Run(verb, "base:valid", argv, quick=verb in QUICK_BASES, limit=120.0,
                 outputs=("{tmp}/f.npy",) if verb == "features extract" else ())
-            for verb, argv in bases(inp).items() if verb != "serve"]
+            for verb, argv in bases(inp).items() if verb not in ("serve", "data noise-bank")]
 
 
 def plan(inp: Inputs, verbs: dict[str, argparse.ArgumentParser] | None = None) -> list[Run]:
