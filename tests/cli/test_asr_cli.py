@@ -79,8 +79,10 @@ def test_long_file_is_cut_by_the_vad_and_srt_carries_the_times(run, tmp_path, ca
     parts = [gap, render("abc", seed=3), gap, render("bad cab", seed=4), gap, render("cd", seed=5), gap]
     audio.save(tmp_path / "long.wav", np.concatenate(parts), 16000)
     starts = np.cumsum([0] + [len(p) for p in parts])[1::2] / 16000
+    # the toy's "speech" is pure tones, which the shipped `vad` rejects by design (tonal birds, insects and
+    # music are its noise families, issue 14); the lecture's MFCC network still takes them for speech
     assert main(["asr", "transcribe", str(tmp_path / "long.wav"), "--model", str(run["bundle"]),
-                 "--max-seconds", "2", "--format", "json"]) == 0
+                 "--vad", "vad-lecture", "--max-seconds", "2", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     segs = result["segments"]
     assert len(segs) == 3 and all(s["end"] - s["start"] <= 2.0 + 0.2 for s in segs)

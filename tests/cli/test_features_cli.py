@@ -67,7 +67,9 @@ def test_demo_writes_table_and_plot(tmp_path, capsys):
     segments = [line.split() for line in out.splitlines() if line[:1].isdigit()][:3]
     assert len(segments) == 3
     for (_, start, end, _), (ref_start, ref_end) in zip(segments, [(0.8, 4.2), (5.3, 9.2), (10.5, 12.4)]):
-        assert abs(float(start) - ref_start) < 0.2 and abs(float(end) - ref_end) < 0.2
+        # onsets within 0.2 s; ends may trail by up to 0.35 s: the VAD's labels run to -35 dB below the
+        # clip's peak (recipes/vad/DATA.md), so a word's decay counts as speech (model card: "Limits")
+        assert abs(float(start) - ref_start) < 0.2 and -0.2 < float(end) - ref_end < 0.35
     for name in ("demo_features.png", "demo_vad.png"):
         png = (tmp_path / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
