@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,19 @@ def dir_arg(where: str, path: bool = False) -> Callable[[str], Any]:
 
 
 # ------------------------------------------------------------------ text files
+@contextmanager
+def _open_errors(p: Path, what: str, error: Any) -> Iterator[None]:
+    """Turn a missing file, a folder or an unreadable file into ``error(p, ...)`` (one line)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise error(p, f"{what} not found", "check the path") from None
+    except IsADirectoryError:
+        raise error(p, f"is a folder, not a {what}", f"pass the {what} itself") from None
+    except OSError as err:
+        raise error(p, f"cannot read the {what} ({err.strerror or err})", "check its permissions") from None
+
+
 def read_text(path: str | os.PathLike, what: str = "text file", error: type[SpeechdlError] = ConfigError,
               fix: str | None = None) -> str:
     """The text of ``path``: UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
@@ -235,14 +249,8 @@ def read_text(path: str | os.PathLike, what: str = "text file", error: type[Spee
         speechdl.errors.ConfigError: ...r.yaml:1: the recipe is not UTF-8 text (byte 0x81 at column 3) (save it ...)
     """
     p = Path(path)
-    try:
+    with _open_errors(p, what, error):
         raw = p.read_bytes()
-    except FileNotFoundError:
-        raise error(p, f"{what} not found", "check the path") from None
-    except IsADirectoryError:
-        raise error(p, f"is a folder, not a {what}", f"pass the {what} itself") from None
-    except OSError as err:
-        raise error(p, f"cannot read the {what} ({err.strerror or err})", "check its permissions") from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
@@ -287,15 +295,9 @@ def text_lines(path: str | os.PathLike, what: str = "text file", error: type[Spe
         speechdl.errors.ConfigError: ...t.txt:2: the text is not UTF-8 text (byte 0xff at column 3) (save it ...)
     """
     p = Path(path)
-    try:
+    with _open_errors(p, what, error):
         fh = opener(p, "rb")
         head = fh.peek(2)[:2] if hasattr(fh, "peek") else b""
-    except FileNotFoundError:
-        raise error(p, f"{what} not found", "check the path") from None
-    except IsADirectoryError:
-        raise error(p, f"is a folder, not a {what}", f"pass the {what} itself") from None
-    except OSError as err:
-        raise error(p, f"cannot read the {what} ({err.strerror or err})", "check its permissions") from None
     with fh:
         if head in (b"\xff\xfe", b"\xfe\xff") and opener is open:
             yield from enumerate(read_text(p, what, error, fix).splitlines(), 1)

@@ -94,10 +94,9 @@ def fold_test_items(fold: int, condition: str, parts: str | Path, noise_dirs: tu
     held-out noise family at that SNR (fixed per recording and condition); ``"noise"``: ``noise_items``
     clips of ``noise_seconds`` of the held-out noise family alone (labels all 0).
     """
-    from speechdl import audio
     from speechdl.data.synth.mixer import interval_mask
     from speechdl.tasks.vad.data import read_recordings
-    from speechdl.tasks.vad.evaluate import SR, num_frames, reference_labels
+    from speechdl.tasks.vad.evaluate import SR
 
     speech_family, noise_family = FOLDS[fold]
     cfg = AugmentConfig(families=(noise_family,), p_noise=1.0, p_noise_only=0.0, p_reverb=0.0, p_channel=0.0,
@@ -113,8 +112,7 @@ def fold_test_items(fold: int, condition: str, parts: str | Path, noise_dirs: tu
     snr = None if condition == "clean" else float(condition)
     mixed = AugmentConfig(**{**cfg.__dict__, "snr_range": (snr or 0.0, snr or 0.0)})
     for i, rec in enumerate(read_recordings(Path(parts) / speech_family)[:max_recordings]):
-        wave, _ = audio.load(rec["path"], sample_rate=SR)
-        labels = reference_labels(rec["speech"], num_frames(wave.size))
+        wave, labels = _clean(rec)
         if snr is not None:
             rng = np.random.default_rng([seed, fold, int(round(snr * 10)) + 1000, i])
             wave, _ = augment_wave(wave, interval_mask(rec["speech"], wave.size, SR), SR, rng, mixed)
@@ -129,18 +127,25 @@ def fold_dev_items(fold: int | None, parts: str | Path, augment: dict[str, Any] 
 
     This is where thresholds are tuned; no test family (speech or noise) reaches it.
     """
-    from speechdl import audio
     from speechdl.data.synth.mixer import interval_mask
     from speechdl.tasks.vad.data import read_recordings, split_of
-    from speechdl.tasks.vad.evaluate import SR, num_frames, reference_labels
+    from speechdl.tasks.vad.evaluate import SR
 
     cfg = augment if isinstance(augment, AugmentConfig) else AugmentConfig.from_dict(augment)
     if fold is not None:
         cfg = cfg.without(FOLDS[fold][1])
     recs = [r for r in read_recordings(train_parts(fold, parts)) if split_of(r["id"], dev_every) == "dev"]
     for count, rec in enumerate(recs[:max_recordings]):
-        wave, _ = audio.load(rec["path"], sample_rate=SR)
-        labels = reference_labels(rec["speech"], num_frames(wave.size))
+        wave, labels = _clean(rec)
         rng = np.random.default_rng([seed, count])
         wave, info = augment_wave(wave, interval_mask(rec["speech"], wave.size, SR), SR, rng, cfg)
         yield rec["id"], wave, (np.zeros_like(labels) if info["noise_only"] else labels)
+
+
+def _clean(rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A part recording (``read_recordings`` row) at 16 kHz ``(N,)`` and its labels on the 10 ms grid."""
+    from speechdl import audio
+    from speechdl.tasks.vad.evaluate import SR, num_frames, reference_labels
+
+    wave, _ = audio.load(rec["path"], sample_rate=SR)
+    return wave, reference_labels(rec["speech"], num_frames(wave.size))
