@@ -126,7 +126,8 @@ def argv_runs(inp: Inputs, verbs: dict[str, argparse.ArgumentParser]) -> list[Ru
     runs = []
     for verb in verbs:
         words = verb.split(" ")
-        if verb not in ("models", "serve", "speaker list"):   # those need no argument: no-args is valid there
+        # those need no argument: no-args is valid there (noise-bank's is the full 3 GB download)
+        if verb not in ("models", "serve", "speaker list", "data noise-bank"):
             runs.append(Run(verb, "argv:none", words, quick=verb == "vad detect"))
         bogus = [*bases(inp)[verb], "--bogus-option"]
         runs.append(Run(verb, "argv:--bogus-option", bogus, quick=verb == "features extract", serves=verb == "serve",
