@@ -223,8 +223,9 @@ def import_real_dev(
     Every row of a kind in ``kinds`` becomes a recording (channels, rate and duration are taken
     from the row, nothing is decoded). Rows of kind ``speech`` also get one supervision spanning
     the file with ``text``, ``speaker``, ``language`` and ``gender`` (from ``sex``); ``text_en``,
-    ``source``, ``license`` and ``kind`` go to ``custom``. Rows whose audio file is absent are
-    listed in ``skipped`` (some sources are listed before their audio is fetched).
+    ``source``, ``license``, ``kind``, ``text_quality`` and ``actor`` go to ``custom`` (so
+    ``data select --where text_quality=exact`` works). Rows whose audio file is absent are listed in
+    ``skipped`` (some sources are listed before their audio is fetched).
     """
     root = Path(folder)
     _check_dir(root, "real_dev folder")
@@ -247,7 +248,7 @@ def import_real_dev(
         rec = _recording(rec_id, path.resolve(), rate, channels, num_samples)
         recs.append(rec)
         if kind == "speech":
-            custom = {k: row[k] for k in ("text_en", "source", "license", "kind") if row.get(k) is not None}
+            custom = {k: row[k] for k in ("text_en", "source", "license", "kind", "text_quality", "actor") if row.get(k) is not None}
             sups.append(SupervisionSegment(
                 id=rec_id, recording_id=rec_id, start=0.0, duration=rec.duration,
                 channel=_channel(channels), text=row.get("text"), speaker=row.get("speaker"),

@@ -199,7 +199,7 @@ def write_real_dev(root):
     rows = [
         {"audio": "src-a/hello.wav", "sample_rate": 8000, "channels": 1, "duration": 1.0,
          "speaker": "src-a:anna", "sex": "F", "language": "en", "text": "hello", "text_en": "hello",
-         "kind": "speech", "source": "src-a", "license": "CC0"},
+         "kind": "speech", "source": "src-a", "license": "CC0", "text_quality": "exact", "actor": "Anna A."},
         {"audio": "src-b/missing.ogg", "sample_rate": 22050, "channels": 2, "duration": 3.0,
          "speaker": None, "language": "nl", "text": "hoi", "kind": "speech"},
         {"audio": "noise-src/rain.wav", "sample_rate": 16000, "channels": 2, "duration": 2.0,
@@ -218,6 +218,7 @@ def test_real_dev_skips_absent_files(tmp_path):
     assert (s.recording_id, s.text, s.speaker) == ("src-a__hello", "hello", "src-a:anna")
     assert (s.language, s.gender) == ("en", "F")
     assert s.custom["text_en"] == "hello" and s.custom["license"] == "CC0"
+    assert (s.custom["text_quality"], s.custom["actor"]) == ("exact", "Anna A.")   # for data select --where
     assert imp.recordings["noise-src__rain"].load_audio().shape == (2, 32000)
 
 
