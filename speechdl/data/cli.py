@@ -1,8 +1,8 @@
-"""``speechdl data import|info|select|synth|mix|merge|pseudo-speakers|noise-bank``: the data verbs."""
+"""``speechdl data import|info|select|synth|mix|merge|pseudo-speakers|pseudo-label|noise-bank``: the data verbs."""
 
 from __future__ import annotations
 
-from speechdl.data import manifest_cli, mix_cli, noise_bank, pseudo_speakers
+from speechdl.data import manifest_cli, mix_cli, noise_bank, pseudo_label, pseudo_speakers
 from speechdl.data.synth import cli as synth_cli
 
 
@@ -16,3 +16,4 @@ def register(groups) -> None:
     mix_cli.add_verbs(verbs)        # mix, merge
     pseudo_speakers.add_verbs(verbs)  # pseudo-speakers
     noise_bank.add_verbs(verbs)       # noise-bank
+    pseudo_label.add_verbs(verbs)     # pseudo-label

@@ -89,6 +89,7 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "data merge": ["data", "merge", "{tmp}/merged", m["good"], "--format", "json"],
         "data pseudo-speakers": ["data", "pseudo-speakers", m["good"], "--copies", "1", "--out", "{tmp}/ps",
                                  "--format", "json"],
+        "data pseudo-label": ["data", "pseudo-label", m["good"], "--out", "{tmp}/pl", "--format", "json"],
         "train": ["train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "tune": ["tune", r["good.yaml"], "--trials", "1", "--param", tune_param, "--study-dir", "{tmp}/study",
                  "--format", "json"],

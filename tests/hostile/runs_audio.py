@@ -124,6 +124,7 @@ OUTPUTS = {
     "data mix": [("--out", "dir")],
     "data merge": [("pos:2", "dir")],
     "data pseudo-speakers": [("--out", "dir")],
+    "data pseudo-label": [("--out", "dir")],
     "train": [("--out", "dir")],
     "tune": [("--study-dir", "dir")],
     "vad train": [("--out", "dir")],

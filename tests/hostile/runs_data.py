@@ -34,6 +34,7 @@ MANIFEST_VERBS = {
                            "--noise-dir", "none", "--no-babble", "--format", "json"],
     "data pseudo-speakers": lambda M: ["data", "pseudo-speakers", M, "--copies", "1", "--out", "{tmp}/ps",
                                        "--format", "json"],
+    "data pseudo-label": lambda M: ["data", "pseudo-label", M, "--out", "{tmp}/pl", "--format", "json"],
     "vad eval": lambda M: ["vad", "eval", M, "--format", "json"],
     "vad export-frames": lambda M: ["vad", "export-frames", M, "--out", "{tmp}/f.csv", "--format", "json"],
     "asr eval": lambda M: ["asr", "eval", M, "--format", "json"],

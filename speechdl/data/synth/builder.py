@@ -296,7 +296,7 @@ def write_manifests(out: Path, rows: list[dict]) -> None:
         for r in rows:  # no name, mtime 0 in the gzip header: the same bytes for the same seed
             f.write((json.dumps(r["conditions"], ensure_ascii=False, sort_keys=True) + "\n").encode())
 
-    recs = RecordingSet.from_recordings([Recording.from_dict(r["recording"]) for r in rows])
+    recs = RecordingSet.from_recordings([Recording.from_dict(r["recording"]) for r in rows if r["recording"]])
     sups = SupervisionSet.from_segments([SupervisionSegment.from_dict(s) for r in rows for s in r["supervisions"]])
     save_manifests(out, recs, sups)
 
