@@ -135,7 +135,8 @@ def source_rows(src: str | os.PathLike, where: list[str]) -> list[dict[str, Any]
         if rec is None or not passes(supervision_attrs(s), filters):
             continue
         if rec.sources[0].type != "file":
-            raise DataError(src, f"recording {rec.id} is not a file source ({rec.sources[0].type})", "import audio files")
+            raise DataError(src, f"recording {rec.id} is not a file source ({rec.sources[0].type})",
+                            "import audio files")
         first = rec.id not in seen
         seen.add(rec.id)
         rows.append({"id": s.id, "recording_id": rec.id, "path": str(Path(rec.sources[0].source).resolve()),
