@@ -4,13 +4,13 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := espeak-ng sox chromium chromium-driver fluidsynth
+APT_PKGS := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox chromium chromium-driver fluidsynth
 
 .PHONY: demo test test-fast lint bench setup system clean
 
 setup: $(STAMP)
 
-# Debian tools (espeak-ng for synthetic speech, sox for checks, chromium + chromium-driver for the web page
+# Debian tools (espeak-ng, flite, festival + festvox voices for synthetic speech, sox for checks, chromium + chromium-driver for the web page
 # test); installed only when missing.
 system:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

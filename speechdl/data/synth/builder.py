@@ -47,7 +47,7 @@ import numpy as np
 
 from speechdl import audio
 from speechdl.data.manifests import save_manifests
-from speechdl.data.synth import mixer, noise, text, voices
+from speechdl.data.synth import engines, mixer, noise, text, voices
 from speechdl.errors import ConfigError, DataError, writing
 
 FORMAT_VERSION = 1
@@ -83,6 +83,8 @@ class SynthConfig:
         languages: ISO codes among :data:`voices.LANGUAGES`.
         sample_rate: output rate (Hz).
         piper: add the neural Piper voice to English.
+        engines: more English engines among ``engines.EXTRA_ENGINES`` (``flite``, ``festival``); espeak-ng is
+            always used (base talkers, babble). Omitted from ``synth.json`` when empty (older builds resume).
         noise_dir: folder with a ``manifest.jsonl`` of real noises (``None``: generated noise only).
         noise_split: ``"train"`` / ``"eval"``: only that part of the real noise bank (``None``: all).
         voice_split: ``"train"`` / ``"eval"``: only those espeak-ng variants (``voices.EVAL_VARIANTS`` are
@@ -106,6 +108,7 @@ class SynthConfig:
     min_duration: float = 10.0
     max_duration: float = 30.0
     conditions: mixer.Conditions = field(default_factory=mixer.Conditions)
+    engines: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
@@ -114,6 +117,9 @@ class SynthConfig:
             raise ConfigError("--voice-split", f"unknown {self.voice_split!r}", "use train or eval")
         if self.text_split not in (None, *text.TEXT_SPLITS):
             raise ConfigError("--text-split", f"unknown {self.text_split!r}", "use train or eval")
+        if any(e not in engines.EXTRA_ENGINES for e in self.engines):
+            raise ConfigError("--engines", f"unknown {','.join(self.engines)}",
+                              "choose among espeak,piper,flite,festival")
         bad = [lang for lang in self.languages if lang not in voices.LANGUAGES]
         if bad or not self.languages:
             raise ConfigError("--languages", f"unsupported: {','.join(bad) or '(none)'}",
@@ -123,6 +129,10 @@ class SynthConfig:
         """JSON-able settings (what ``synth.json`` stores)."""
         d = asdict(self)
         d["languages"] = list(self.languages)
+        if self.engines:
+            d["engines"] = list(self.engines)
+        else:
+            del d["engines"]
         return d
 
 
@@ -147,8 +157,8 @@ def recording_id(cfg: SynthConfig, index: int) -> str:
 
 @lru_cache(maxsize=8)
 def _pool(languages: tuple[str, ...], seed: int, piper: bool,
-          split: str | None = None) -> dict[str, list[voices.Voice]]:
-    return voices.voice_pool(list(languages), seed, piper=piper, split=split)
+          split: str | None = None, extra: tuple[str, ...] = ()) -> dict[str, list[voices.Voice]]:
+    return voices.voice_pool(list(languages), seed, piper=piper, split=split, engines=extra)
 
 
 @lru_cache(maxsize=4)
@@ -159,12 +169,16 @@ def _bank(noise_dir: str | None, split: str | None = None) -> list[noise.NoiseFi
 def _utterances(cfg: SynthConfig, rng: np.random.Generator, n: int, lang: str) -> tuple[np.ndarray, list[dict]]:
     """Fill ``n`` samples with utterances and pauses; returns the clean track and supervision dicts."""
     sr = cfg.sample_rate
-    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split)[lang]
+    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split, cfg.engines)[lang]
     espeak_pool = [v for v in pool if v.engine == "espeak"]
     piper_pool = [v for v in pool if v.engine == "piper"]
     talkers = [espeak_pool[int(i)] for i in rng.choice(len(espeak_pool), size=2, replace=False)]
     if piper_pool and rng.random() < 0.4:
         talkers[0] = piper_pool[int(rng.integers(len(piper_pool)))]
+    extra_pool = [v for v in pool if v.engine in engines.EXTRA_ENGINES]
+    if extra_pool:            # no draw without them: espeak/piper-only corpora stay as they were
+        picks = rng.choice(len(extra_pool), size=2, replace=len(extra_pool) < 2)
+        talkers = [extra_pool[int(i)] if rng.random() < 0.5 else t for i, t in zip(picks, talkers)]
     n_talkers = 2 if rng.random() < 0.3 else 1
     sentences = text.load_sentences(lang, cfg.text_split)
     track = np.zeros(n, dtype=np.float32)
@@ -220,7 +234,7 @@ def make_recording(cfg: SynthConfig, index: int, duration: float, out_dir: str) 
     sub = np.random.default_rng([cfg.seed, index, 3])       # speech stream, separate from conditions
     track, sups = (np.zeros(n, np.float32), []) if no_speech else _utterances(cfg, sub, n, lang)
     active = mixer.interval_mask([iv for s in sups for iv in s["speech"]], n, sr)
-    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split)[lang]
+    pool = _pool(tuple(cfg.languages), cfg.seed, cfg.piper, cfg.voice_split, cfg.engines)[lang]
     babble_voices = [v for v in pool if v.engine == "espeak"]
     x, applied = mixer.apply_conditions(
         track, active, sr, np.random.default_rng([cfg.seed, index, 4]), cfg.conditions,
@@ -372,6 +386,8 @@ def build(cfg: SynthConfig, out_dir: str | os.PathLike, workers: int = 2,
     voices.check_espeak()
     if cfg.piper:
         voices.check_piper()
+    for e in cfg.engines:
+        engines.check_engine(e, [b.name for b in engines.base_voices([e], cfg.voice_split)])
     missing = [lang for lang in cfg.languages if text.source_of(lang) is None]
     if missing:
         raise DataError(",".join(missing), "no text corpus installed for these languages",

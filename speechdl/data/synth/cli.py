@@ -2,6 +2,7 @@
 
 Example:
     $ speechdl data synth --hours 0.1 --out data/synth --seed 0 --languages en,es --format json
+    $ speechdl data synth --hours 1 --out data/synth-many --engines espeak,piper,flite,festival
 """
 
 from __future__ import annotations
@@ -43,6 +44,27 @@ def parse_languages(value: str) -> tuple[str, ...]:
     return langs
 
 
+def parse_engines(value: str, piper: bool = False) -> tuple[bool, tuple[str, ...]]:
+    """``--engines`` -> ``(piper, extra engines)``; espeak-ng must be listed (base talkers and babble).
+
+    >>> parse_engines("espeak,flite,festival")
+    (False, ('flite', 'festival'))
+    >>> parse_engines("all")
+    (True, ('flite', 'festival'))
+    """
+    from speechdl.data.synth.engines import ENGINES, EXTRA_ENGINES
+
+    names = ENGINES if value.strip().lower() == "all" else \
+        tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    bad = [e for e in names if e not in ENGINES]
+    if bad:
+        raise ConfigError("--engines", f"unknown engine {','.join(bad)}", f"choose among {','.join(ENGINES)} or 'all'")
+    if "espeak" not in names:
+        raise ConfigError("--engines", "espeak must be listed (it gives the base talkers and the babble noise)",
+                          "e.g. --engines espeak,flite,festival")
+    return piper or "piper" in names, tuple(e for e in EXTRA_ENGINES if e in names)
+
+
 def add_condition_options(p: argparse.ArgumentParser, snr_default: str = "0,30") -> None:
     """The acoustic-condition options shared by ``data synth`` and ``data mix``."""
     p.add_argument("--snr-range", default=snr_default, help=f"SNR range in dB, LOW,HIGH (default {snr_default})")
@@ -78,8 +100,9 @@ def resolve_noise_dir(value: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``speechdl data synth``."""
     noise_dir = resolve_noise_dir(args.noise_dir)
+    use_piper, extra = parse_engines(args.engines, args.piper)
     cfg = SynthConfig(hours=args.hours, seed=args.seed, languages=parse_languages(args.languages),
-                      sample_rate=args.sample_rate, piper=args.piper, noise_dir=noise_dir,
+                      sample_rate=args.sample_rate, piper=use_piper, engines=extra, noise_dir=noise_dir,
                       noise_split=args.noise_split, voice_split=args.voice_split, text_split=args.text_split,
                       audio_format=args.audio_format,
                       conditions=conditions_from_args(args))
@@ -124,17 +147,25 @@ def build_and_report(build_fn, cfg, args: argparse.Namespace, verb: str = "data 
 def add_verbs(verbs) -> None:
     """Add ``synth`` to the ``data`` verbs."""
     p = verbs.add_parser(
-        "synth", help="build a synthetic speech corpus (espeak-ng/Piper voices, noise, rooms, phone band)",
-        description="Synthesize speech from real text with many espeak-ng voices (and optionally Piper), "
+        "synth",
+        help="build a synthetic speech corpus (espeak-ng/Piper/Flite/Festival voices, noise, rooms, phone band)",
+        description="Synthesize speech from real text with many espeak-ng voices (and optionally Piper, "
+                    "Flite and Festival), "
                     "place utterances with pauses in 10-30 s recordings, add reverb, noise and telephone "
                     "band, and write audio + lhotse manifests with exact speech intervals.")
     add_corpus_options(p)
     p.add_argument("--languages", default="en",
                    help=f"comma list among {','.join(voices.LANGUAGES)} or 'all' (default en)")
-    p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English")
+    p.add_argument("--engines", default="espeak",
+                   help="comma list of voice engines among espeak,piper,flite,festival or 'all' (default espeak; "
+                        "flite and festival add English talkers with rate, pitch and vocal-tract variation; "
+                        "apt packages flite, festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts)")
+    p.add_argument("--piper", action="store_true", help="also use the neural Piper voice for English "
+                   "(same as listing piper in --engines)")
     p.add_argument("--voice-split", choices=["train", "eval"], default=None,
-                   help="only training voices, or only the held-out espeak-ng variants (m4 f3 klatt3 Annie "
-                        "benjamin steph; no Piper) for evaluation sets of unheard voices (default: all)")
+                   help="only training voices, or only the held-out ones for evaluation sets of unheard voices: "
+                        "espeak-ng variants m4 f3 klatt3 Annie benjamin steph, Flite rms, Festival ked_diphone; "
+                        "no Piper (default: all)")
     p.add_argument("--text-split", choices=["train", "eval"], default=None,
                    help="only training sentences, or only the held-out tenth (fixed split by sentence hash) for "
                         "evaluation sets and language models that no training text overlaps (default: all)")

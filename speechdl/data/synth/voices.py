@@ -1,4 +1,5 @@
-"""Synthetic talkers: espeak-ng voices (accents x variants x pitch/rate) and the optional Piper voice.
+"""Synthetic talkers: espeak-ng voices (accents x variants x pitch/rate), the optional Piper voice and,
+through :mod:`speechdl.data.synth.engines`, Flite and Festival voices with vocal-tract warps.
 
 A :class:`Voice` is one synthetic *speaker*: an engine, a base voice (language/accent), a variant
 (``+m3``, ``+f2``, ``+croak``...) and its pitch and speaking rate. :func:`voice_pool` draws a fixed,
@@ -76,13 +77,14 @@ class Voice:
     """One synthetic speaker.
 
     Attributes:
-        engine: ``"espeak"`` or ``"piper"``.
+        engine: ``"espeak"``, ``"piper"``, ``"flite"`` or ``"festival"``.
         language: ISO 639-1 code (``en``, ``es``...).
-        base: espeak-ng voice name (``en-gb-scotland``); the model name for Piper.
+        base: espeak-ng voice name (``en-gb-scotland``); the model name for Piper; the Flite / Festival voice.
         variant: espeak-ng variant (``m3``, ``f2``, ``croak``...); ``""`` for Piper.
         sex: ``"M"`` or ``"F"`` (from the variant).
-        pitch: espeak-ng pitch 0-99 (50 = default).
+        pitch: espeak-ng pitch 0-99 (50 = default); Flite / Festival: mean F0 in Hz (0: the voice's own).
         rate: speaking rate in words per minute (espeak ``-s``); Piper maps it to ``length_scale``.
+        warp: vocal-tract factor applied after synthesis (:func:`speechdl.data.synth.warp.vtl_warp`; 1: none).
     """
 
     engine: str
@@ -92,13 +94,17 @@ class Voice:
     sex: str
     pitch: int
     rate: int
+    warp: float = 1.0
 
     @property
     def id(self) -> str:
-        """Speaker id, stable and self-describing: ``espeak:en-gb+f3:p62:s165``."""
+        """Speaker id, stable and self-describing: ``espeak:en-gb+f3:p62:s165``, ``flite:awb:s172:p118:w0.94``."""
+        if self.engine in ("flite", "festival"):
+            return f"{self.engine}:{self.base}:s{self.rate}:p{self.pitch}:w{self.warp:.2f}"
+        warp = "" if self.warp == 1.0 else f":w{self.warp:.2f}"
         if self.engine == "piper":
-            return f"{PIPER_VOICE_ID}:s{self.rate}"
-        return f"espeak:{self.base}+{self.variant}:p{self.pitch}:s{self.rate}"
+            return f"{PIPER_VOICE_ID}:s{self.rate}{warp}"
+        return f"espeak:{self.base}+{self.variant}:p{self.pitch}:s{self.rate}{warp}"
 
     def to_dict(self) -> dict:
         """Plain dict of the voice parameters (for manifests)."""
@@ -106,12 +112,14 @@ class Voice:
 
 
 def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False,
-               split: str | None = None) -> dict[str, list[Voice]]:
+               split: str | None = None, engines: tuple[str, ...] = ()) -> dict[str, list[Voice]]:
     """A fixed, seeded set of ``per_language`` espeak-ng speakers for each language.
 
     With ``piper=True``, English also gets three Piper speakers (the one neural voice at three
     speaking rates; never in the ``"eval"`` split, which holds only unheard voices). ``split`` limits
-    the variants (:func:`split_variants`). The pool depends only on its arguments.
+    the variants (:func:`split_variants`). ``engines`` (``"flite"``, ``"festival"``) add their English
+    pseudo-talkers of that split (:func:`speechdl.data.synth.engines.engine_pool`). The pool depends only
+    on its arguments.
     """
     variants = split_variants(split)
     pool: dict[str, list[Voice]] = {}
@@ -134,6 +142,9 @@ def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: b
                 voices.append(v)
         if piper and lang == "en" and split != "eval":
             voices += [Voice("piper", "en", "en_US-joe-medium", "", "M", 50, r) for r in (150, 175, 200)]
+        if engines and lang == "en":
+            from speechdl.data.synth.engines import engine_pool
+            voices += engine_pool(engines, seed, split)
         pool[lang] = voices
     return pool
 
@@ -254,9 +265,20 @@ def piper(texts: list[str], voice: Voice) -> tuple[list[np.ndarray], int]:
 
 
 def synthesize(text: str, voice: Voice, word_gap: int = 0, rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Synthesize one utterance with either engine; float32 ``(samples,)`` and its rate (Hz)."""
+    """Synthesize one utterance with any engine, warp included; float32 ``(samples,)`` and its rate (Hz).
+
+    ``word_gap`` is espeak-ng's only; Flite and Festival return 16 kHz.
+    """
+    if voice.engine in ("flite", "festival"):
+        from speechdl.data.synth.engines import render
+        return render(text, voice, rate)
     if voice.engine == "piper":
         v = voice if rate is None else Voice(**{**voice.to_dict(), "rate": rate})
         wavs, sr = piper([text], v)
-        return wavs[0], sr
-    return espeak(text, voice, word_gap=word_gap, rate=rate)
+        x = wavs[0]
+    else:
+        x, sr = espeak(text, voice, word_gap=word_gap, rate=rate)
+    if voice.warp != 1.0:
+        from speechdl.data.synth.warp import vtl_warp
+        x = vtl_warp(x, sr, voice.warp)
+    return x, sr
