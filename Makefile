@@ -10,8 +10,8 @@ APT_PKGS := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-
 
 setup: $(STAMP)
 
-# Debian tools (espeak-ng, flite, festival + festvox voices for synthetic speech, sox for checks, chromium + chromium-driver for the web page
-# test); installed only when missing.
+# Debian tools (espeak-ng, flite, festival + festvox voices for synthetic speech, sox for checks,
+# chromium + chromium-driver for the web page test); installed only when missing.
 system:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
