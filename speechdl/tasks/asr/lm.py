@@ -7,7 +7,8 @@ interpolated modified Kneser-Ney (Chen & Goodman 1998, as KenLM's ``lmplz``):
 
 * adjusted counts: raw counts for the highest order and for n-grams starting with ``<s>``; for lower
   orders the number of distinct words seen to the left (continuation counts);
-* three discounts per order from the counts of counts, ``D_c = c - (c + 1) Y n_{c+1} / n_c`` with
+* three discounts per order from the counts of counts (``n_c``: n-grams with adjusted count exactly ``c``),
+  ``D_c = c - (c + 1) Y n_{c+1} / n_c`` with
   ``Y = n_1 / (n_1 + 2 n_2)``, falling back to 0.5 / 1.0 / 1.5 when the corpus is too small for them;
 * ``p(w | h) = (a(h w) - D(a)) / a(h) + gamma(h) p(w | h')`` with ``gamma(h)`` the discounted mass; unigrams
   interpolate with the uniform distribution over the vocabulary (``</s>`` and ``<unk>`` included, ``<s>``
@@ -85,7 +86,7 @@ def adjusted_counts(counts: list[Counter], order: int) -> list[dict[Ngram, int]]
 
 def discounts(adj: dict[Ngram, int]) -> tuple[float, float, float]:
     """Modified Kneser-Ney discounts ``(D1, D2, D3+)`` of one order from its counts of counts."""
-    n = Counter(min(c, 4) for c in adj.values())
+    n = Counter(c for c in adj.values() if c <= 4)   # n_c: n-grams seen exactly c times
     n1, n2, n3, n4 = (n[i] for i in (1, 2, 3, 4))
     if min(n1, n2, n3, n4) == 0:
         return FALLBACK
@@ -191,6 +192,7 @@ class ArpaLM:
         from speechdl.validate import text_lines
 
         k = 0
+        words: dict[str, str] = {}
         opener = gzip.open if self.path.suffix == ".gz" else open
         for _, line in text_lines(self.path, "ARPA file", ConfigError, "build one with 'speechdl asr lm build'",
                                   opener=opener):
@@ -208,7 +210,8 @@ class ArpaLM:
             if k == 0 or len(parts) < k + 1:
                 raise ValueError(line)
             bow = float(parts[k + 1]) if len(parts) > k + 1 else 0.0
-            self.ngrams[k][tuple(parts[1:k + 1])] = (float(parts[0]), bow)
+            key = tuple(words.setdefault(w, w) for w in parts[1:k + 1])   # one str object per word (memory)
+            self.ngrams[k][key] = (float(parts[0]), bow)
 
     def log10_prob(self, word: str, context: Sequence[str] = ()) -> float:
         """``log10 p(word | context)`` (the last ``order - 1`` context words are used)."""
@@ -242,3 +245,26 @@ class ArpaLM:
             total += self.log10_prob(w, ctx)
             ctx.append(w)
         return total
+
+
+def perplexity(lm: ArpaLM, sentences: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """``{"sentences", "words", "oov", "oov_rate", "log10_prob", "perplexity"}`` of normalised sentences; every
+    word and each ``</s>`` is predicted (out-of-vocabulary words as ``<unk>``, as the decoder scores them).
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp(); txt = os.path.join(d, "t.txt")
+        >>> _ = open(txt, "w").write("the cat sat\\nthe dog sat\\n")
+        >>> _ = build_arpa([txt], order=2, out=os.path.join(d, "lm.arpa"))
+        >>> rep = perplexity(ArpaLM(os.path.join(d, "lm.arpa")), [["the", "cat", "sat"], ["a", "cat"]])
+        >>> rep["words"], rep["oov"], rep["perplexity"] > 1
+        (5, 1, True)
+    """
+    total, n_words, oov = 0.0, 0, 0
+    for words in sentences:
+        total += lm.score(words)
+        n_words += len(words)
+        oov += sum(w not in lm.vocab for w in words)
+    n = n_words + len(sentences)
+    return {"sentences": len(sentences), "words": n_words, "oov": oov, "oov_rate": round(oov / max(n_words, 1), 4),
+            "log10_prob": round(total, 3), "perplexity": round(10 ** (-total / max(n, 1)), 2)}
