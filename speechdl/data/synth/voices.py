@@ -107,8 +107,11 @@ class Voice:
         return f"espeak:{self.base}+{self.variant}:p{self.pitch}:s{self.rate}{warp}"
 
     def to_dict(self) -> dict:
-        """Plain dict of the voice parameters (for manifests)."""
-        return asdict(self)
+        """Plain dict of the voice parameters (for manifests); ``warp`` only when it is not 1 (older manifests)."""
+        d = asdict(self)
+        if self.warp == 1.0:
+            del d["warp"]
+        return d
 
 
 def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False,
