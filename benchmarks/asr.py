@@ -128,6 +128,14 @@ def decode_set(system: System, data: EvalSet, batch_seconds: float, repeat: int 
             "cpu_seconds": cpu, "worst": rep["worst"], "hyps": hyps}
 
 
+def native_rate(path: str | Path) -> int | None:
+    """The median sample rate of a manifest directory's recordings (the set's band: 8000 is telephone)."""
+    from speechdl.data.manifests import load_manifests
+
+    rates = sorted(int(r.sampling_rate) for r in load_manifests(path)[0])
+    return rates[len(rates) // 2] if rates else None
+
+
 def pooled(sets: list[EvalSet], per_set: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Each system's corpus-level WER / CER over all the sets at once, and its x real time over them."""
     out = {}
@@ -215,6 +223,7 @@ def _run(args: argparse.Namespace, extra: list[System]) -> dict[str, Any]:
         per_set.append(per)
         best = pick(per)
         results[data.name] = {"path": str(path), "utterances": len(data), "hours": data.seconds / 3600,
+                              "native_rate": native_rate(path),
                               "systems": {n: {k: v for k, v in r.items() if k not in ("worst", "hyps")}
                                           for n, r in per.items()},
                               "best_speechdl": best, "worst": per[best]["worst"] if best else []}
@@ -257,7 +266,8 @@ def tables(report: dict[str, Any]) -> str:
         rows = [{"system": n, "WER %": f"{100 * r['wer']:.2f}", "CER %": f"{100 * r['cer']:.2f}",
                  "x RT": f"{r['x_real_time']:,.1f}", "utterances": r["utterances"], "hours": f"{r['hours']:.3f}"}
                 for n, r in s["systems"].items()]
-        out.append(f"{name}: {s['utterances']} utterances, {60 * s['hours']:.1f} min\n" + format_table(rows))
+        band = f", recorded at {s['native_rate'] / 1000:g} kHz" if s.get("native_rate") else ""
+        out.append(f"{name}: {s['utterances']} utterances, {60 * s['hours']:.1f} min{band}\n" + format_table(rows))
     t = report.get("training")
     if t:
         row = {"s/step": f"{t['seconds_per_step']:.2f}", "CPU s/step": f"{t['cpu_seconds_per_step']:.2f}",

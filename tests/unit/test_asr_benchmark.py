@@ -72,6 +72,7 @@ def test_quick_run_reports_every_system_set_and_training(asr_toy, lm, tmp_path, 
     assert list(rep["sets"]) == ["test/manifest", "other/manifest"]        # same dir names told apart
     for s in rep["sets"].values():
         assert s["utterances"] == 5 and s["hours"] > 0 and list(s["systems"]) == SYSTEMS
+        assert s["native_rate"] == 16000                                    # the toy corpus is written at 16 kHz
         for r in s["systems"].values():
             assert 0 <= r["wer"] <= 2 and 0 <= r["cer"] <= 2 and r["x_real_time"] > 0 and r["utterances"] == 5
         assert s["best_speechdl"] in SYSTEMS
