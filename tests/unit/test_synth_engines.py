@@ -195,3 +195,37 @@ def test_build_with_engines_uses_held_out_talkers_and_resumes(tmp_path):
     assert all(x.custom["voice"]["engine"] in ("espeak", "flite", "festival") for x in sups)
     again = build(cfg, tmp_path, workers=1)
     assert again["resumed"] and again["generated"] == 0 and again["files"] == s["files"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--engines", "flite"], "--engines: espeak must be listed"),
+    (["--engines", "espeak,sam"], "--engines: unknown engine sam"),
+])
+def test_cli_bad_engines_exit_2_with_one_line(tmp_path, capsys, args, needle):
+    from speechdl.cli import main
+
+    rc = main(["data", "synth", "--hours", "0.01", "--out", str(tmp_path / "o"), "--noise-dir", "none", *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and needle in err and not (tmp_path / "o").exists()
+
+
+def test_cli_missing_engine_names_the_apt_package(tmp_path, capsys, monkeypatch):
+    from speechdl.cli import main
+
+    monkeypatch.setattr(V, "check_espeak", lambda: "/usr/bin/espeak-ng")
+    monkeypatch.setattr(E.shutil, "which", lambda name: None)
+    rc = main(["data", "synth", "--hours", "0.01", "--out", str(tmp_path / "o"), "--noise-dir", "none",
+               "--engines", "espeak,festival"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.endswith("festival: not found on PATH (install it: sudo apt-get install festival)")
+    assert len(err.splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+@_needs("festival:ked_diphone")
+def test_a_festival_scheme_error_is_one_tool_error_and_the_process_recovers(monkeypatch):
+    monkeypatch.setitem(E.BASE, "festival:nobody", E.BaseVoice("festival", "nobody", "M", 150.0, None, "train", "x"))
+    monkeypatch.setattr(E, "check_engine", lambda *a, **k: None)
+    with pytest.raises(ToolError, match="festival: wrote no audio: SIOD ERROR: unbound variable : voice_nobody"):
+        E.render("Hello there.", V.Voice("festival", "en", "nobody", "", "M", 0, 150))
+    x, sr = E.render("Still here.", _voice("festival:ked_diphone"))
+    assert sr == 16000 and len(x) > 8000

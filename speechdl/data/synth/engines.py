@@ -192,7 +192,7 @@ class _Festival:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.tmp = tempfile.mkdtemp(prefix="speechdl-festival-")
-        self.err = open(os.path.join(self.tmp, "stderr.txt"), "w+b")   # noqa: SIM115 (lives with the process)
+        self.err = open(os.path.join(self.tmp, "stderr.txt"), "a+b")   # noqa: SIM115 (lives with the process)
         self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, cwd=self.tmp)
         self.n = 0
@@ -215,6 +215,7 @@ class _Festival:
 
     def run(self, scheme: str, timeout: float = 120.0) -> None:
         self.n += 1
+        self.err.truncate(0)                    # append mode: festival's next message starts the file
         marker = f"speechdl-done-{self.n}"
         try:
             self.proc.stdin.write(f'{scheme}\n(print "{marker}") (fflush nil)\n'.encode())
@@ -261,8 +262,8 @@ def festival(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.nda
     path = os.path.join(fest.tmp, "utt.wav")
     if os.path.exists(path):
         os.unlink(path)
-    fest.run(" ".join(setup) + f" (set! speechdl_utt (SynthText {_scheme_string(text)}))"
-             f' (utt.save.wave speechdl_utt "{path}" \'riff)')
+    fest.run("(begin " + " ".join(setup) + f" (set! speechdl_utt (SynthText {_scheme_string(text)}))"
+             f' (utt.save.wave speechdl_utt "{path}" \'riff))')      # one expression: an error stops it all
     if not os.path.isfile(path):
         raise fest._fail("wrote no audio")
     with open(path, "rb") as f:
