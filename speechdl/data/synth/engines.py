@@ -176,7 +176,8 @@ def flite(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.ndarra
         cmd += ["--setf", f"int_f0_target_mean={voice.pitch}",
                 "--setf", f"int_f0_target_stddev={0.15 * voice.pitch:.1f}"]
     try:
-        proc = subprocess.run([*cmd, "-t", text, "-o", "/dev/stdout"], capture_output=True, timeout=120, check=False)
+        proc = subprocess.run([*cmd, "-t", text, "-o", "/dev/stdout"], capture_output=True, timeout=120, check=False,
+                              start_new_session=True)     # Ctrl-C goes to the builder, which finishes the recording
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolError("flite", f"failed to run ({err})", "check the flite install") from None
     if proc.returncode != 0:
@@ -187,14 +188,18 @@ def flite(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.ndarra
 
 
 class _Festival:
-    """One ``festival --pipe`` process, fed Scheme on stdin; each request ends with a printed marker."""
+    """One ``festival --pipe`` process, fed Scheme on stdin; each request ends with a printed marker.
+
+    It runs in its own session: a Ctrl-C meant for the builder must not reach it (festival traps SIGINT and
+    aborts the utterance); it ends when its stdin closes, with the process that started it.
+    """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.tmp = tempfile.mkdtemp(prefix="speechdl-festival-")
         self.err = open(os.path.join(self.tmp, "stderr.txt"), "a+b")   # noqa: SIM115 (lives with the process)
         self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, cwd=self.tmp)
+                                     stderr=self.err, cwd=self.tmp, start_new_session=True)
         self.n = 0
         atexit.register(self.close)
 
