@@ -201,7 +201,8 @@ def espeak(text: str, voice: Voice, word_gap: int = 0, rate: int | None = None) 
     cmd = [exe, "--stdout", "-v", f"{voice.base}+{voice.variant}", "-s", str(rate or voice.rate),
            "-p", str(voice.pitch), "-g", str(int(word_gap)), "--", text]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False,
+                              start_new_session=True)   # Ctrl-C reaches the builder, not espeak mid-utterance
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolError("espeak-ng", f"failed to run ({err})", "check the espeak-ng install") from None
     if proc.returncode != 0:
