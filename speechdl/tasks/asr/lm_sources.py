@@ -12,11 +12,15 @@ into sentences, ``"line"`` chunks are one sentence each (WordNet glosses). :data
 * ``wordnet``: WordNet 3.0 glosses and their quoted examples (``wordnet-base``, WordNet 3.0 licence);
 * ``web_bible``: the World English Bible (``sword-text-web``, public domain; SWORD zText, read here);
 * ``cataclysm``: item descriptions, dialogue and snippets of Cataclysm: DDA (``cataclysm-dda-data``, CC-BY-SA-3.0);
-* ``endless_sky``: mission dialogue and descriptions of Endless Sky (``endless-sky-data``, CC-BY-SA / GPL-3+).
+* ``endless_sky``: mission dialogue and descriptions of Endless Sky (``endless-sky-data``, GPL-3+);
+* ``freedroid``: NPC dialogue of FreedroidRPG (``freedroidrpg-data``, GPL-2+);
+* ``wesnoth``: dialogue and story text of the 16 official Battle for Wesnoth campaigns (``wesnoth-1.16-*``, GPL-2+).
 
 Example:
     >>> strip_osis('<w lemma="x">In</w> <w>the</w> beginning,<note placement="foot">a note</note>God.')
     'In the beginning, God.'
+    >>> list(wml_texts('[message]\\n  message= _ "Run, <i>now</i>!"\\n[/message]'))
+    ['Run, now!']
     >>> list(wordnet_glosses(['00002724 29 v 01 choke 0 | breathe hard; "She choked with emotion"  ']))
     [('breathe hard', 'line'), ('She choked with emotion', 'prose')]
 """
@@ -150,6 +154,37 @@ def _endless_sky(roots: list[Path]) -> Iterator[Chunk]:
                 yield s, "prose"
 
 
+WESNOTH_CAMPAIGNS = ("did", "dm", "dw", "ei", "httt", "l", "low", "nr", "sof", "sota", "sotbe", "thot", "trow",
+                     "tsg", "ttb", "utbs")
+_WML = re.compile(r'\b(?:message|story|note|caption|description)\s*=\s*_\s*"((?:[^"]|"")*)"', re.S)
+_MARKUP = re.compile(r"</?(?:i|b|span|big|small|u)\b[^>]*>")
+
+
+def wml_texts(text: str) -> Iterator[str]:
+    """Translatable dialogue / story strings (``message= _ "..."``) of a Wesnoth WML file, markup removed."""
+    for m in _WML.finditer(text):
+        yield _MARKUP.sub("", m.group(1).replace('""', '"'))
+
+
+def _wesnoth(roots: list[Path]) -> Iterator[Chunk]:
+    for root in roots:
+        for path in sorted((root / "usr/share/games/wesnoth").rglob("campaigns/*/**/*.cfg")):
+            for s in wml_texts(path.read_text(encoding="utf-8", errors="replace")):
+                yield s, "prose"
+
+
+_LUA = re.compile(r'_"((?:[^"\\]|\\.)*)"')
+_LOCALE = re.compile(r"^[a-z]{2}(_[A-Z]{2})?$")
+
+
+def _freedroid(roots: list[Path]) -> Iterator[Chunk]:
+    for path in sorted((roots[0] / "usr/share/freedroidrpg/data").rglob("*.lua")):
+        if any(_LOCALE.match(part) for part in path.parts[-3:-1]):   # translated copies (titles/de/...)
+            continue
+        for s in _LUA.findall(path.read_text(encoding="utf-8", errors="replace")):
+            yield s.replace('\\"', '"'), "prose"
+
+
 def _sotu(roots: list[Path]) -> Iterator[Chunk]:
     from speechdl.data.synth.text import load_sentences
 
@@ -174,6 +209,11 @@ SOURCES: dict[str, TextSource] = {s.name: s for s in (
                "Debian sword-text-web: World English Bible with Deuterocanon (SWORD zText)", _web_bible),
     TextSource("cataclysm", ("cataclysm-dda-data",), "CC-BY-SA-3.0 (game data)",
                "Debian cataclysm-dda-data: descriptions, NPC dialogue, snippets (JSON)", _cataclysm),
-    TextSource("endless_sky", ("endless-sky-data",), "GPL-3+ and CC-BY-SA (game data)",
+    TextSource("endless_sky", ("endless-sky-data",), "GPL-3+ (game data)",
                "Debian endless-sky-data: mission conversations and descriptions", _endless_sky),
+    TextSource("wesnoth", tuple(f"wesnoth-1.16-{c}" for c in WESNOTH_CAMPAIGNS), "GPL-2+ (Battle for Wesnoth)",
+               "Debian wesnoth-1.16-* campaigns: dialogue and story text (WML message= / story=)", _wesnoth),
+    TextSource("freedroid", ("freedroidrpg-data",), "GPL-2+ (FreedroidRPG)",
+               "Debian freedroidrpg-data: NPC dialogue and story text (Lua _\"...\" strings, English only)",
+               _freedroid),
 )}
