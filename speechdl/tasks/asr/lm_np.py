@@ -55,6 +55,30 @@ def encode(sentences: Iterable[Sequence[str]]) -> Corpus:
     return np.asarray(toks, np.int32), np.asarray(poss, np.int32), list(ids)
 
 
+def limit_vocab(corpus: Corpus, size: int) -> Corpus:
+    """The corpus with every word outside the ``size`` most frequent ones (ties: first used) removed: such a word
+    becomes a break (``<s>`` inside the sentence) that no n-gram crosses, so the words after it are counted as
+    after a sentence start and ``<unk>`` keeps only its uniform share (a rare spelling stays costly for the
+    decoder, as in a small-vocabulary model).
+
+    Example:
+        >>> tok, pos, words = limit_vocab(encode([["a", "b", "a", "c"]]), 1)
+        >>> [words[t] for t in tok]
+        ['<s>', 'a', '<s>', 'a', '<s>', '</s>']
+    """
+    if size < 1:
+        raise ConfigError("--vocab", f"must be >= 1, got {size}", "e.g. --vocab 30000")
+    tok, pos, words = corpus
+    counts = np.bincount(tok, minlength=len(words))
+    counts[:3] = 0
+    ranked = np.argsort(-counts, kind="stable")[:size]
+    keep = np.zeros(len(words), bool)
+    keep[[0, 1, 2]] = True
+    keep[ranked[counts[ranked] > 0]] = True
+    tok = np.where(keep[tok], tok, 0).astype(np.int32)
+    return tok, pos, words
+
+
 def _discounts(a: np.ndarray) -> tuple[float, float, float]:
     n = np.bincount(np.minimum(a, 5), minlength=6)   # n[c]: n-grams seen exactly c times (c <= 4)
     n1, n2, n3, n4 = (int(x) for x in n[1:5])
@@ -76,13 +100,14 @@ def kneser_ney_np(corpus: Corpus, order: int = 4, prune: Sequence[int] = ()) -> 
     tok, pos, words = corpus
     v = len(words)
     g = [np.empty(0, np.int64), tok.astype(np.int64)]      # g[k][i]: id of the k-gram ending at token i (-1: none)
-    raw = [np.empty(0), np.bincount(tok[pos >= 1], minlength=v)]
+    raw = [np.empty(0), np.bincount(tok[(pos >= 1) & (tok != 0)], minlength=v)]   # <s> (also a break) never predicted
     prefix = [np.empty(0, np.int64), np.zeros(v, np.int64)]
     last = [np.empty(0, np.int64), np.arange(v, dtype=np.int64)]
     suffix = [np.empty(0, np.int64), np.zeros(v, np.int64)]
     first = [np.empty(0, np.int64), np.arange(v, dtype=np.int64)]
     for k in range(2, order + 1):
-        at = np.flatnonzero(pos >= k - 1)
+        at = np.flatnonzero((pos >= k - 1) & (tok != 0))
+        at = at[g[k - 1][at - 1] >= 0]                     # no n-gram across a break
         key = g[k - 1][at - 1] * v + tok[at]
         uniq, inv = np.unique(key, return_inverse=True)
         gk = np.full(len(tok), -1, np.int64)
@@ -118,7 +143,8 @@ def kneser_ney_np(corpus: Corpus, order: int = 4, prune: Sequence[int] = ()) -> 
             gamma[k - 1] = np.where(total > 0, mass / total, 0.0)
         lower = probs[k - 1][suffix[k]] if k > 1 else 1.0 / nvocab
         probs[k] = (a - dd) / total[prefix[k]] + gamma[k - 1][prefix[k]] * lower
-    probs[1][2] = gamma[0][0] / nvocab
+    if not live1[2]:                                    # <unk> unseen: the uniform share only
+        probs[1][2] = gamma[0][0] / nvocab
     keep = [np.empty(0, bool), live1.copy()]
     keep[1][[0, 2]] = True
     for k in range(2, order + 1):
@@ -183,15 +209,18 @@ def write_arpa_np(model: dict[str, Any], out: str | os.PathLike) -> list[int]:
 
 
 def build_arpa_np(texts: Sequence[str | os.PathLike], order: int = 4, out: str | os.PathLike = "lm.arpa",
-                  prune: Sequence[int] = ()) -> dict[str, Any]:
-    """Build a (pruned) ARPA file from text files (normalised like the transcripts); returns ``{"out", "order",
-    "sentences", "words", "vocab", "ngrams", "discounts", "prune"}``."""
+                  prune: Sequence[int] = (), vocab: int | None = None) -> dict[str, Any]:
+    """Build a (pruned) ARPA file from text files (normalised like the transcripts); ``vocab``: keep only the
+    most frequent words (:func:`limit_vocab`). Returns ``{"out", "order", "sentences", "words", "vocab",
+    "ngrams", "discounts", "prune"}``."""
     from speechdl.tasks.asr.lm import read_sentences
 
     sentences = read_sentences(texts)
     n_sent, n_words = len(sentences), sum(map(len, sentences))
     corpus = encode(sentences)
     del sentences
+    if vocab is not None:
+        corpus = limit_vocab(corpus, vocab)
     model = kneser_ney_np(corpus, order, prune)
     counts = write_arpa_np(model, out)
     return {"out": str(out), "order": order, "sentences": n_sent, "words": n_words,
