@@ -313,4 +313,10 @@ def build(root: str | os.PathLike) -> Inputs:
     inp.paths["a_file"] = str(root / "a_file")
     (root / "a_folder").mkdir()
     inp.paths["a_folder"] = str(root / "a_folder")
+    # a real_dev manifest with English transcripts: 'asr lm corpus --sources real_train' builds offline from it
+    (root / "lm_real_dev").mkdir()
+    (root / "lm_real_dev" / "manifest.jsonl").write_text(json.dumps(
+        {"source": "x", "speaker": "x:a", "language": "en", "text": "Hello there, my old friend.",
+         "text_quality": "exact"}) + "\n")
+    inp.paths["lm_real_dev"] = str(root / "lm_real_dev")
     return inp

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.hostile.cases import Inputs
 
+SHIPPED_LM = str(Path(__file__).resolve().parents[2] / "speechdl" / "pretrained" / "asr" / "lm.arpa.gz")
 BAD_NUMBERS = ("nan", "inf", "-inf", "-1", "0", "1e30", "abc", "")
 
 
@@ -103,6 +105,9 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "asr train": ["asr", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "asr export": ["asr", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
         "asr lm build": ["asr", "lm", "build", inp.texts["good.txt"], "--out", "{tmp}/lm.arpa", "--format", "json"],
+        "asr lm corpus": ["asr", "lm", "corpus", "--out", "{tmp}/c", "--sources", "real_train", "--real-dev",
+                          inp.paths["lm_real_dev"], "--format", "json"],
+        "asr lm perplexity": ["asr", "lm", "perplexity", inp.texts["good.txt"], "--lm", SHIPPED_LM, "--format", "json"],
         "speaker embed": ["speaker", "embed", good, "--format", "json"],
         "speaker verify": ["speaker", "verify", good, good2, "--format", "json"],
         "speaker enroll": ["speaker", "enroll", "alice", good, "--store", "{tmp}/s.db", "--format", "json"],

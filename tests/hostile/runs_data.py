@@ -62,6 +62,8 @@ def list_runs(inp: Inputs) -> list[Run]:
     for name, path in inp.texts.items():
         runs.append(Run("asr lm build", f"text:{name}", ["asr", "lm", "build", path, "--out", "{tmp}/lm.arpa",
                                                          "--format", "json"]))
+        runs.append(Run("asr lm perplexity", f"text:{name}", ["asr", "lm", "perplexity", path, "--lm", path,
+                                                              "--format", "json"]))
     runs.append(Run("asr lm build", "opt:--order=100", ["asr", "lm", "build", inp.texts["good.txt"], "--order",
                                                         "100", "--out", "{tmp}/lm.arpa", "--format", "json"]))
     return runs
