@@ -175,16 +175,11 @@ def flite(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.ndarra
     if b.f0 and voice.pitch:
         cmd += ["--setf", f"int_f0_target_mean={voice.pitch}",
                 "--setf", f"int_f0_target_stddev={0.15 * voice.pitch:.1f}"]
-    try:
-        proc = subprocess.run([*cmd, "-t", text, "-o", "/dev/stdout"], capture_output=True, timeout=120, check=False,
-                              start_new_session=True)     # Ctrl-C goes to the builder, which finishes the recording
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise ToolError("flite", f"failed to run ({err})", "check the flite install") from None
-    if proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise ToolError("flite", f"exit {proc.returncode}: {msg[0] if msg else 'no message'}",
-                        f"check that voice {b.name} is listed by flite -lv")
-    return _read_wav(proc.stdout, "flite")
+    from speechdl.data.synth.voices import run_engine
+
+    out = run_engine("flite", [*cmd, "-t", text, "-o", "/dev/stdout"], 120,
+                     f"check that voice {b.name} is listed by flite -lv")
+    return _read_wav(out, "flite")
 
 
 class _Festival:

@@ -200,16 +200,23 @@ def espeak(text: str, voice: Voice, word_gap: int = 0, rate: int | None = None) 
     exe = check_espeak()
     cmd = [exe, "--stdout", "-v", f"{voice.base}+{voice.variant}", "-s", str(rate or voice.rate),
            "-p", str(voice.pitch), "-g", str(int(word_gap)), "--", text]
+    out = run_engine("espeak-ng", cmd, 60, f"check that voice {voice.base}+{voice.variant} is installed "
+                                          "(espeak-ng --voices)")
+    return parse_wav_bytes(out)
+
+
+def run_engine(tool: str, cmd: list[str], timeout: float, hint: str) -> bytes:
+    """Run a synthesis engine ``cmd`` and return its stdout; a failure is one :class:`ToolError` line naming
+    ``tool`` (with ``hint`` when it exits non-zero). The engine runs in its own session, so Ctrl-C reaches
+    the builder (which finishes the recording in hand), not the engine mid-utterance."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False,
-                              start_new_session=True)   # Ctrl-C reaches the builder, not espeak mid-utterance
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, start_new_session=True)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ToolError("espeak-ng", f"failed to run ({err})", "check the espeak-ng install") from None
+        raise ToolError(tool, f"failed to run ({err})", f"check the {tool} install") from None
     if proc.returncode != 0:
         msg = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise ToolError("espeak-ng", f"exit {proc.returncode}: {msg[0] if msg else 'no message'}",
-                        f"check that voice {voice.base}+{voice.variant} is installed (espeak-ng --voices)")
-    return parse_wav_bytes(proc.stdout)
+        raise ToolError(tool, f"exit {proc.returncode}: {msg[0] if msg else 'no message'}", hint)
+    return proc.stdout
 
 
 def piper_available() -> bool:
