@@ -20,9 +20,10 @@ from speechdl.tasks.asr.pipeline import PAD, ASRPipeline, ASRResult
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "speechdl/assets/sample.flac"
-# the transcript of the shipped bundle (beam 16 + its 3-gram LM) that ASR.transcribe gave before the pipeline
-SAMPLE_TEXT = ("he'plerning in steache technology starts with the frontend thirty nine feachers torframefeeds the "
-               "moyesactivity detector silence then steach again")
+# the transcript of the shipped bundle (stage 4, beam 16 + its 3-gram LM at alpha 0.35, beta 2.0) through the
+# engine itself (ASR.transcribe_waves): the pipeline must give exactly this
+SAMPLE_TEXT = ("he learning in speache technology starts with the frontend thirty nine feaches porframe feed the "
+               "woyesactivity detector silence then steach again")
 
 
 @pytest.fixture(scope="module")
