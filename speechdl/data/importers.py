@@ -248,7 +248,8 @@ def import_real_dev(
         rec = _recording(rec_id, path.resolve(), rate, channels, num_samples)
         recs.append(rec)
         if kind == "speech":
-            custom = {k: row[k] for k in ("text_en", "source", "license", "kind", "text_quality", "actor") if row.get(k) is not None}
+            custom = {k: row[k] for k in ("text_en", "source", "license", "kind", "text_quality", "actor")
+                      if row.get(k) is not None}
             sups.append(SupervisionSegment(
                 id=rec_id, recording_id=rec_id, start=0.0, duration=rec.duration,
                 channel=_channel(channels), text=row.get("text"), speaker=row.get("speaker"),
