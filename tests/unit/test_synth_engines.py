@@ -131,7 +131,7 @@ def test_warped_engine_voice_keeps_its_duration_and_rises():
 
 
 def test_voice_ids_round_trip_for_every_engine():
-    pool = V.voice_pool(["en", "de"], seed=3, piper=True, engines=("flite", "festival"))
+    pool = E.voice_pool(["en", "de"], seed=3, piper=True, engines=("flite", "festival"))
     every = [*pool["en"], *pool["de"], V.Voice("espeak", "en", "en-us", "m3", "M", 40, 150, 0.95)]
     assert {v.engine for v in every} == {"espeak", "piper", "flite", "festival"}
     assert all(E.parse_voice_id(v.id) == v for v in every)
@@ -150,7 +150,7 @@ def test_eval_voices_are_never_train_voices():
     assert not {v.base for v in train} & {v.base for v in held}
     speaker = {"kal16": "kal", "kal_diphone": "kal", "slt": "slt", "cmu_us_slt_arctic_hts": "slt"}
     assert not {speaker.get(v.base, v.base) for v in train} & {speaker.get(v.base, v.base) for v in held}
-    whole = V.voice_pool(["en"], 0, engines=("flite",), split="eval")["en"]
+    whole = E.voice_pool(["en"], 0, engines=("flite",), split="eval")["en"]
     assert {v.base for v in whole if v.engine == "flite"} == {"rms"}
 
 
@@ -189,7 +189,7 @@ def test_build_with_engines_uses_held_out_talkers_and_resumes(tmp_path):
     from speechdl.data.manifests import load_manifests
 
     _, sups = load_manifests(tmp_path)
-    held = {v.id for v in V.voice_pool(["en"], 2, split="eval", engines=("flite", "festival"))["en"]}
+    held = {v.id for v in E.voice_pool(["en"], 2, split="eval", engines=("flite", "festival"))["en"]}
     speakers = {x.speaker for x in sups}
     assert speakers <= held and {x.split(":")[0] for x in speakers} & {"flite", "festival"}
     assert all(x.custom["voice"]["engine"] in ("espeak", "flite", "festival") for x in sups)

@@ -158,7 +158,7 @@ def recording_id(cfg: SynthConfig, index: int) -> str:
 @lru_cache(maxsize=8)
 def _pool(languages: tuple[str, ...], seed: int, piper: bool,
           split: str | None = None, extra: tuple[str, ...] = ()) -> dict[str, list[voices.Voice]]:
-    return voices.voice_pool(list(languages), seed, piper=piper, split=split, engines=extra)
+    return engines.voice_pool(list(languages), seed, piper=piper, split=split, engines=extra)
 
 
 @lru_cache(maxsize=4)
@@ -200,7 +200,7 @@ def _utterances(cfg: SynthConfig, rng: np.random.Generator, n: int, lang: str) -
         level_db = float(rng.uniform(-4.0, 4.0))
         if sent is None:
             break
-        wav, wsr = voices.synthesize(sent, voice, word_gap=gap, rate=rate)
+        wav, wsr = engines.synthesize(sent, voice, word_gap=gap, rate=rate)
         wav = audio.resample(wav, wsr, sr)
         ivs = mixer.speech_intervals(wav, sr)
         if not ivs:

@@ -175,9 +175,7 @@ def flite(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.ndarra
     if b.f0 and voice.pitch:
         cmd += ["--setf", f"int_f0_target_mean={voice.pitch}",
                 "--setf", f"int_f0_target_stddev={0.15 * voice.pitch:.1f}"]
-    from speechdl.data.synth.voices import run_engine
-
-    out = run_engine("flite", [*cmd, "-t", text, "-o", "/dev/stdout"], 120,
+    out = V.run_engine("flite", [*cmd, "-t", text, "-o", "/dev/stdout"], 120,
                      f"check that voice {b.name} is listed by flite -lv")
     return _read_wav(out, "flite")
 
@@ -278,3 +276,21 @@ def render(text: str, voice: V.Voice, rate: int | None = None) -> tuple[np.ndarr
     """Flite or Festival audio for ``text`` with ``voice``'s rate, pitch and warp; float32 ``(samples,)``, 16 kHz."""
     x, sr = (flite if voice.engine == "flite" else festival)(text, voice, rate)
     return (vtl_warp(x, sr, voice.warp) if voice.warp != 1.0 else x), sr
+
+
+def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False,
+               split: str | None = None, engines: Sequence[str] = ()) -> dict[str, list[V.Voice]]:
+    """:func:`speechdl.data.synth.voices.voice_pool` (espeak-ng, Piper) plus, for English, the ``engines``
+    (``"flite"``, ``"festival"``) pseudo-talkers of ``split`` (:func:`engine_pool`)."""
+    pool = V.voice_pool(languages, seed, per_language=per_language, piper=piper, split=split)
+    if engines and "en" in pool:
+        pool["en"] = pool["en"] + engine_pool(engines, seed, split)
+    return pool
+
+
+def synthesize(text: str, voice: V.Voice, word_gap: int = 0, rate: int | None = None) -> tuple[np.ndarray, int]:
+    """One utterance with any engine, warp included: Flite and Festival here (16 kHz), espeak-ng and Piper
+    through :func:`speechdl.data.synth.voices.synthesize` (``word_gap`` is espeak-ng's only)."""
+    if voice.engine in ("flite", "festival"):
+        return render(text, voice, rate)
+    return V.synthesize(text, voice, word_gap=word_gap, rate=rate)

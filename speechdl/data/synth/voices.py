@@ -115,14 +115,13 @@ class Voice:
 
 
 def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: bool = False,
-               split: str | None = None, engines: tuple[str, ...] = ()) -> dict[str, list[Voice]]:
+               split: str | None = None) -> dict[str, list[Voice]]:
     """A fixed, seeded set of ``per_language`` espeak-ng speakers for each language.
 
     With ``piper=True``, English also gets three Piper speakers (the one neural voice at three
     speaking rates; never in the ``"eval"`` split, which holds only unheard voices). ``split`` limits
-    the variants (:func:`split_variants`). ``engines`` (``"flite"``, ``"festival"``) add their English
-    pseudo-talkers of that split (:func:`speechdl.data.synth.engines.engine_pool`). The pool depends only
-    on its arguments.
+    the variants (:func:`split_variants`). Flite and Festival talkers are added by
+    :func:`speechdl.data.synth.engines.voice_pool`. The pool depends only on its arguments.
     """
     variants = split_variants(split)
     pool: dict[str, list[Voice]] = {}
@@ -145,9 +144,6 @@ def voice_pool(languages: list[str], seed: int, per_language: int = 24, piper: b
                 voices.append(v)
         if piper and lang == "en" and split != "eval":
             voices += [Voice("piper", "en", "en_US-joe-medium", "", "M", 50, r) for r in (150, 175, 200)]
-        if engines and lang == "en":
-            from speechdl.data.synth.engines import engine_pool
-            voices += engine_pool(engines, seed, split)
         pool[lang] = voices
     return pool
 
@@ -276,13 +272,14 @@ def piper(texts: list[str], voice: Voice) -> tuple[list[np.ndarray], int]:
 
 
 def synthesize(text: str, voice: Voice, word_gap: int = 0, rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Synthesize one utterance with any engine, warp included; float32 ``(samples,)`` and its rate (Hz).
+    """Synthesize one utterance with espeak-ng or Piper, warp included; float32 ``(samples,)`` and its rate (Hz).
 
-    ``word_gap`` is espeak-ng's only; Flite and Festival return 16 kHz.
+    ``word_gap`` is espeak-ng's only. Flite and Festival voices go through
+    :func:`speechdl.data.synth.engines.synthesize`, which handles every engine.
     """
-    if voice.engine in ("flite", "festival"):
-        from speechdl.data.synth.engines import render
-        return render(text, voice, rate)
+    if voice.engine not in ("espeak", "piper"):
+        raise ToolError(voice.engine, "is not an espeak-ng or Piper voice",
+                        "synthesize it with speechdl.data.synth.engines.synthesize")
     if voice.engine == "piper":
         v = voice if rate is None else Voice(**{**voice.to_dict(), "rate": rate})
         wavs, sr = piper([text], v)
