@@ -15,7 +15,7 @@ Example:
     >>> asr = load_asr("asr")
     >>> wave, _ = audio.load("speechdl/assets/sample.flac", sample_rate=asr.cfg.sample_rate, duration=3.0)
     >>> asr.transcribe_waves([wave], beam=1, lm="none")      # greedy, no LM: the first three seconds
-    ['heap lerning in steache technology start']
+    ['hee lerting in speache technology start']
 """
 
 from __future__ import annotations
