@@ -112,19 +112,21 @@ class SpeakerStore:
         except OSError as err:
             raise DataError(self.path, f"cannot create its folder ({err.strerror or err})", "pass another --store") \
                 from None
-        try:
-            self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
-            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            self._check_schema()
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            with self._write() as db:
-                for statement in SCHEMA:
-                    db.execute(statement)
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        except sqlite3.DatabaseError as err:
-            raise DataError(self.path, f"not a speaker store ({err})", "pass another --store file") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._open(timeout)
+                break
+            except sqlite3.OperationalError as err:
+                # switching a new file to WAL takes an exclusive lock that SQLite's busy timeout does not wait
+                # for: a second process creating the same store at that moment gets "locked" at once; retry
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise DataError(self.path, f"not a speaker store ({err})", "pass another --store file") from None
+                if getattr(self, "_db", None) is not None:
+                    self._db.close()
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as err:
+                raise DataError(self.path, f"not a speaker store ({err})", "pass another --store file") from None
         self.model = model
         self._dim: int | None = None
         stored = self.meta().get("model")
@@ -133,6 +135,19 @@ class SpeakerStore:
                             "use the same --model as at enrollment, or a new --store")
 
     # ------------------------------------------------------------------ plumbing
+    def _open(self, timeout: float) -> None:
+        """Connect, check the schema, set WAL / FULL sync / foreign keys, create the tables (idempotent)."""
+        self._db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self._check_schema()
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        with self._write() as db:
+            for statement in SCHEMA:
+                db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
     def _check_schema(self) -> None:
         """Refuse an SQLite file of another application or of another schema version (before writing to it)."""
         tables = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
