@@ -139,12 +139,12 @@ def native_rate(path: str | Path) -> int | None:
 def pooled(sets: list[EvalSet], per_set: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Each system's corpus-level WER / CER over all the sets at once, and its x real time over them."""
     out = {}
+    refs = [r for d in sets for r in d.refs]        # the same for every system
+    ids = [i for d in sets for i in d.ids]
+    seconds = sum(d.seconds for d in sets)
     for name in per_set[0]:
-        refs = [r for d in sets for r in d.refs]
         hyps = [h for p in per_set for h in p[name]["hyps"]]
-        ids = [i for d in sets for i in d.ids]
         rep = wer_report(refs, hyps, ids, worst=0)
-        seconds = sum(d.seconds for d in sets)
         wall = sum(p[name]["wall_seconds"] for p in per_set)
         out[name] = {**{k: v for k, v in rep.items() if k != "worst"}, "hours": seconds / 3600,
                      "x_real_time": seconds / wall if wall > 0 else float("inf"), "wall_seconds": wall}

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from speechdl.errors import ConfigError
+from speechdl.tasks.asr.baselines import _dist_version
 from speechdl.tasks.asr.tokens import normalize_text
 
 SR = 16000
@@ -105,11 +106,3 @@ class WhisperTiny:
     def __call__(self, waves: Sequence[np.ndarray]) -> list[str]:
         return [o.text for o in self.detailed(waves)]
 
-
-def _dist_version(name: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
