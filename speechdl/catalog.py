@@ -59,6 +59,7 @@ ARCHITECTURES: dict[str, str] = {
     "transformer": "speechdl.nn.transformer:TransformerEncoder",
     "wavenet": "speechdl.nn.wavenet:WaveNet",
     "vad_crnn": "speechdl.nn.crnn:CausalCRNN",
+    "band_norm_rnn": "speechdl.nn.band_norm:BandNormRNN",
     "deepspeech2": "speechdl.tasks.asr.net:DeepSpeech2",
     "las": "speechdl.tasks.asr.net:AttentionASR",
     "speaker_net": "speechdl.tasks.speaker.net:SpeakerNet",

@@ -120,7 +120,8 @@ def test_other_ctc_and_speaker_architectures_export():
     ("rnn", {"in_dim": 40, "hidden_size": 8, "cell": "gru", "bidirectional": True, "out_dim": 1},
      FrontendConfig.logmel(preemphasis=0.97)),
     ("dense", {"in_dim": 39 * 5, "hidden": [8], "out_dim": 1}, FrontendConfig.mfcc39(stack=2)),
-], ids=["cnn1d", "crnn", "bigru", "stacked_dense"])
+    ("band_norm_rnn", {"in_dim": 40, "tau": 3.0, "taps": 10, "hidden_size": 8, "out_dim": 1}, FrontendConfig.logmel()),
+], ids=["cnn1d", "crnn", "bigru", "stacked_dense", "band_norm"])
 def test_other_vad_architectures_export(name, kwargs, cfg):
     from speechdl.tasks.vad.onnx import export_vad
     from tests.vad_models import random_vad

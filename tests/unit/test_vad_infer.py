@@ -20,7 +20,8 @@ WAVE = burst_signal(4.0, [(0.6, 1.7), (2.5, 3.5)], seed=5)
     ("rnn", {"in_dim": 40, "hidden_size": 8, "cell": "lstm", "out_dim": 1}, FrontendConfig.logmel()),
     ("cnn1d", {"in_dim": 40, "out_dim": 1, "channels": [4], "kernel_size": 5, "norm": None},
      FrontendConfig.logmel()),
-], ids=["stacked_dnn", "lstm", "cnn1d_whole"])
+    ("band_norm_rnn", {"in_dim": 40, "tau": 5.0, "taps": 30, "hidden_size": 8, "out_dim": 1}, FrontendConfig.logmel()),
+], ids=["stacked_dnn", "lstm", "cnn1d_whole", "band_norm"])
 def test_small_blocks_give_the_whole_signal_result(name, kwargs, cfg):
     vad = random_vad(name, kwargs, cfg)
     with torch.no_grad():

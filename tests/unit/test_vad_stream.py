@@ -28,6 +28,8 @@ MODELS = {
                     "proj_activation": "relu"}, FrontendConfig.mfcc39()),
     "crnn": ("vad_crnn", {"in_dim": 40, "channels": [8, 8], "kernel_size": 3, "hidden_size": 8},
              FrontendConfig.logmel()),
+    "band_norm": ("band_norm_rnn", {"in_dim": 40, "tau": 4.0, "taps": 12, "hidden_size": 8, "out_dim": 1},
+                  FrontendConfig.logmel(win_length=512, hop_length=480)),
 }
 
 
@@ -51,7 +53,7 @@ def test_feature_pipeline_equals_the_offline_frontend(cfg, engine):
         np.testing.assert_allclose(out, ref, atol=1e-4 * max(1.0, float(np.abs(ref).max()) / 100), rtol=1e-5)
 
 
-@pytest.mark.parametrize("key", ["dnn", "lstm", "gru", "rnn"])
+@pytest.mark.parametrize("key", ["dnn", "lstm", "gru", "rnn", "band_norm"])
 def test_numpy_twin_equals_the_torch_model(key):
     name, kwargs, cfg = MODELS[key]
     vad = random_vad(name, kwargs, cfg)

@@ -193,6 +193,31 @@ class NumpyRNN:
         return (h_seq @ w + b)[:, 0], new_state
 
 
+class NumpyBandNorm:
+    """A ``band_norm_rnn`` FrameModel in numpy: input norm, ``[x, x - band mean]``, then the rnn twin."""
+
+    def __init__(self, inner: NumpyRNN, mean: np.ndarray, inv: np.ndarray, weights: np.ndarray) -> None:
+        self.inner, self.mean, self.inv = inner, mean, inv
+        self.taps = len(weights)
+        self.kernel = np.ascontiguousarray(weights[::-1])  # oldest first, like the history buffer
+        self.cumw = np.cumsum(weights.astype(np.float64)).astype(np.float32)
+
+    def init_state(self) -> list[Any]:
+        return [0, np.zeros((self.taps - 1, len(self.mean)), np.float32), self.inner.init_state()]
+
+    def __call__(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        past, history, inner = state
+        xn = (x - self.mean) * self.inv
+        full = np.concatenate([history, xn])  # (taps - 1 + n, F)
+        n, taps = len(xn), self.taps
+        means = np.empty_like(xn)
+        for t in range(n):
+            means[t] = self.kernel @ full[t: t + taps]
+            means[t] /= self.cumw[min(past + t, taps - 1)]
+        logits, inner = self.inner(np.concatenate([xn, xn - means], 1), inner)
+        return logits, [past + n, full[len(full) - (taps - 1):], inner]
+
+
 def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
     """numpy twin of a ``dense`` or unidirectional frame-level ``rnn`` FrameModel (eval mode)."""
     mean = model.norm.mean.detach().double().numpy()
@@ -225,38 +250,47 @@ def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
                 raise ConfigError("vad model", f"activation {act} has no numpy twin", "use relu or tanh")
             layers.append((w.astype(np.float32), b.astype(np.float32), act))
         return NumpyDense(layers)
+    if model.name == "band_norm_rnn":
+        inner = _numpy_rnn(net.inner, lambda w, b: (w.astype(np.float32), b.astype(np.float32)), arr)
+        return NumpyBandNorm(inner, mean.astype(np.float32), inv.astype(np.float32),
+                             net.band.weights.numpy().astype(np.float32))
     if model.name == "rnn" and not net.bidirectional and net.pool is None:
-        rnn = net.rnn
-        H = net.hidden_size
-        proj = None
-        first_done = False
-        if isinstance(net.proj, nn.Sequential):
-            lin = net.proj[0]
-            w, b = fold(arr(lin.weight).T, arr(lin.bias))
-            act = type(net.proj[1]).__name__.lower() if not isinstance(net.proj[1], nn.Identity) else "linear"
-            proj, first_done = (w, b, act), True
-        layers = []
-        for layer in range(net.num_layers):
-            w_ih = arr(getattr(rnn, f"weight_ih_l{layer}")).T
-            w_hh = arr(getattr(rnn, f"weight_hh_l{layer}")).T
-            b_ih, b_hh = arr(getattr(rnn, f"bias_ih_l{layer}")), arr(getattr(rnn, f"bias_hh_l{layer}"))
-            if layer == 0 and not first_done:
-                w_ih, b_ih = fold(w_ih, b_ih)
-            w_ih = w_ih.astype(np.float32)
-            if net.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn)
-                b = np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]]).astype(np.float32)
-                layers.append((w_ih, (w_hh.astype(np.float32), b_hh[2 * H:].astype(np.float32)), b))
-            elif net.cell == "rnn":  # h = tanh(x W_ih + b_ih + h W_hh + b_hh)
-                layers.append((w_ih, w_hh.astype(np.float32), (b_ih + b_hh).astype(np.float32)))
-            else:  # i, f, o gate columns halved: sigmoid(x) = 0.5 tanh(x / 2) + 0.5, one tanh per step
-                half = np.ones(4 * H)
-                half[: 2 * H] = half[3 * H:] = 0.5
-                layers.append(((w_ih * half).astype(np.float32), (w_hh * half).astype(np.float32),
-                               ((b_ih + b_hh) * half).astype(np.float32)))
-        head = net.head
-        if not isinstance(head, nn.Linear) or head.out_features != 1:
-            raise ConfigError("vad model", "numpy streaming needs out_dim: 1", "set model.out_dim=1")
-        return NumpyRNN(net.cell, proj, layers, (arr(head.weight).T.astype(np.float32),
-                                                  arr(head.bias).astype(np.float32)), H)
+        return _numpy_rnn(net, fold, arr)
     raise ConfigError(f"model {model.name!r}", "has no numpy twin", "the torch forward_chunk path is used instead")
+
+
+def _numpy_rnn(net: nn.Module, fold: Any, arr: Any) -> NumpyRNN:
+    """numpy twin of a unidirectional frame-level ``rnn`` net; ``fold`` folds the input norm into layer one."""
+    rnn = net.rnn
+    H = net.hidden_size
+    proj = None
+    first_done = False
+    if isinstance(net.proj, nn.Sequential):
+        lin = net.proj[0]
+        w, b = fold(arr(lin.weight).T, arr(lin.bias))
+        act = type(net.proj[1]).__name__.lower() if not isinstance(net.proj[1], nn.Identity) else "linear"
+        proj, first_done = (w, b, act), True
+    layers = []
+    for layer in range(net.num_layers):
+        w_ih = arr(getattr(rnn, f"weight_ih_l{layer}")).T
+        w_hh = arr(getattr(rnn, f"weight_hh_l{layer}")).T
+        b_ih, b_hh = arr(getattr(rnn, f"bias_ih_l{layer}")), arr(getattr(rnn, f"bias_hh_l{layer}"))
+        if layer == 0 and not first_done:
+            w_ih, b_ih = fold(w_ih, b_ih)
+        w_ih = w_ih.astype(np.float32)
+        if net.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn)
+            b = np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]]).astype(np.float32)
+            layers.append((w_ih, (w_hh.astype(np.float32), b_hh[2 * H:].astype(np.float32)), b))
+        elif net.cell == "rnn":  # h = tanh(x W_ih + b_ih + h W_hh + b_hh)
+            layers.append((w_ih, w_hh.astype(np.float32), (b_ih + b_hh).astype(np.float32)))
+        else:  # i, f, o gate columns halved: sigmoid(x) = 0.5 tanh(x / 2) + 0.5, one tanh per step
+            half = np.ones(4 * H)
+            half[: 2 * H] = half[3 * H:] = 0.5
+            layers.append(((w_ih * half).astype(np.float32), (w_hh * half).astype(np.float32),
+                           ((b_ih + b_hh) * half).astype(np.float32)))
+    head = net.head
+    if not isinstance(head, nn.Linear) or head.out_features != 1:
+        raise ConfigError("vad model", "numpy streaming needs out_dim: 1", "set model.out_dim=1")
+    return NumpyRNN(net.cell, proj, layers, (arr(head.weight).T.astype(np.float32),
+                                              arr(head.bias).astype(np.float32)), H)
 
