@@ -63,6 +63,9 @@ ARCHITECTURES: dict[str, str] = {
     "deepspeech2": "speechdl.tasks.asr.net:DeepSpeech2",
     "las": "speechdl.tasks.asr.net:AttentionASR",
     "speaker_net": "speechdl.tasks.speaker.net:SpeakerNet",
+    "enhance_gru": "speechdl.nn.enhance:BandGRU",
+    "enhance_dae": "speechdl.nn.enhance:StackedDAE",
+    "metric_discriminator": "speechdl.nn.enhance:MetricDiscriminator",
 }
 
 # recipes' task.name -> LightningModule (training only)
