@@ -10,6 +10,7 @@ from scipy import signal
 
 from speechdl import audio
 from speechdl.data.synth import mixer, noise, room
+from speechdl.errors import ConfigError
 
 SR = 16000
 
@@ -132,3 +133,37 @@ def test_apply_conditions_records_what_it_did_and_is_seeded():
                                          mixer.Conditions(p_clean=1.0, p_reverb=0.0, p_telephone=0.0))
     assert set(info) == {"gain_db"}
     np.testing.assert_allclose(clean, speech * (10 ** (info["gain_db"] / 20) / np.abs(speech).max()), atol=2e-4)
+
+
+@pytest.mark.skipif(__import__("shutil").which("sox") is None, reason="sox not installed")
+def test_gsm_telephone_channel_is_band_limited_lossy_and_recorded():
+    t = np.arange(SR * 2) / SR
+    speech = (0.2 * np.sin(2 * np.pi * 1000 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    speech[:SR // 4] = 0
+    active = speech != 0
+    cond = mixer.Conditions(p_clean=1.0, p_reverb=0.0, p_telephone=1.0, p_gsm=1.0, level_range=(-6.0, -6.0))
+    y, info = mixer.apply_conditions(speech, active, SR, np.random.default_rng(0), cond)
+    assert info["telephone"]["codec"] == "gsm" and info["telephone"]["mu_law"] is False
+    assert y.shape == speech.shape
+    mu = room.telephone(speech, SR, mu_law=True)
+    g = room.telephone(speech, SR, codec="gsm")
+    assert not np.allclose(g, mu, atol=1e-3)                       # a different codec ran
+    assert np.corrcoef(g, speech)[0, 1] > 0.8                       # ... and kept the signal
+    spec = np.abs(np.fft.rfft(room.telephone(np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.1,
+                                             SR, codec="gsm")))
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    assert spec[freqs > 4500].mean() < 0.01 * spec[(freqs > 500) & (freqs < 3000)].mean()
+    with pytest.raises(ConfigError, match="codec"):
+        room.telephone(speech, SR, codec="amr")
+
+
+def test_p_gsm_draws_only_when_used_so_old_seeds_replay():
+    speech = np.zeros(SR, np.float32)
+    speech[SR // 4:] = 0.1
+    active = speech != 0
+    after = []
+    for p_gsm in (0.0, 0.0, 0.5):
+        rng = np.random.default_rng(5)
+        mixer.apply_conditions(speech, active, SR, rng, mixer.Conditions(p_clean=0.0, p_telephone=0.0, p_gsm=p_gsm))
+        after.append(rng.random())
+    assert after[0] == after[1] != after[2]     # p_gsm 0 consumes exactly the draws it always did

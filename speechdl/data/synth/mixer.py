@@ -89,7 +89,8 @@ class Conditions:
         snr_range: ``(low, high)`` dB, uniform.
         p_clean: probability of no added noise.
         p_reverb: probability of room reverb; ``rt60_range`` s, ``drr_range`` dB.
-        p_telephone: probability of the telephone channel; ``p_mu_law`` of mu-law within it.
+        p_telephone: probability of the telephone channel; ``p_mu_law`` of mu-law within it; ``p_gsm`` of
+            the GSM 06.10 codec within it (instead of mu-law; 0 draws nothing, so older seeds replay).
         level_range: output peak level in dBFS, uniform.
     """
 
@@ -100,6 +101,7 @@ class Conditions:
     drr_range: tuple[float, float] = (-3.0, 10.0)
     p_telephone: float = 0.15
     p_mu_law: float = 0.7
+    p_gsm: float = 0.0
     level_range: tuple[float, float] = (-20.0, -1.0)
 
 
@@ -179,6 +181,7 @@ def apply_conditions(speech: np.ndarray, active: np.ndarray, sample_rate: int, r
     do_phone = rng.random() < cond.p_telephone
     mu_law = bool(rng.random() < cond.p_mu_law)
     level = float(rng.uniform(*cond.level_range))
+    use_gsm = cond.p_gsm > 0 and bool(rng.random() < cond.p_gsm)
 
     x = np.asarray(speech, dtype=np.float32)
     if do_reverb:
@@ -195,8 +198,9 @@ def apply_conditions(speech: np.ndarray, active: np.ndarray, sample_rate: int, r
             x = x + nz
             applied["noise"] = {"kind": kind, "snr_db": None, **src}
     if do_phone:
-        x = room.telephone(x, sample_rate, mu_law=mu_law)
-        applied["telephone"] = {"band_hz": list(room.PHONE_BAND), "rate": room.PHONE_RATE, "mu_law": mu_law}
+        x = room.telephone(x, sample_rate, mu_law=mu_law, codec="gsm" if use_gsm else None)
+        applied["telephone"] = {"band_hz": list(room.PHONE_BAND), "rate": room.PHONE_RATE,
+                                "mu_law": mu_law and not use_gsm, **({"codec": "gsm"} if use_gsm else {})}
     peak = float(np.max(np.abs(x))) if n else 0.0
     if peak > 0:
         x = x * (10 ** (level / 20) / peak)
