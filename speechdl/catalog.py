@@ -80,6 +80,7 @@ TRAIN_TASKS: dict[str, str] = {
     "asr_ctc": "speechdl.tasks.asr.train:CTCTask",
     "asr_joint": "speechdl.tasks.asr.train:JointTask",
     "speaker": "speechdl.tasks.speaker.train:SpeakerTask",
+    "enhance": "speechdl.tasks.enhance.train:EnhanceTask",
 }
 
 # recipes' data.name -> dataset factory
@@ -99,4 +100,5 @@ DATASETS: dict[str, str] = {
     "asr_tones": "speechdl.tasks.asr.toy:asr_tones",
     "speaker_utts": "speechdl.tasks.speaker.data:speaker_utts",
     "speaker_toy": "speechdl.tasks.speaker.toy:speaker_toy",
+    "enhance_mixes": "speechdl.tasks.enhance.data:enhance_mixes",
 }
