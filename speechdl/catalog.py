@@ -19,6 +19,7 @@ PIPELINES: dict[str, str] = {
     "vad": "speechdl.tasks.vad.pipeline:VADPipeline",
     "asr": "speechdl.tasks.asr.pipeline:ASRPipeline",
     "speaker": "speechdl.tasks.speaker.pipeline:SpeakerPipeline",
+    "enhance": "speechdl.tasks.enhance.pipeline:EnhancePipeline",
 }
 
 # `speechdl <group>` -> (module with register(subparsers), one-line help)
@@ -30,6 +31,7 @@ CLI_GROUPS: dict[str, tuple[str, str]] = {
     "vad": ("speechdl.tasks.vad.cli", "voice activity detection: detect, train, export, eval"),
     "asr": ("speechdl.tasks.asr.cli", "speech recognition: transcribe, train, export, eval"),
     "speaker": ("speechdl.tasks.speaker.cli", "speaker verification: embed, verify, enroll, identify, eval"),
+    "enhance": ("speechdl.tasks.enhance.cli", "speech enhancement: denoise files, train, export, eval"),
     "run": ("speechdl.api_cli", "run any model by name (the application contract) on inputs"),
     "models": ("speechdl.pretrained.cli", "list the shipped and registered models"),
     "serve": ("speechdl.serve.cli", "HTTP API and web page for every model (FastAPI + uvicorn)"),

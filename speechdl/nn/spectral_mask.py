@@ -103,15 +103,13 @@ class SpectralMasker(nn.Module):
 
     # ------------------------------------------------------------ framing
     def num_frames(self, n: int) -> int:
-        """Frames that cover ``n`` samples: ``ceil(n / hop) + 1``."""
-        return -(-int(n) // self.hop) + 1
+        """Frames of ``n`` samples: ``n // hop + 2`` (they cover every sample twice)."""
+        return int(n) // self.hop + 2
 
     def frames(self, wave: torch.Tensor) -> torch.Tensor:
-        """``(B, N)`` -> padded frames ``(B, T, n_fft)`` (``hop`` zeros in front, zeros behind)."""
-        n = wave.shape[-1]
-        t = self.num_frames(n)
-        total = (t + 1) * self.hop
-        x = nn.functional.pad(wave, (self.hop, total - self.hop - n))
+        """``(B, N)`` -> frames ``(B, T, n_fft)`` of the signal with ``hop`` zeros in front and ``2 hop`` behind
+        (fixed pads: the graph exports with a dynamic length)."""
+        x = nn.functional.pad(wave, (self.hop, 2 * self.hop))
         return x.unfold(-1, self.n_fft, self.hop)
 
     def spectra(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,8 +117,12 @@ class SpectralMasker(nn.Module):
         return frames @ self.fwd_re, frames @ self.fwd_im
 
     def analysis(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, N)`` -> ``(re, im)`` ``(B, T, F)``."""
-        return self.spectra(self.frames(wave))
+        """``(B, N)`` -> ``(re, im)`` ``(B, T, F)``: :meth:`spectra` of :meth:`frames`, as one strided
+        convolution (it exports to ONNX with a dynamic length)."""
+        x = nn.functional.pad(wave, (self.hop, 2 * self.hop))[:, None]
+        kernels = torch.cat([self.fwd_re, self.fwd_im], 1).T[:, None]        # (2F, 1, n_fft)
+        spec = nn.functional.conv1d(x, kernels, stride=self.hop).transpose(1, 2)
+        return spec[..., : self.n_bins], spec[..., self.n_bins:]
 
     def frame_out(self, re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
         """Spectra ``(..., F)`` -> windowed time frames ``(..., n_fft)`` (to overlap-add)."""
