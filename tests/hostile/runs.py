@@ -118,6 +118,10 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "speaker train": ["speaker", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "speaker export": ["speaker", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
         "speaker trials": ["speaker", "trials", m["good"], "--out", "{tmp}/t.txt", "--format", "json"],
+        "enhance denoise": ["enhance", good, "--out", "{tmp}/clean.wav", "--format", "json"],
+        "enhance train": ["enhance", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
+        "enhance export": ["enhance", "export", "--onnx", "{tmp}/e.onnx"],
+        "enhance eval": ["enhance", "eval", "--clean", good, "--items", "2", "--format", "json"],
         "run": ["run", "vad", good, "--format", "json"],
         "models": ["models", "--format", "json"],
         "serve": ["serve", "--models", "vad", "--port", "8"],   # a privileged port: refused before serving

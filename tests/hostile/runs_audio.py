@@ -16,6 +16,7 @@ AUDIO_VERBS = {
     "speaker verify": lambda A, g, s: ["speaker", "verify", A, g, "--format", "json"],
     "speaker enroll": lambda A, g, s: ["speaker", "enroll", "bob", A, "--store", "{tmp}/s.db", "--format", "json"],
     "speaker identify": lambda A, g, s: ["speaker", "identify", A, "--store", s, "--format", "json"],
+    "enhance denoise": lambda A, g, s: ["enhance", A, "--out", "{tmp}/clean.wav", "--format", "json"],
     "run vad": lambda A, g, s: ["run", "vad", A, "--format", "json"],
     "run asr": lambda A, g, s: ["run", "asr", A, "--format", "json"],
     "run speaker": lambda A, g, s: ["run", "speaker", A, g, "--format", "json"],
@@ -130,6 +131,9 @@ OUTPUTS = {
     "vad train": [("--out", "dir")],
     "asr train": [("--out", "dir")],
     "speaker train": [("--out", "dir")],
+    "enhance denoise": [("--out", "file")],
+    "enhance export": [("--onnx", "file")],
+    "enhance train": [("--out", "dir")],
 }
 QUICK_OUTPUTS = {("features extract", "folder"), ("vad detect", "under_file"), ("vad detect", "unwritable")}
 
@@ -140,7 +144,7 @@ def output_runs(inp: Inputs) -> list[Run]:
     for verb, outs in OUTPUTS.items():
         for opt, kind in outs:
             suffix = {"--plot": ".png", "--onnx": ".onnx", "--store": ".db"}.get(opt, ".npy" if verb.startswith(
-                "features") else ".txt")
+                "features") else ".wav" if verb == "enhance denoise" else ".txt")
             values = {
                 "folder": inp.paths["a_folder"] if kind == "file" else inp.paths["a_file"],
                 "under_file": inp.paths["a_file"] + "/x" + (suffix if kind == "file" else ""),

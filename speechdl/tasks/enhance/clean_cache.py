@@ -138,6 +138,28 @@ def build_clean_cache(out: str | os.PathLike, real_dev: str | os.PathLike | None
             "minutes": {k: round(v, 1) for k, v in sorted(minutes.items())}}
 
 
+def cache_from_files(paths: list[str], out: str | os.PathLike) -> int:
+    """A cache in ``out`` from clean speech files and folders (searched recursively); returns the clip count.
+
+    Unreadable files are a one-line :class:`~speechdl.errors.AudioError`; no usable clip: DataError.
+    """
+    from speechdl import audio
+    from speechdl.batch_items import Source
+
+    clips = []
+    for item in Source("audio", paths=tuple(str(p) for p in paths)).items():
+        x = item.resolve(splits.SAMPLE_RATE)
+        if isinstance(x, str):
+            x, _ = audio.load(x, sample_rate=splits.SAMPLE_RATE)
+        x = trim_silence(np.asarray(x, np.float32), splits.SAMPLE_RATE)
+        if len(x) >= splits.SAMPLE_RATE // 4 and np.abs(x).max() > 1e-3:
+            clips.append((item.id, "files", "real", x))
+    if not clips:
+        raise DataError(", ".join(map(str, paths)), "no clean speech of at least 0.25 s", "pass speech recordings")
+    write_cache(out, clips)
+    return len(clips)
+
+
 class CleanCache:
     """The cache of :func:`build_clean_cache`, memory-mapped: :meth:`clip` returns float32 samples."""
 

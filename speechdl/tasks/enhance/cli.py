@@ -65,7 +65,8 @@ def run_denoise(args: argparse.Namespace) -> int:
     if not args.inputs and not args.manifest:
         raise ConfigError("speechdl enhance", "no input given", "pass audio files, folders or --manifest M")
     if args.out and args.out_dir:
-        raise ConfigError("speechdl enhance", "both --out and --out-dir given", "--out for one file, --out-dir for many")
+        raise ConfigError("speechdl enhance", "both --out and --out-dir given",
+                          "--out for one file, --out-dir for many")
     if not args.out and not args.out_dir:
         raise ConfigError("speechdl enhance", "no output given", "pass --out OUT.wav (one input) or --out-dir DIR")
     items = Source("audio", manifest=args.manifest, paths=tuple(args.inputs)).items()
@@ -137,7 +138,17 @@ def run_eval(args: argparse.Namespace) -> int:
     from speechdl.tasks.enhance.evaluate import evaluate
     from speechdl.tasks.enhance.infer import load_enhancer
 
-    rep = evaluate(load_enhancer(args.model), args.cache, args.items)
+    enh = load_enhancer(args.model)
+    if args.clean:
+        import tempfile
+
+        from speechdl.tasks.enhance.clean_cache import cache_from_files
+
+        with tempfile.TemporaryDirectory(prefix="speechdl-enhance-eval-") as tmp:
+            cache_from_files(args.clean, tmp)
+            rep = evaluate(enh, tmp, args.items, split=None)
+    else:
+        rep = evaluate(enh, args.cache, args.items)
     if args.format == "json":
         write_out(json.dumps(rep) + "\n")
         return 0
@@ -190,6 +201,8 @@ def register(groups: Any) -> None:
     v.add_argument("--items", type=validate.flag("--items", "int", minimum=1, maximum=100000), default=100,
                    help="validation mixes (default 100)")
     v.add_argument("--cache", default="${SPEECHDL_WORK}/enhance/clean", help="clean-speech cache folder")
+    v.add_argument("--clean", nargs="+", default=None, metavar="AUDIO",
+                   help="score on mixes of these clean speech files / folders instead of the cache")
     add_format_option(v)
     v.set_defaults(func=run_eval)
     verbs._name_parser_map.open = True

@@ -44,14 +44,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate(enhancer: Any, cache: str = "${SPEECHDL_WORK}/enhance/clean", items: int = 100,
-             seconds: float = 4.0, seed: int = 1) -> dict[str, Any]:
-    """Validation PESQ / ESTOI / SI-SDR of ``enhancer`` on ``items`` fixed mixes; see the module docstring."""
+             seconds: float = 4.0, seed: int = 1, split: str | None = "val") -> dict[str, Any]:
+    """Validation PESQ / ESTOI / SI-SDR of ``enhancer`` on ``items`` fixed mixes of the ``split`` clips of
+    ``cache`` (None: all of them); see the module docstring."""
     import torch
 
     from speechdl.metrics.quality import estoi, pesq, si_sdr
     from speechdl.tasks.enhance.data import EnhanceMixes
 
-    ds = EnhanceMixes(cache, "val", seconds, items, fixed=True, seed=seed)
+    ds = EnhanceMixes(cache, split, seconds, items, fixed=True, seed=seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rows, busy, audio_s = [], 0.0, 0.0
@@ -74,5 +75,5 @@ def evaluate(enhancer: Any, cache: str = "${SPEECHDL_WORK}/enhance/clean", items
             rows.append(row)
     finally:
         torch.set_num_threads(threads)
-    return {"model": enhancer.name, "items": items, "seconds_each": seconds, "split": "val",
+    return {"model": enhancer.name, "items": items, "seconds_each": seconds, "split": split or "all",
             "x_real_time_1_thread": round(audio_s / busy, 1) if busy else None, **summarize(rows)}
