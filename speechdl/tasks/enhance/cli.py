@@ -10,7 +10,8 @@
 - ``speechdl enhance train RECIPE``, ``speechdl enhance export RUN --bundle DIR [--onnx OUT.onnx]``,
   ``speechdl enhance eval [BUNDLE|--run RUN]`` (validation PESQ / ESTOI / SI-SDR, x real time).
 
-The first word after ``enhance`` that is not a verb starts the ``denoise`` verb's inputs.
+The first word after ``enhance`` that is not a verb starts the ``denoise`` verb's inputs; a line that starts
+with an option names the verb: ``speechdl enhance denoise --manifest M --out-dir DIR``.
 """
 
 from __future__ import annotations
