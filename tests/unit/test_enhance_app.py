@@ -102,7 +102,8 @@ def test_cli_batch_of_a_folder_and_a_manifest(tmp_path, capsys):
     man = tmp_path / "man"
     assert main(["data", "import", "folder", str(folder), "--out", str(man)]) == 0
     capsys.readouterr()
-    assert main(["enhance", "denoise", "--manifest", str(man), "--out-dir", str(tmp_path / "out2"), "--format", "json"]) == 0
+    out2 = str(tmp_path / "out2")
+    assert main(["enhance", "denoise", "--manifest", str(man), "--out-dir", out2, "--format", "json"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
 
 
@@ -122,6 +123,6 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("speechdl: error:"), (args, err)
     assert (tmp_path / "d" / "sample.wav").is_file()   # the good input of a failing batch is still written
-    proc = subprocess.run([sys.executable, "-m", "speechdl.cli", "enhance", str(junk), "--out", str(tmp_path / "x.wav")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    argv = [sys.executable, "-m", "speechdl.cli", "enhance", str(junk), "--out", str(tmp_path / "x.wav")]
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
