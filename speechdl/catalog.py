@@ -83,6 +83,7 @@ TRAIN_TASKS: dict[str, str] = {
     "asr_joint": "speechdl.tasks.asr.train:JointTask",
     "speaker": "speechdl.tasks.speaker.train:SpeakerTask",
     "enhance": "speechdl.tasks.enhance.train:EnhanceTask",
+    "enhance_metricgan": "speechdl.tasks.enhance.metricgan:MetricGANTask",
 }
 
 # recipes' data.name -> dataset factory

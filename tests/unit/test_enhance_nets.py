@@ -119,3 +119,15 @@ def test_mixes_hit_the_drawn_snr_and_refuse_the_held_out_family(tmp_path):
     assert np.abs(noisy).max() <= 10 ** (-3 / 20) + 1e-6
     with pytest.raises(ConfigError, match="held-out"):
         EnhanceMixes(str(tmp_path), None, families=("music", "stationary"))
+
+
+def test_metricgan_target_is_normalised_pesq():
+    from speechdl.audio import load
+    from speechdl.tasks.enhance.metricgan import normalised_pesq
+
+    clean, _ = load("speechdl/assets/sample.flac", sample_rate=16000)
+    clean = clean[:48000].astype(np.float64)
+    noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(len(clean))
+    assert normalised_pesq(clean, clean) == pytest.approx(1.0, abs=0.01)
+    assert 0.0 <= normalised_pesq(clean, noisy) < 0.5
+    assert normalised_pesq(clean, np.zeros_like(clean)) in (None, 0.0)

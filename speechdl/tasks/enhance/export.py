@@ -28,7 +28,7 @@ def frontend_of(cfg: dict[str, Any]) -> dict[str, Any]:
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict[str, Any] | None = None,
                card: str = "", half: bool = False) -> Path:
     """Bundle the best checkpoint of an ``enhance`` training run (resolved ``config.yaml`` + checkpoint)."""
-    run = load_run(run_dir, ("enhance",))
+    run = load_run(run_dir, ("enhance", "enhance_metricgan"))
     held = {"held_out_speech": list(splits.HELD_OUT_SPEECH), "held_out_noise": list(splits.HELD_OUT_NOISE)}
     return save_run_bundle(run, out, task="enhance", frontend=frontend_of(run.config),
                            command=f"speechdl enhance export {run.path} --bundle {out}", metrics=metrics,
