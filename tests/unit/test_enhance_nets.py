@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -131,3 +133,26 @@ def test_metricgan_target_is_normalised_pesq():
     assert normalised_pesq(clean, clean) == pytest.approx(1.0, abs=0.01)
     assert 0.0 <= normalised_pesq(clean, noisy) < 0.5
     assert normalised_pesq(clean, np.zeros_like(clean)) in (None, 0.0)
+
+
+def test_the_clean_cache_reads_only_wideband_training_sources(tmp_path):
+    from speechdl.tasks.enhance import splits
+    from speechdl.tasks.enhance.clean_cache import real_rows
+
+    rows = [("fillets-ng-data-nl/a.ogg", "fillets-ng-data-nl", 22050),
+            ("megaglest-data/b.flac", "megaglest-data", 16000),
+            ("asterisk-core-sounds-en-wav/c.wav", "asterisk-core-sounds-en-wav", 8000),
+            ("ktuberling-data/d.ogg", "ktuberling-data", 8000), ("ktuberling-data/e.ogg", "ktuberling-data", 44100),
+            ("tuxpaint-stamps-default/es/f.ogg", "tuxpaint-stamps-default", 44100),
+            ("tuxpaint-stamps-default/en/g.ogg", "tuxpaint-stamps-default", 44100),
+            ("hedgewars-data/missing.ogg", "hedgewars-data", 44100)]
+    with open(tmp_path / "manifest.jsonl", "w") as fh:
+        for audio, source, rate in rows:
+            fh.write(json.dumps({"audio": audio, "source": source, "sample_rate": rate, "kind": "speech"}) + "\n")
+            if "missing" not in audio:
+                (tmp_path / audio).parent.mkdir(parents=True, exist_ok=True)
+                (tmp_path / audio).write_bytes(b"x")
+    got = sorted(r["audio"] for r in real_rows(tmp_path))
+    assert got == ["fillets-ng-data-nl/a.ogg", "ktuberling-data/e.ogg", "tuxpaint-stamps-default/en/g.ogg"]
+    assert not set(splits.HELD_OUT_SPEECH) & set(splits.TRAIN_SPEECH_SOURCES)
+    assert not set(splits.HELD_OUT_NOISE) & set(splits.TRAIN_NOISE_FAMILIES)
