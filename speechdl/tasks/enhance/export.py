@@ -25,6 +25,42 @@ def frontend_of(cfg: dict[str, Any]) -> dict[str, Any]:
             "hop_length": n_fft // 2, "window": "sqrt_hann", "kind": "stft_mask"}
 
 
+CARD = """## What it does
+Removes noise from speech: mono audio at 16 kHz in, the same length out (any input format and rate is
+converted first). {what}
+
+## Training data (mixed on the fly; nothing of it is in the bundle)
+- Clean speech, wideband (>= 16 kHz native): from `real_dev` (Debian packages) Fish Fillets NG Dutch dub
+  (GPL-2), KLettres and KTuberling (GPL-2+), Tux Paint English descriptions (GPL-2), Hedgewars voice
+  packs (GFDL-1.3), ALSA speaker-test announcements (GPL-2); plus clean synthetic English voices made
+  here with espeak-ng, Flite, Festival and Piper (`data/asr/synth_voices`). 2,760 clips, 145 min.
+- Noise: the VAD noise bank (sounds of Debian game and theme packages, licences per package in
+  `data/noise_bank/licenses/`: GPL-2+, CC-BY-SA-3.0, CC-BY-3.0, CC0, ...), `real_dev` ambience,
+  espeak-ng babble and synthetic generators, at -5..20 dB SNR; 20 % of the speech reverberated
+  (synthetic rooms, RT60 0.2-0.8 s); random level.
+- **Held out of training and validation** (the benchmark's test set): speech source `megaglest-data`
+  (31 voice sets of unseen people) and the noise family `music`.
+
+## Metrics
+{metrics}
+
+Validation: fixed mixes of the training families' held-out recordings (one in 20), 4 s each
+(`speechdl enhance eval`). The held-out test families, per SNR and per noise family, against
+noisereduce, Wiener, RNNoise and DeepFilterNet3: `benchmarks/enhance.py` and `recipes/enhance/BENCH.md`.
+
+## Limits
+- Band gains and the noisy phase: noise between the harmonics of a voice and at 0 dB SNR or below is
+  reduced, not removed; some muffling of weak consonants at low SNR.
+- Music and babble are speech-like and the hardest (music is a held-out family); reverberation is kept.
+- Trained on 16 kHz wideband speech: telephone-band input gains little.
+"""
+
+
+def model_card(what: str, metrics: str) -> str:
+    """The bundle's model card text (data, licences, metrics, limits)."""
+    return CARD.format(what=what, metrics=metrics)
+
+
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict[str, Any] | None = None,
                card: str = "", half: bool = False) -> Path:
     """Bundle the best checkpoint of an ``enhance`` training run (resolved ``config.yaml`` + checkpoint)."""
