@@ -33,8 +33,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Means (noisy, enhanced, improvement) pooled and per SNR band of per-item ``rows``."""
     def block(rs: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {"items": len(rs)}
-        for k in ("pesq", "estoi", "si_sdr"):
-            out[f"{k}_noisy"], out[k] = _mean(rs, f"{k}_noisy"), _mean(rs, k)
+        for k in ("pesq", "estoi", "si_sdr"):   # items a metric refused (noisy or enhanced) are left out of both
+            both = [r for r in rs if r.get(k) is not None and r.get(f"{k}_noisy") is not None]
+            out[f"{k}_noisy"], out[k] = _mean(both, f"{k}_noisy"), _mean(both, k)
             if out[k] is not None and out[f"{k}_noisy"] is not None:
                 out[f"{k}i" if k == "si_sdr" else f"{k}_gain"] = round(out[k] - out[f"{k}_noisy"], 4)
         return out
@@ -66,11 +67,11 @@ def evaluate(enhancer: Any, cache: str = "${SPEECHDL_WORK}/enhance/clean", items
             audio_s += len(noisy) / splits.SAMPLE_RATE
             row = {"snr_db": info["snr_db"], "family": info.get("family")}
             for tag, sig in (("_noisy", noisy), ("", out)):
-                try:
-                    row["pesq" + tag] = float(pesq(clean, sig, splits.SAMPLE_RATE))
-                except Exception:   # noqa: BLE001  (PESQ refuses some signals: no utterance found)
-                    row["pesq" + tag] = None
-                row["estoi" + tag] = float(estoi(clean, sig, splits.SAMPLE_RATE))
+                for name, fn in (("pesq", pesq), ("estoi", estoi)):
+                    try:   # both refuse some signals (too little speech: a short word in 4 s)
+                        row[name + tag] = float(fn(clean, sig, splits.SAMPLE_RATE))
+                    except Exception:   # noqa: BLE001
+                        row[name + tag] = None
                 row["si_sdr" + tag] = float(si_sdr(clean, sig))
             rows.append(row)
     finally:

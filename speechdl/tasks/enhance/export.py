@@ -70,3 +70,32 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict
                            command=f"speechdl enhance export {run.path} --bundle {out}", metrics=metrics,
                            extra={"splits": held}, half=half,
                            card=card or f"Recipe:\n```yaml\n{json.dumps(run.config, indent=1)}\n```")
+
+
+def metrics_lines(report: dict[str, Any]) -> str:
+    """Markdown lines of a :func:`~speechdl.tasks.enhance.evaluate.evaluate` report."""
+    p = report["pooled"]
+    lines = [f"- validation ({report['items']} mixes of {report['seconds_each']} s, -5..20 dB): "
+             f"PESQ-WB {p['pesq_noisy']} -> {p['pesq']}, ESTOI {p['estoi_noisy']} -> {p['estoi']}, "
+             f"SI-SDR improvement {p['si_sdri']} dB; {report['x_real_time_1_thread']}x real time on 1 thread"]
+    for band, b in report["by_snr"].items():
+        lines.append(f"  - {band}: PESQ {b['pesq_noisy']} -> {b['pesq']}, ESTOI {b['estoi_noisy']} -> {b['estoi']}, "
+                     f"SI-SDRi {b['si_sdri']} dB")
+    return "\n".join(lines)
+
+
+def ship(bundle: str | os.PathLike, out: str | os.PathLike, report: dict[str, Any], what: str) -> Path:
+    """Re-save ``bundle`` as ``out`` with the validation ``report`` in its metrics and the full model card."""
+    from speechdl.pretrained.bundle import load_bundle, save_bundle
+
+    b = load_bundle(bundle)
+    known = {"format_version", "task", "model", "frontend", "thresholds", "post", "metrics", "data", "weights",
+             "reproduce", "created"}
+    p = report["pooled"]
+    val = {f"val_{k}": p[k] for k in ("pesq_noisy", "pesq", "estoi_noisy", "estoi", "si_sdri")}
+    return save_bundle(out, task="enhance", model=b.meta["model"], state_dict=b.state_dict, frontend=b.meta["frontend"],
+                       metrics={**b.meta.get("metrics", {}), **val,
+                                "x_real_time_1_thread": report["x_real_time_1_thread"]},
+                       data=b.meta.get("data"), reproduce=b.meta.get("reproduce"),
+                       extra={k: v for k, v in b.meta.items() if k not in known},
+                       card=model_card(what, metrics_lines(report)))
