@@ -49,18 +49,20 @@ class MetricGANTask(TaskModule):
     """Generator (``model:``) + PESQ-predicting discriminator (``task.discriminator``), manual optimisation.
 
     Task keys: ``discriminator`` (registry name + kwargs), ``adversarial`` / ``spectral`` (generator loss
-    weights), ``d_lr`` (discriminator learning rate; default the recipe's ``optim.lr``).
+    weights), ``d_lr`` (discriminator learning rate; default the recipe's ``optim.lr``), ``d_warmup``
+    (batches in which only the discriminator learns).
     """
 
     def __init__(self, model, optim=None, scheduler=None, monitor="val_loss", mode="min", *,
                  discriminator: dict[str, Any] | None = None, adversarial: float = 1.0, spectral: float = 0.2,
-                 d_lr: float | None = None) -> None:
+                 d_lr: float | None = None, d_warmup: int = 0) -> None:
         super().__init__(model, optim, scheduler, monitor, mode)
         from speechdl.nn import build
 
         spec = dict(discriminator or {"name": "metric_discriminator"})
         self.disc = build(spec.pop("name"), **spec)
-        self.adversarial, self.spectral, self.d_lr = adversarial, spectral, d_lr
+        self.adversarial, self.spectral, self.d_lr, self.d_warmup = adversarial, spectral, d_lr, int(d_warmup)
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))   # in the checkpoint: warm-up resumes
         self.automatic_optimization = False
 
     def configure_optimizers(self):
@@ -108,18 +110,21 @@ class MetricGANTask(TaskModule):
             d_opt.zero_grad()
             self.manual_backward(d_loss)
             d_opt.step()
+            self.d_steps += 1
+        n = len(x)
+        self.log("train_d_loss", d_loss.detach(), on_step=False, on_epoch=True, batch_size=n)
+        if keep:
+            self.log("train_pesq_norm", float(np.mean([q_e[i] for i in keep])), on_step=False, on_epoch=True,
+                     batch_size=n)
+        if int(self.d_steps) <= self.d_warmup:   # the judge learns first: a random judge misleads the generator
+            return d_loss.detach()
         g_adv = torch.mean((self.disc(self._mag(est), mag_y) - 1) ** 2)
         g_loss = self.adversarial * g_adv + self.spectral * 100 * spectral_loss(self.model, est, y)
         g_opt.zero_grad()
         self.manual_backward(g_loss)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         g_opt.step()
-        n = len(x)
         self.log("train_loss", g_loss.detach(), on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
-        self.log("train_d_loss", d_loss.detach(), on_step=False, on_epoch=True, batch_size=n)
-        if keep:
-            self.log("train_pesq_norm", float(np.mean([q_e[i] for i in keep])), on_step=False, on_epoch=True,
-                     batch_size=n)
         return g_loss.detach()
 
     def compute(self, batch, stage):
