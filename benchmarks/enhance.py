@@ -13,12 +13,14 @@ clips; a clip PESQ refuses is left out of PESQ only), per SNR and per noise fami
 mean PESQ gain over the noisy input), and x real time = audio seconds / CPU seconds of the process for the
 enhancement call alone (audio loaded before; ``torch.set_num_threads(1)``, ``OMP_NUM_THREADS=1``, noisereduce
 ``n_jobs=1``; the 48 kHz anchors' resampling counts). ``--downstream`` adds the shipped VAD's frame AUC
-(labels: the clean reference's active 10 ms frames) and the shipped ASR's WER against the ASR transcript of
-the clean reference (the test clips have no human transcripts: a pseudo-reference), noisy vs enhanced.
+(labels: the clean reference's active 10 ms frames) and the shipped ASR's WER (greedy, no LM) on each system's
+output: against the transcripts on the ``asr`` set, elsewhere against the ASR of the clean reference (the
+MegaGlest clips have no transcripts: a pseudo-reference).
 
 Usage:
     python benchmarks/enhance.py --build                         # write the test mixes (about 1 min)
-    python benchmarks/enhance.py                                 # all systems, both sets, markdown tables
+    python benchmarks/enhance.py                                 # all systems, heldout + seen, markdown tables
+    python benchmarks/enhance.py --sets asr --downstream         # VAD AUC and ASR WER, noisy vs enhanced
     python benchmarks/enhance.py --model gru=out/enh_gru --format json --out results.json
     python benchmarks/enhance.py --limit 6 --anchors wiener      # smoke test, seconds
 """
@@ -164,7 +166,8 @@ def downstream(results: dict[str, list[dict[str, Any]]], items: list[dict[str, A
     """Shipped VAD frame AUC and shipped ASR WER (vs ASR of the clean reference) on each system's output."""
     import speechdl
     from speechdl.metrics.detection import roc_auc
-    from speechdl.metrics.wer import wer
+    from speechdl.metrics.wer import cer, wer
+    from speechdl.tasks.asr.tokens import normalize_text
     from speechdl.tasks.enhance.data import active_mask
     from speechdl.tasks.vad.evaluate import grid_scorer, load_vad, num_frames
 
@@ -175,13 +178,14 @@ def downstream(results: dict[str, list[dict[str, Any]]], items: list[dict[str, A
         act = active_mask(it["clean_wave"], SR)
         idx = np.minimum(np.arange(num_frames(len(act))) * 160, len(act) - 1)
         labels.append(act[idx])
-    bar = progress(None, total=len(items) * (len(results) + 1), desc="downstream", unit="clip", enabled=show)
-    refs = []
+    bar = progress(None, total=len(items) * (len(results) + 2), desc="downstream", unit="clip", enabled=show)
+    refs = []   # the human transcript where the clip has one, else the ASR of the clean reference
     for it in items:
-        refs.append(asr.run(it["clean_wave"], beam=1, lm="none").text)
+        refs.append(normalize_text(it["text"]) if it.get("text") else asr.run(it["clean_wave"], beam=1, lm="none").text)
         bar.update(1)
     out: dict[str, Any] = {}
-    for name, rows in results.items():
+    both = {"clean": [{"_out": it["clean_wave"]} for it in items], **results}   # clean: the ceiling
+    for name, rows in both.items():
         scores, hyps = [], []
         for r in rows:
             scores.append(np.asarray(vad(r["_out"]), float).reshape(-1))
@@ -194,8 +198,14 @@ def downstream(results: dict[str, list[dict[str, Any]]], items: list[dict[str, A
             p = np.concatenate([scores[i][: len(labels[i])] for i in k])
             keep = [i for i in k if refs[i].strip()]
             per_set[s] = {"vad_auc": float(roc_auc(p, y)),
-                          "asr_wer_vs_clean_asr": float(wer([refs[i] for i in keep], [hyps[i] for i in keep]))
-                          if keep else float("nan")}
+                          "asr_wer": float(wer([refs[i] for i in keep], [hyps[i] for i in keep]))
+                          if keep else float("nan"),
+                          "asr_cer": float(cer([refs[i] for i in keep], [hyps[i] for i in keep]))
+                          if keep else float("nan"),
+                          "wer_reference": "text" if all(items[i].get("text") for i in k) else "asr of clean",
+                          "per_snr_cer": {str(v): float(cer([refs[i] for i in keep if items[i]["snr_db"] == v],
+                                                            [hyps[i] for i in keep if items[i]["snr_db"] == v]))
+                                          for v in sorted({items[i]["snr_db"] for i in keep})}}
         out[name] = per_set
     bar.close()
     return out
@@ -237,12 +247,21 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report.get("downstream"):
         sets = list(report["sets"])
-        lines += ["### downstream: shipped VAD frame AUC / shipped ASR WER vs ASR of the clean reference", "",
-                  "| system | " + " | ".join(f"{s} AUC | {s} WER" for s in sets) + " |",
-                  "|---" * (2 * len(sets) + 1) + "|"]
+        first = next(iter(report["downstream"].values()))
+        lines += ["### downstream: shipped VAD frame AUC, shipped ASR WER and CER (greedy, no LM)", "",
+                  "WER reference: " + ", ".join(f"{s}: {first[s]['wer_reference']}" for s in sets), "",
+                  "| system | " + " | ".join(f"{s} AUC | {s} WER | {s} CER" for s in sets) + " |",
+                  "|---" * (3 * len(sets) + 1) + "|"]
         for name, d in report["downstream"].items():
-            lines.append(f"| {name} | " + " | ".join(f"{_f(d[s]['vad_auc'], 3)} | {_f(d[s]['asr_wer_vs_clean_asr'], 3)}"
-                                                    for s in sets) + " |")
+            cells = [f"{_f(d[s]['vad_auc'], 3)} | {_f(d[s]['asr_wer'], 3)} | {_f(d[s]['asr_cer'], 3)}" for s in sets]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for s in sets:
+            snrs = list(first[s]["per_snr_cer"])
+            lines += ["", f"{s}: ASR CER per input SNR (dB)", "",
+                      "| system | " + " | ".join(f"{float(v):+.0f}" for v in snrs) + " |",
+                      "|---" * (len(snrs) + 1) + "|"]
+            for name, d in report["downstream"].items():
+                lines.append(f"| {name} | " + " | ".join(_f(d[s]["per_snr_cer"][v], 3) for v in snrs) + " |")
     return "\n".join(lines)
 
 
@@ -251,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build", action="store_true", help="write the test mixes and exit")
     ap.add_argument("--clips", type=int, default=30, help="--build: held-out clips per SNR")
     ap.add_argument("--seen-clips", type=int, default=18, help="--build: seen-family clips per SNR")
+    ap.add_argument("--asr-clips", type=int, default=15, help="--build: transcribed clips per SNR (asr set)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--root", default=None, help="test set folder (default ${SPEECHDL_WORK}/enhance/test)")
     ap.add_argument("--sets", default="heldout,seen")
@@ -265,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(a.root) if a.root else T.default_root()
     try:
         if a.build:
-            T.build(root, a.clips, a.seen_clips, a.seed)
+            T.build(root, a.clips, a.seen_clips, a.asr_clips, a.seed)
             print(f"wrote {root}")
             return 0
         import torch

@@ -78,3 +78,20 @@ def test_missing_set_and_unknown_name(tmp_path: Path) -> None:
         T.read_manifest(tmp_path)
     with pytest.raises(ValueError, match="unknown test set"):
         T.build_set(tmp_path, "nope", clips=1)
+
+
+@needs_data
+def test_asr_set_has_transcripts_of_the_asr_eval_source(tmp_path: Path) -> None:
+    from speechdl.tasks.asr.lm_corpus import EVAL_SOURCES
+
+    assert set(T.ASR_SPEECH) <= set(EVAL_SOURCES)                  # never trained on by the shipped ASR
+    assert not set(T.ASR_SPEECH) & set(splits.TRAIN_SPEECH_SOURCES)  # nor by enhancement
+    rows = T.build_set(tmp_path, "asr", clips=2, seed=1, snrs=(5.0,))
+    assert len(rows) == 2 and all(len(r["text"].split()) >= 3 for r in rows)
+    assert {r["family"] for r in rows} == set(splits.HELD_OUT_NOISE)
+    for r in T.read_manifest(tmp_path / "asr"):
+        clean, _ = audio.load(r["clean"])
+        noisy, _ = audio.load(r["noisy"])
+        act = active_mask(clean, 16000)
+        snr = 10 * np.log10(np.mean(clean[act] ** 2) / np.mean((noisy - clean) ** 2))
+        assert abs(snr - 5.0) < 0.3

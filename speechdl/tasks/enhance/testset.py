@@ -1,6 +1,6 @@
 """Fixed enhancement test mixes: held-out speech x held-out noise, and held-out speech x seen noise families.
 
-Two sets, written once (``python benchmarks/enhance.py --build``) as 16 kHz 16-bit wav pairs and a
+Three sets, written once (``python benchmarks/enhance.py --build``) as 16 kHz 16-bit wav pairs and a
 ``manifest.jsonl`` under ``${SPEECHDL_WORK}/enhance/test/<set>/``:
 
 * ``heldout``: speech of :data:`~speechdl.tasks.enhance.splits.HELD_OUT_SPEECH` (MegaGlest unit voices,
@@ -9,7 +9,10 @@ Two sets, written once (``python benchmarks/enhance.py --build``) as 16 kHz 16-b
 * ``seen``: the same held-out speech in the training noise families
   (:data:`~speechdl.tasks.enhance.splits.TRAIN_NOISE_FAMILIES`, families in turn; real files from the
   bank's ``eval`` part (:func:`~speechdl.data.synth.noise.noise_split_of`) when the family has some, else
-  a fresh draw of the family's generator), ``seen_clips`` clips per SNR: the contrast set.
+  a fresh draw of the family's generator), ``seen_clips`` clips per SNR: the contrast set;
+* ``asr``: transcribed English utterances of :data:`ASR_SPEECH` (an evaluation source of the shipped ASR,
+  11 kHz game speech that enhancement never trains on) in the held-out music, at :data:`ASR_SNRS`,
+  ``asr_clips`` clips per SNR, with their ``text``: the downstream ASR check.
 
 A clip is 3-8 s (a 3-6 s target, reached with whole utterances): utterances of one MegaGlest voice set,
 silence-trimmed, joined with 0.15-0.5 s pauses, 0.3 s of silence at each end. The same clean / noise pairs
@@ -19,12 +22,12 @@ and the mixture scaled to a peak drawn from -26..-6 dBFS (the clean reference by
 Everything follows ``seed``.
 
 Manifest rows: ``{"id", "noisy", "clean" (paths relative to the set folder), "snr_db", "family", "noise"
-(file or generator), "speech" (source files), "speaker", "seconds", "text": null}`` (MegaGlest lines are
-not transcribed, so the ASR downstream check cannot run on these sets).
+(file or generator), "speech" (source files), "speaker", "seconds", "text"}`` (``null`` for MegaGlest lines:
+they are not transcribed).
 
 Example:
     >>> default_root().parts[-2:], SETS, splits.TEST_SNRS[:2]
-    (('enhance', 'test'), ('heldout', 'seen'), (-5.0, 0.0))
+    (('enhance', 'test'), ('heldout', 'seen', 'asr'), (-5.0, 0.0))
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ from speechdl.errors import DataError
 from speechdl.tasks.enhance import splits
 
 SR = splits.SAMPLE_RATE
-SETS = ("heldout", "seen")
+SETS = ("heldout", "seen", "asr")
+# the downstream ASR set: transcribed English of an ASR evaluation source (never trained on by the shipped ASR
+# or by enhancement: 11 kHz game speech is not wideband), in the held-out music noise
+ASR_SPEECH = ("drascula",)
+ASR_SNRS = (0.0, 5.0, 10.0, 20.0)
 CLIP_SECONDS = (3.0, 6.0)   # the drawn target length; a clip ends at the first utterance past it
 MAX_SECONDS = 8.0
 LEVEL_DB = (-26.0, -6.0)
@@ -71,6 +78,22 @@ def speech_pool(real_dev: Path | None = None) -> dict[str, list[Path]]:
     if not pool:
         raise DataError(manifest, f"no speech of {splits.HELD_OUT_SPEECH}", "check the shared data")
     return {k: sorted(v) for k, v in sorted(pool.items())}
+
+
+def asr_pool(real_dev: Path | None = None) -> list[dict[str, Any]]:
+    """Rows of :data:`ASR_SPEECH` with exact text, 2-8 s, 3+ words (``audio`` made absolute), sorted."""
+    from speechdl.paths import real_dev as default_real_dev
+
+    root = Path(real_dev or default_real_dev())
+    rows = []
+    with open(root / "manifest.jsonl") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if (r.get("kind") == "speech" and r["source"] in ASR_SPEECH and r.get("text_quality") == "exact"
+                    and 2.0 <= float(r.get("duration") or 0) <= MAX_SECONDS and len(str(r.get("text")).split()) >= 3
+                    and (root / r["audio"]).is_file()):
+                rows.append(dict(r, audio=str(root / r["audio"])))
+    return sorted(rows, key=lambda r: r["audio"])
 
 
 def make_clean(pool: dict[str, list[Path]], rng: np.random.Generator,
@@ -137,16 +160,25 @@ def build_set(out: str | os.PathLike, name: str, clips: int, seed: int = 0,
 
     if name not in SETS:
         raise ValueError(f"unknown test set {name!r}; use one of {SETS}")
-    held = name == "heldout"
+    held = name != "seen"
     families = splits.HELD_OUT_NOISE if held else splits.TRAIN_NOISE_FAMILIES
     draw = noise_source(tuple(families), None if held else "eval")
-    pool = speech_pool(real_dev)
     rng = np.random.default_rng([seed, SETS.index(name)])
+    if name == "asr":
+        texts = asr_pool(real_dev)
+        texts = [texts[int(i)] for i in rng.choice(len(texts), size=min(clips, len(texts)), replace=False)]
+    else:
+        pool = speech_pool(real_dev)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for c in range(clips):
-        clean, spk, used = make_clean(pool, rng)
+    for c in range(clips if name != "asr" else len(texts)):
+        text = None
+        if name == "asr":
+            clean = np.pad(audio.load(texts[c]["audio"], sample_rate=SR)[0], int(0.3 * SR))
+            spk, used, text = str(texts[c].get("speaker")), [Path(texts[c]["audio"]).name], texts[c]["text"]
+        else:
+            clean, spk, used = make_clean(pool, rng)
         fam = families[c % len(families)]
         nz, what = draw(fam, len(clean), rng)
         level = float(rng.uniform(*LEVEL_DB))
@@ -158,18 +190,20 @@ def build_set(out: str | os.PathLike, name: str, clips: int, seed: int = 0,
             audio.save(folder / f"{cid}_clean.wav", clean * gain, SR)
             rows.append({"id": cid, "noisy": f"{cid}_noisy.wav", "clean": f"{cid}_clean.wav", "snr_db": snr,
                          "family": fam, "noise": what, "speech": used, "speaker": spk,
-                         "seconds": round(len(clean) / SR, 3), "text": None})
+                         "seconds": round(len(clean) / SR, 3), "text": text})
     with open(folder / "manifest.jsonl", "w") as fh:
         for r in rows:
             fh.write(json.dumps(r) + "\n")
     return rows
 
 
-def build(out: str | os.PathLike | None = None, clips: int = 30, seen_clips: int = 18, seed: int = 0) -> Path:
-    """Write both sets under ``out`` (default :func:`default_root`); returns the folder."""
+def build(out: str | os.PathLike | None = None, clips: int = 30, seen_clips: int = 18, asr_clips: int = 15,
+          seed: int = 0) -> Path:
+    """Write the three sets under ``out`` (default :func:`default_root`); returns the folder."""
     root = Path(out or default_root())
     build_set(root, "heldout", clips, seed)
     build_set(root, "seen", seen_clips, seed)
+    build_set(root, "asr", asr_clips, seed, snrs=ASR_SNRS)
     return root
 
 
