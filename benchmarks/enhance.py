@@ -105,6 +105,29 @@ def systems(models: list[str], anchor_names: list[str]) -> dict[str, Callable[[n
     return out
 
 
+def streaming(systems_: dict[str, Callable], seconds: float = 10.0) -> dict[str, dict[str, float]]:
+    """µs of CPU per 10 ms hop when each causal speechdl model streams 10 ms chunks (numpy twin and torch)."""
+    from speechdl.tasks.enhance.stream import EnhanceStream
+
+    x = np.random.default_rng(0).standard_normal(int(seconds * 16000)).astype(np.float32) * 0.05
+    out = {}
+    for name, fn in systems_.items():
+        enh = getattr(fn, "__self__", None)
+        if enh is None or not getattr(enh.model, "causal", False):
+            continue
+        hop = enh.sample_rate // 100
+        row = {}
+        for label, use_numpy in (("numpy", True), ("torch", False)):
+            s = EnhanceStream(enh.model, numpy=use_numpy)
+            t = time.process_time()
+            for i in range(0, len(x), hop):
+                s.push(x[i: i + hop])
+            s.flush()
+            row[f"{label}_us_per_hop"] = round((time.process_time() - t) / (len(x) / hop) * 1e6, 1)
+        out[name] = row
+    return out
+
+
 def run(systems_: dict[str, Callable], items: list[dict[str, Any]], show: bool,
         keep: bool = False) -> dict[str, list[dict[str, Any]]]:
     """Per system, per item: the metrics, CPU seconds of the call, and (``keep``: for downstream) the output."""
@@ -245,6 +268,10 @@ def markdown(report: dict[str, Any]) -> str:
                 lines.append(f"| {name} | " + " | ".join(f"{_f(pf[f]['dpesq'])} / {_f(pf[f]['si_sdri'], 1)}"
                                                        for f in fams) + " |")
         lines.append("")
+    for name, d in report.get("streaming", {}).items():
+        us = d["numpy_us_per_hop"]
+        lines += [f"streaming {name} in 10 ms chunks, 1 thread: {us} µs per hop with the numpy twin "
+                  f"({10000 / us:.0f}x real time), {d['torch_us_per_hop']} µs through torch", ""]
     if report.get("downstream"):
         sets = list(report["sets"])
         first = next(iter(report["downstream"].values()))
@@ -296,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         systems_ = systems(a.model, [n for n in a.anchors.split(",") if n])
         results = run(systems_, items, not a.no_progress, keep=a.downstream)
         report = summarise(results, sets)
+        report["streaming"] = streaming(systems_)
         if a.downstream:
             report["downstream"] = downstream(results, items, not a.no_progress)
     except SpeechdlError as e:

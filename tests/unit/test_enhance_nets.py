@@ -44,9 +44,12 @@ def test_a_gain_of_one_half_halves_the_signal():
     assert torch.allclose(Half()(x), 0.5 * x, atol=1e-5)
 
 
-@pytest.mark.parametrize("net", [BandGRU(bands=16, hidden=24, layers=2), StackedDAE(context=3, hidden=[32, 8, 32])],
-                         ids=["gru", "dae"])
-def test_streaming_equals_offline_for_any_chunking(net):
+@pytest.mark.parametrize("net,numpy", [(BandGRU(bands=16, hidden=24, layers=2), True),
+                                       (BandGRU(bands=16, hidden=24, layers=2, min_gain=0.1), True),
+                                       (BandGRU(bands=16, hidden=24, layers=2), False),
+                                       (StackedDAE(context=3, hidden=[32, 8, 32]), False)],
+                         ids=["gru-numpy-twin", "gru-twin-min-gain", "gru-torch", "dae"])
+def test_streaming_equals_offline_for_any_chunking(net, numpy):
     net.eval()
     torch.manual_seed(0)
     with torch.no_grad():
@@ -54,7 +57,8 @@ def test_streaming_equals_offline_for_any_chunking(net):
     x = np.random.default_rng(1).standard_normal(5003).astype(np.float32) * 0.3
     ref = net(torch.from_numpy(x)[None]).detach().numpy()[0]
     rng = np.random.default_rng(2)
-    s = EnhanceStream(net)
+    s = EnhanceStream(net, numpy=numpy)
+    assert (s.twin is not None) == numpy
     for _ in range(2):   # the stream is fresh again after flush
         got, i = [], 0
         while i < len(x):

@@ -30,6 +30,7 @@ from torch import nn
 
 from speechdl.errors import ConfigError
 from speechdl.nn._parts import main_output
+from speechdl.nn.numpy_rnn import init_state, pack_layers, run_layers
 
 
 class InputNorm(nn.Module):
@@ -144,8 +145,7 @@ class NumpyRNN:
         self.cell, self.proj, self.layers, self.head, self.hidden = cell, proj, layers, head, hidden
 
     def init_state(self) -> list[list[np.ndarray]]:
-        n = 2 if self.cell == "lstm" else 1
-        return [[np.zeros(self.hidden, np.float32) for _ in range(n)] for _ in self.layers]
+        return init_state(self.cell, self.layers, self.hidden)
 
     def __call__(self, x: np.ndarray, state: list[list[np.ndarray]]) -> tuple[np.ndarray, list[list[np.ndarray]]]:
         h_seq = x
@@ -156,39 +156,7 @@ class NumpyRNN:
                 h_seq = np.maximum(h_seq, 0.0)
             elif act == "tanh":
                 h_seq = np.tanh(h_seq)
-        new_state = []
-        H = self.hidden
-        for (w_ih, w_hh, b), st in zip(self.layers, state):
-            xg = h_seq @ w_ih + b  # (n, gates * H), input part of every step at once
-            out = np.empty((len(xg), H), np.float32)
-            if self.cell == "lstm":  # i, f, o columns were halved (numpy_net): one tanh gives all gates
-                h, c = st
-                for t in range(len(xg)):
-                    th = xg[t] + h @ w_hh
-                    np.tanh(th, out=th)
-                    s = th * 0.5
-                    s += 0.5
-                    c = s[H: 2 * H] * c + s[:H] * th[2 * H: 3 * H]
-                    h = s[3 * H:] * np.tanh(c)
-                    out[t] = h
-                new_state.append([h, c])
-            elif self.cell == "gru":
-                (h,) = st
-                w_hz, b_hn = w_hh
-                for t in range(len(xg)):
-                    gh = h @ w_hz
-                    rz = 1.0 / (1.0 + np.exp(-(xg[t, : 2 * H] + gh[: 2 * H])))
-                    n = np.tanh(xg[t, 2 * H:] + rz[:H] * (gh[2 * H:] + b_hn))
-                    h = n + rz[H:] * (h - n)
-                    out[t] = h
-                new_state.append([h])
-            else:
-                (h,) = st
-                for t in range(len(xg)):
-                    h = np.tanh(xg[t] + h @ w_hh)
-                    out[t] = h
-                new_state.append([h])
-            h_seq = out
+        h_seq, new_state = run_layers(self.cell, self.layers, h_seq, state, self.hidden)
         w, b = self.head
         return (h_seq @ w + b)[:, 0], new_state
 
@@ -279,24 +247,7 @@ def _numpy_rnn(net: nn.Module, fold: Any, arr: Any) -> NumpyRNN:
         w, b = fold(arr(lin.weight).T, arr(lin.bias))
         act = type(net.proj[1]).__name__.lower() if not isinstance(net.proj[1], nn.Identity) else "linear"
         proj, first_done = (w, b, act), True
-    layers = []
-    for layer in range(net.num_layers):
-        w_ih = arr(getattr(rnn, f"weight_ih_l{layer}")).T
-        w_hh = arr(getattr(rnn, f"weight_hh_l{layer}")).T
-        b_ih, b_hh = arr(getattr(rnn, f"bias_ih_l{layer}")), arr(getattr(rnn, f"bias_hh_l{layer}"))
-        if layer == 0 and not first_done:
-            w_ih, b_ih = fold(w_ih, b_ih)
-        w_ih = w_ih.astype(np.float32)
-        if net.cell == "gru":  # b_hn stays inside r * (W_hn h + b_hn)
-            b = np.concatenate([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]]).astype(np.float32)
-            layers.append((w_ih, (w_hh.astype(np.float32), b_hh[2 * H:].astype(np.float32)), b))
-        elif net.cell == "rnn":  # h = tanh(x W_ih + b_ih + h W_hh + b_hh)
-            layers.append((w_ih, w_hh.astype(np.float32), (b_ih + b_hh).astype(np.float32)))
-        else:  # i, f, o gate columns halved: sigmoid(x) = 0.5 tanh(x / 2) + 0.5, one tanh per step
-            half = np.ones(4 * H)
-            half[: 2 * H] = half[3 * H:] = 0.5
-            layers.append(((w_ih * half).astype(np.float32), (w_hh * half).astype(np.float32),
-                           ((b_ih + b_hh) * half).astype(np.float32)))
+    layers = pack_layers(rnn, net.cell, None if first_done else fold)
     head = net.head
     if not isinstance(head, nn.Linear) or head.out_features != 1:
         raise ConfigError("vad model", "numpy streaming needs out_dim: 1", "set model.out_dim=1")
