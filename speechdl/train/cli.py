@@ -26,7 +26,8 @@ def register(groups) -> None:
 
 def add_task_train_verb(verbs, task: str, example: str) -> None:
     """``speechdl <task> train RECIPE [key=value ...]``: the same as ``speechdl train`` for that task's recipes."""
-    p = verbs.add_parser("train", help=f"train from a recipe (recipes/{task}/*.yaml), resumable",
+    folder = example.rsplit("/", 1)[0]
+    p = verbs.add_parser("train", help=f"train from a recipe ({folder}/*.yaml), resumable",
                          description=f"Same as 'speechdl train' for {task.upper()} recipes; "
                                      f"then 'speechdl {task} export'.")
     p.add_argument("recipe", help=f"YAML recipe, e.g. {example}")
