@@ -319,4 +319,8 @@ def build(root: str | os.PathLike) -> Inputs:
         {"source": "x", "speaker": "x:a", "language": "en", "text": "Hello there, my old friend.",
          "text_quality": "exact"}) + "\n")
     inp.paths["lm_real_dev"] = str(root / "lm_real_dev")
+    (root / "actor_dev").mkdir()   # `vocode data actor`: one clip of one actor (an absolute audio path)
+    (root / "actor_dev" / "manifest.jsonl").write_text(json.dumps(
+        {"audio": inp.audio["good.wav"].path, "actor": "Ann", "speaker": "x:ann", "sample_rate": 16000}) + "\n")
+    inp.paths["actor_manifest"] = str(root / "actor_dev" / "manifest.jsonl")
     return inp

@@ -122,6 +122,12 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "enhance train": ["enhance", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "enhance export": ["enhance", "export", "--onnx", "{tmp}/e.onnx"],
         "enhance eval": ["enhance", "eval", "--clean", good, "--items", "2", "--format", "json"],
+        "vocode synth": ["vocode", good, "--out", "{tmp}/copy.wav", "--model", "griffin-lim", "--format", "json"],
+        "vocode mel": ["vocode", "mel", good, "--out", "{tmp}/m.npy", "--format", "json"],
+        "vocode train": ["vocode", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
+        "vocode export": ["vocode", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
+        "vocode data": ["vocode", "data", "actor", "--actor", "Ann", "--manifest", inp.paths["actor_manifest"],
+                        "--out", "{tmp}/corpus"],
         "run": ["run", "vad", good, "--format", "json"],
         "models": ["models", "--format", "json"],
         "serve": ["serve", "--models", "vad", "--port", "8"],   # a privileged port: refused before serving
@@ -150,7 +156,7 @@ def _replace(argv: list[str], flag: str, value: str) -> list[str]:
 
 
 #: verbs whose base line is refused by design (a bundle is exported from a training run; none exists here)
-NO_VALID_BASE = ("asr export", "speaker export", "serve", "data noise-bank")  # noise-bank: downloads
+NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank")  # noise-bank: downloads
 QUICK_BASES = ("features extract", "vad detect", "data info", "speaker list")
 
 

@@ -17,6 +17,7 @@ AUDIO_VERBS = {
     "speaker enroll": lambda A, g, s: ["speaker", "enroll", "bob", A, "--store", "{tmp}/s.db", "--format", "json"],
     "speaker identify": lambda A, g, s: ["speaker", "identify", A, "--store", s, "--format", "json"],
     "enhance denoise": lambda A, g, s: ["enhance", A, "--out", "{tmp}/clean.wav", "--format", "json"],
+    "vocode mel": lambda A, g, s: ["vocode", "mel", A, "--out", "{tmp}/m.npy", "--format", "json"],
     "run vad": lambda A, g, s: ["run", "vad", A, "--format", "json"],
     "run asr": lambda A, g, s: ["run", "asr", A, "--format", "json"],
     "run speaker": lambda A, g, s: ["run", "speaker", A, g, "--format", "json"],
@@ -134,6 +135,9 @@ OUTPUTS = {
     "enhance denoise": [("--out", "file")],
     "enhance export": [("--onnx", "file")],
     "enhance train": [("--out", "dir")],
+    "vocode synth": [("--out", "file")],
+    "vocode mel": [("--out", "file")],
+    "vocode data": [("--out", "dir")],
 }
 QUICK_OUTPUTS = {("features extract", "folder"), ("vad detect", "under_file"), ("vad detect", "unwritable")}
 
@@ -143,8 +147,10 @@ def output_runs(inp: Inputs) -> list[Run]:
     base = bases(inp)
     for verb, outs in OUTPUTS.items():
         for opt, kind in outs:
-            suffix = {"--plot": ".png", "--onnx": ".onnx", "--store": ".db"}.get(opt, ".npy" if verb.startswith(
-                "features") else ".wav" if verb == "enhance denoise" else ".txt")
+            wav = verb in ("enhance denoise", "vocode synth")
+            npy = verb.startswith("features") or verb == "vocode mel"
+            suffix = {"--plot": ".png", "--onnx": ".onnx", "--store": ".db"}.get(opt, ".npy" if npy else ".wav" if wav
+                                                                                 else ".txt")
             values = {
                 "folder": inp.paths["a_folder"] if kind == "file" else inp.paths["a_file"],
                 "under_file": inp.paths["a_file"] + "/x" + (suffix if kind == "file" else ""),

@@ -67,12 +67,15 @@ class Enhancer:
         return 1000.0 * (m.n_fft + (0 if self.causal else m.hop * getattr(m, "context", 0))) / m.sample_rate
 
     def stream(self) -> EnhanceStream:
-        """A fresh chunk-by-chunk enhancer (``push`` / ``flush``)."""
+        """A fresh chunk-by-chunk enhancer (``push`` / ``flush``; the causal GRU runs as its numpy twin)."""
         return EnhanceStream(self.model)
 
     def enhance_blocks(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Enhance a signal given as consecutive blocks; yields the enhanced blocks (same total length)."""
-        s = self.stream()
+        """Enhance a signal given as consecutive blocks; yields the enhanced blocks (same total length).
+
+        Blocks of seconds go through torch (batched over the block's frames, the same samples whatever the
+        thread count); the numpy twin is for small live chunks (:meth:`stream`)."""
+        s = EnhanceStream(self.model, numpy=False)
         with torch.inference_mode():
             for b in blocks:
                 out = s.push(np.asarray(b, np.float32).reshape(-1))
