@@ -116,3 +116,23 @@ def main_output(out: Any) -> torch.Tensor:
     if isinstance(out, tuple | list):
         return out[0]
     return out
+
+
+class InputNorm(nn.Module):
+    """Per-feature affine normalisation ``(x - mean) / std`` with buffers (saved in the state dict)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., F) -> (..., F)``."""
+        return (x - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit(self, frames: torch.Tensor, eps: float = 1e-3) -> None:
+        """Set mean / std from ``(..., F)`` frames (std floored at ``eps``)."""
+        frames = frames.reshape(-1, frames.shape[-1]).double()
+        self.mean.copy_(frames.mean(0).float())
+        self.std.copy_(frames.std(0, unbiased=False).clamp_min(eps).float())

@@ -38,29 +38,11 @@ import torch
 from torch import nn
 
 from speechdl.errors import ConfigError
+from speechdl.nn._parts import InputNorm
 from speechdl.nn.registry import register
 from speechdl.nn.spectral_mask import SpectralMasker, band_matrix
 
 LOG_FLOOR = 1e-10
-
-
-class _Norm(nn.Module):
-    """Per-feature ``(x - mean) / std`` with buffers (fitted by :meth:`fit`)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-    @torch.no_grad()
-    def fit(self, feats: torch.Tensor) -> None:
-        """Set mean / std from ``(..., dim)`` features."""
-        f = feats.reshape(-1, feats.shape[-1]).double()
-        self.mean.copy_(f.mean(0).float())
-        self.std.copy_(f.std(0, unbiased=False).clamp_min(1e-3).float())
 
 
 @register("enhance_gru")
@@ -81,7 +63,7 @@ class BandGRU(SpectralMasker):
         super().__init__(n_fft, sample_rate)
         self.bands, self.hidden, self.layers, self.min_gain = int(bands), int(hidden), int(layers), float(min_gain)
         self.register_buffer("bands_fb", band_matrix(self.bands, self.n_bins, sample_rate), persistent=False)
-        self.norm = _Norm(self.bands)
+        self.norm = InputNorm(self.bands)
         self.inp = nn.Sequential(nn.Linear(self.bands, self.hidden), nn.Tanh())
         self.gru = nn.GRU(self.hidden, self.hidden, num_layers=self.layers, batch_first=True)
         self.head = nn.Linear(self.hidden + self.bands, self.bands)
@@ -132,7 +114,7 @@ class StackedDAE(SpectralMasker):
             raise ConfigError("enhance_dae", f"context={context}, hidden={list(hidden)}",
                               "use context >= 0 and at least one hidden layer")
         self.context, self.hidden = int(context), [int(h) for h in hidden]
-        self.norm = _Norm(self.n_bins)
+        self.norm = InputNorm(self.n_bins)
         layers: list[nn.Module] = []
         dim = (2 * self.context + 1) * self.n_bins
         for h in self.hidden:

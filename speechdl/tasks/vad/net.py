@@ -29,28 +29,8 @@ import torch
 from torch import nn
 
 from speechdl.errors import ConfigError
-from speechdl.nn._parts import main_output
+from speechdl.nn._parts import InputNorm, main_output
 from speechdl.nn.numpy_rnn import init_state, pack_layers, run_layers
-
-
-class InputNorm(nn.Module):
-    """Per-feature affine normalisation ``(x - mean) / std`` with buffers (saved in the state dict)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("std", torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., F) -> (..., F)``."""
-        return (x - self.mean) / self.std
-
-    @torch.no_grad()
-    def fit(self, frames: torch.Tensor, eps: float = 1e-3) -> None:
-        """Set mean / std from ``(N, F)`` frames."""
-        frames = frames.double()
-        self.mean.copy_(frames.mean(0).float())
-        self.std.copy_(frames.std(0, unbiased=False).clamp_min(eps).float())
 
 
 class FrameModel(nn.Module):
