@@ -420,3 +420,20 @@ def to_float32(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.int16:
         return x.astype(np.float32) / 32768.0
     return x.astype(np.float32, copy=False)
+
+
+def wav_data_url(wave: np.ndarray, sample_rate: int) -> str:
+    """``wave`` as a 16-bit PCM WAV ``data:audio/wav;base64,...`` URL (deterministic bytes; clipped to [-1, 1]).
+
+    Example:
+        >>> wav_data_url(np.zeros(4, np.float32), 16000)[:30]
+        'data:audio/wav;base64,UklGRiwA'
+    """
+    import base64
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(wave, np.float32), -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -20,8 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from speechdl.api import Option, Pipeline, Result, Stream
+from speechdl.audio import wav_data_url
 from speechdl.errors import AudioError
 
 OPTIONS = (
@@ -37,20 +36,6 @@ OPTIONS = (
     Option("samples", "bool", False, "include the enhanced samples as numbers (model rate)"),
 )
 MAX_AUDIO_SECONDS = 600.0   # longer inputs: no audio URLs in the JSON (write a file with `speechdl enhance`)
-
-
-def wav_data_url(wave: np.ndarray, sample_rate: int) -> str:
-    """``wave`` as a 16-bit PCM WAV ``data:audio/wav;base64,...`` URL (deterministic bytes).
-
-    Example:
-        >>> wav_data_url(np.zeros(4, np.float32), 16000)[:30]
-        'data:audio/wav;base64,UklGRiwA'
-    """
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(wave, np.float32), -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def level_db(wave: np.ndarray) -> float | None:

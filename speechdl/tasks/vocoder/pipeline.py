@@ -21,8 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from speechdl.api import Option, Pipeline, Result
+from speechdl.audio import wav_data_url
 from speechdl.errors import AudioError
 
 OPTIONS = (
@@ -38,15 +37,6 @@ OPTIONS = (
     Option("samples", "bool", False, "include the synthesized samples as numbers"),
 )
 MAX_AUDIO_SECONDS = 600.0
-
-
-def wav_url(wave: np.ndarray, sample_rate: int) -> str:
-    """``wave`` as a 16-bit PCM WAV data URL (deterministic bytes)."""
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(wave, np.float32), -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-    return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 @dataclass
@@ -118,7 +108,8 @@ class VocoderPipeline(Pipeline):
         name, kind, mel, length = read_input(inputs, self.engine)
         out = self.engine.synthesize(mel, length)
         duration = len(out) / self.sample_rate
+        embed = audio and duration <= MAX_AUDIO_SECONDS
         return VocodeResult(file=name, input=kind, frames=int(mel.shape[0]), duration=round(duration, 6),
                             sample_rate=self.sample_rate, model=self.name, kind=self.engine.kind,
-                            audio=wav_url(out, self.sample_rate) if audio and duration <= MAX_AUDIO_SECONDS else None,
+                            audio=wav_data_url(out, self.sample_rate) if embed else None,
                             samples=out.tolist() if samples else None, _wave=out)
