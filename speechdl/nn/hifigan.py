@@ -188,14 +188,18 @@ class PeriodDiscriminator(nn.Module):
         b, n = x.shape
         if n % self.period:
             x = F.pad(x, (0, self.period - n % self.period), mode="reflect")
-        h = x.reshape(b, 1, -1, self.period)
-        feats = []
-        for c in self.convs:
-            h = F.leaky_relu(c(h), LRELU_SLOPE)
-            feats.append(h)
-        h = self.conv_post(h)
+        return _conv_stack(self.convs, self.conv_post, x.reshape(b, 1, -1, self.period))
+
+
+def _conv_stack(convs: nn.ModuleList, post: nn.Module, h: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """A discriminator branch: leaky-ReLU convs then ``post``; ``(scores (B, -1), every layer's output)``."""
+    feats = []
+    for c in convs:
+        h = F.leaky_relu(c(h), LRELU_SLOPE)
         feats.append(h)
-        return h.flatten(1), feats
+    h = post(h)
+    feats.append(h)
+    return h.flatten(1), feats
 
 
 class ScaleDiscriminator(nn.Module):
@@ -215,13 +219,7 @@ class ScaleDiscriminator(nn.Module):
         self.conv_post = norm(nn.Conv1d(_ch(1024, width), 1, 3, 1, padding=1))
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        h, feats = x[:, None], []
-        for c in self.convs:
-            h = F.leaky_relu(c(h), LRELU_SLOPE)
-            feats.append(h)
-        h = self.conv_post(h)
-        feats.append(h)
-        return h.flatten(1), feats
+        return _conv_stack(self.convs, self.conv_post, x[:, None])
 
 
 @register("hifigan_mpd")
