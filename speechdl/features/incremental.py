@@ -21,6 +21,11 @@ from functools import lru_cache
 
 import numpy as np
 
+try:  # numpy >= 2: the pocketfft gufunc itself, without np.fft.rfft's few us of Python per call
+    from numpy.fft._pocketfft_umath import rfft_n_even as _rfft_even
+except ImportError:  # pragma: no cover - older numpy
+    _rfft_even = None
+
 from speechdl.errors import ConfigError
 from speechdl.features import FeatureStream, Frontend, FrontendConfig, dct_matrix, make_window, mel_filterbank
 from speechdl.features.stft import padded_window
@@ -47,8 +52,16 @@ class NumpyStatic:
         self.dct = dct_matrix(cfg.n_mels, cfg.n_mfcc).numpy()
         self.log_scale = 10.0 / np.log(10.0) if cfg.log == "db" else 1.0
         self.buf = np.zeros(cfg.n_fft // 2 if cfg.center else 0, np.float32)
+        even = _rfft_even is not None and cfg.n_fft % 2 == 0 and self.window.dtype == np.float32
+        self.spec_out = np.empty(cfg.n_fft // 2 + 1, np.complex64) if even else None  # reused: consumed at once
         self.last = np.float32(0.0)
         self.empty = np.zeros((0, cfg.n_mels if raw_log else cfg.static_dim), np.float32)
+
+    def rfft_frame(self, frame: np.ndarray) -> np.ndarray:
+        """FFT ``(n_fft // 2 + 1,)`` of one windowed frame ``(n_fft,)``; the result is overwritten by the next call."""
+        if self.spec_out is not None:   # the pocketfft gufunc directly, into a reused buffer
+            return _rfft_even(frame * self.window, 1, out=self.spec_out)
+        return np.fft.rfft(frame * self.window)
 
     def _frames(self) -> np.ndarray:
         cfg = self.cfg
@@ -56,11 +69,11 @@ class NumpyStatic:
         count = 0 if n < cfg.n_fft else 1 + (n - cfg.n_fft) // cfg.hop_length
         if count == 0:
             return np.zeros((0, cfg.n_mels if self.raw_log else cfg.static_dim), np.float32)
-        if count == 1:
-            frames = self.buf[None, :cfg.n_fft]
+        if count == 1:   # the streaming hop
+            spec = self.rfft_frame(self.buf[:cfg.n_fft])[None]
         else:
             frames = np.lib.stride_tricks.sliding_window_view(self.buf, cfg.n_fft)[::cfg.hop_length][:count]
-        spec = np.fft.rfft(frames * self.window)
+            spec = np.fft.rfft(frames * self.window)
         self.buf = self.buf[count * cfg.hop_length:]
         if cfg.power == 2.0 and cfg.kind != "power" and spec.dtype == np.complex64:
             v = spec.view(np.float32)[:, 2 * self.lo: 2 * self.hi]

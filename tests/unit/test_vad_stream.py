@@ -66,6 +66,11 @@ def test_numpy_twin_equals_the_torch_model(key):
     a, st = net(x[:17].numpy(), net.init_state())    # two chunks carry the state
     b, _ = net(x[17:].numpy(), st)
     np.testing.assert_allclose(np.concatenate([a, b]), ref, atol=1e-4)
+    st, steps = net.init_state(), []
+    for t in range(len(x)):   # one frame per call: the per-hop fast path (band_norm: the folded 1-layer LSTM)
+        y, st = net(x[t:t + 1].numpy(), st)
+        steps.append(y)
+    np.testing.assert_allclose(np.concatenate(steps), ref, atol=1e-4)
 
 
 @pytest.mark.slow

@@ -144,36 +144,90 @@ class NumpyRNN:
 class NumpyBandNorm:
     """A ``band_norm_rnn`` FrameModel in numpy: input norm, ``[x, x - band mean]``, then the rnn twin.
 
-    The truncated exponential mean is updated recursively per frame (``S_t = a S_{t-1} + x_t - a^K x_{t-K}``,
-    float64, a ring of the last ``K`` frames): O(F) per frame instead of the convolution's O(K F).
+    The truncated exponential mean is updated recursively per frame on the raw features (``S_t = a S_{t-1} +
+    x_t - a^K x_{t-K}``, a ring of the last ``K`` frames, pre-scaled by ``a^K``): O(F) per frame instead of the
+    convolution's O(K F). float32 is enough: ``|a| < 1``, so a rounding error decays instead of accumulating.
+    The normalised band mean is the band mean of the normalised input, so ``x - mean`` needs no second norm.
     """
 
     def __init__(self, inner: NumpyRNN, mean: np.ndarray, inv: np.ndarray, weights: np.ndarray) -> None:
-        self.inner, self.mean, self.inv = inner, mean, inv
+        self.inner = inner
+        self.mean, self.inv = mean.astype(np.float32), inv.astype(np.float32)
         self.taps = len(weights)
         w = weights.astype(np.float64)
-        self.a = float(w[1] / w[0]) if len(w) > 1 else 0.0
-        self.a_k = self.a ** self.taps
-        self.cumw = np.cumsum(w)
+        self.a = np.float32(w[1] / w[0] if len(w) > 1 else 0.0)
+        self.a_k = np.float32(float(self.a) ** self.taps)
+        self.inv_cumw = (1.0 / np.cumsum(w)).astype(np.float32)
+        self.step_w, self.step_b = self._fold_step(inner)
+        self.scratch = np.empty(2 * len(mean) + inner.hidden, np.float32)
+
+    def _fold_step(self, inner: NumpyRNN) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """One-frame fast path of a 1-layer LSTM: ``[x, band mean of x, h] @ W + b`` gives every gate input.
+
+        With ``xn = (x - mean) inv`` and ``z = [xn, (x - m) inv]``: ``z @ [W1; W2] = x @ inv(W1 + W2) - m @ inv W2
+        - (mean inv) @ W1``: one (2F + H, 4H) product per frame, the norm folded in.
+        """
+        if inner.cell != "lstm" or inner.proj is not None or len(inner.layers) != 1:
+            return None, None
+        w_ih, w_hh, b = (a.astype(np.float64) for a in inner.layers[0])
+        dim = len(self.mean)
+        inv = self.inv.astype(np.float64)[:, None]
+        w = np.concatenate([inv * (w_ih[:dim] + w_ih[dim:]), -inv * w_ih[dim:], w_hh])
+        b = b - (self.mean.astype(np.float64) * inv[:, 0]) @ w_ih[:dim]
+        return np.ascontiguousarray(w, np.float32), b.astype(np.float32)
 
     def init_state(self) -> list[Any]:
         dim = len(self.mean)
-        return [0, np.zeros((self.taps, dim)), np.zeros(dim), self.inner.init_state()]
+        return [0, np.zeros((self.taps, dim), np.float32), np.zeros(dim, np.float32), self.inner.init_state()]
+
+    def _step(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        """:meth:`__call__` for one frame of a 1-layer LSTM (the streaming hop), equal to float32 rounding."""
+        past, ring, acc, ((h, c),) = state
+        ring = ring.copy()   # the caller's state stays valid (a stream may be replayed from it)
+        x0 = x[0]
+        slot = past % self.taps
+        acc = acc * self.a
+        acc += x0
+        acc -= ring[slot]    # ring[slot] holds a^K x_{t-K} (0 before)
+        np.multiply(x0, self.a_k, out=ring[slot])
+        dim, H = len(x0), self.inner.hidden
+        v = self.scratch
+        v[:dim] = x0
+        np.multiply(acc, self.inv_cumw[min(past, self.taps - 1)], out=v[dim: 2 * dim])
+        v[2 * dim:] = h
+        th = v @ self.step_w
+        th += self.step_b
+        np.tanh(th, out=th)
+        s = th * 0.5
+        s += 0.5
+        c = s[H: 2 * H] * c
+        c += s[:H] * th[2 * H: 3 * H]
+        h = np.tanh(c)
+        h *= s[3 * H:]
+        w, b = self.inner.head
+        out = h @ w
+        out += b
+        return out, [past + 1, ring, acc, [[h, c]]]
 
     def __call__(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        if len(x) == 1 and self.step_w is not None:
+            return self._step(x, state)
         past, ring, acc, inner = state
-        ring = ring.copy()    # the caller's state stays valid (a stream may be replayed from it)
-        xn = (x - self.mean) * self.inv
-        z = np.empty((len(xn), 2 * xn.shape[1]), np.float32)
-        z[:, : xn.shape[1]] = xn
-        for t in range(len(xn)):
-            slot = (past + t) % self.taps
-            acc = self.a * acc + xn[t] - self.a_k * ring[slot]   # ring[slot] holds frame t - K (0 before)
-            ring[slot] = xn[t]
-            z[t, xn.shape[1]:] = xn[t] - acc / self.cumw[min(past + t, self.taps - 1)]
+        ring = ring.copy()
+        dim = x.shape[1]
+        z = np.empty((len(x), 2 * dim), np.float32)
+        np.multiply(x - self.mean, self.inv, out=z[:, :dim])
+        for t in range(len(x)):
+            slot = past + t
+            slot %= self.taps
+            acc = acc * self.a
+            acc += x[t]
+            acc -= ring[slot]
+            np.multiply(x[t], self.a_k, out=ring[slot])
+            z[t, dim:] = x[t] - acc * self.inv_cumw[min(past + t, self.taps - 1)]
+        z[:, dim:] *= self.inv
         logits, inner = self.inner(z, inner)
-        return logits, [past + len(xn), ring, acc, inner]
-
+        return logits, [past + len(x), ring, acc, inner]
 
 def numpy_net(model: FrameModel) -> NumpyDense | NumpyRNN:
     """numpy twin of a ``dense`` or unidirectional frame-level ``rnn`` FrameModel (eval mode)."""
