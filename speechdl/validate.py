@@ -251,6 +251,13 @@ def read_text(path: str | os.PathLike, what: str = "text file", error: type[Spee
     p = Path(path)
     with _open_errors(p, what, error):
         raw = p.read_bytes()
+    return decode_text(raw, p, what, error, fix)
+
+
+def decode_text(raw: bytes, p: Path, what: str = "text file", error: type[SpeechdlError] = ConfigError,
+                fix: str | None = None) -> str:
+    """The bytes ``raw`` of the file ``p`` as text, checked as :func:`read_text` checks a file (for bytes that
+    were read another way, e.g. decompressed)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")

