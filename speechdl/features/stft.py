@@ -96,7 +96,9 @@ def frame_power(seg: torch.Tensor, cfg: FrontendConfig, window: torch.Tensor) ->
     if torch.is_grad_enabled() and parts.requires_grad:  # keep autograd's saved tensors intact
         parts = parts * parts
         power = parts[..., 0] + parts[..., 1]
-        return power.pow(cfg.power / 2.0) if cfg.power != 2.0 else power
+        # d/dx x^(p/2) is infinite at 0 for p < 2 (a digitally silent frame made a vocoder's loss NaN): clamp,
+        # which changes nothing above 1e-12 (magnitude 1e-6, far below any log floor) and gives a zero gradient
+        return power.clamp_min(1e-12).pow(cfg.power / 2.0) if cfg.power != 2.0 else power
     parts.mul_(parts)
     power = torch.add(parts[..., 0], parts[..., 1])
     return power.pow_(cfg.power / 2.0) if cfg.power != 2.0 else power
