@@ -66,6 +66,7 @@ ARCHITECTURES: dict[str, str] = {
     "hifigan_mpd": "speechdl.nn.hifigan:MultiPeriodDiscriminator",
     "hifigan_msd": "speechdl.nn.hifigan:MultiScaleDiscriminator",
     "hifigan_discriminator": "speechdl.nn.hifigan:HiFiGANDiscriminator",
+    "iaf_student": "speechdl.nn.iaf_student:IAFStudent",
     "vad_crnn": "speechdl.nn.crnn:CausalCRNN",
     "band_norm_rnn": "speechdl.nn.band_norm:BandNormRNN",
     "deepspeech2": "speechdl.tasks.asr.net:DeepSpeech2",
@@ -91,6 +92,7 @@ TRAIN_TASKS: dict[str, str] = {
     "enhance": "speechdl.tasks.enhance.train:EnhanceTask",
     "enhance_metricgan": "speechdl.tasks.enhance.metricgan:MetricGANTask",
     "vocoder_gan": "speechdl.tasks.vocoder.train:VocoderGANTask",
+    "vocoder_distill": "speechdl.tasks.vocoder.distill:VocoderDistillTask",
 }
 
 # recipes' data.name -> dataset factory

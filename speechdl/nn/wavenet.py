@@ -1,4 +1,5 @@
-"""WaveNet (van den Oord et al. 2016): an autoregressive model of μ-law waveform samples, with
+"""WaveNet (van den Oord et al. 2016): an autoregressive model of μ-law waveform samples (or, with
+``output="gaussian"``, of float samples through a single Gaussian per sample, ClariNet's teacher), with
 fast incremental generation from per-layer cached queues (Fast WaveNet, Paine et al. 2016).
 
 Stacks of dilated causal convolutions (dilations 1, 2, 4, ... 2**(layers-1), repeated ``stacks``
@@ -12,6 +13,12 @@ Convention: ``forward(x)`` on class ids x (B, T) returns logits (B, T, n_classes
 ``logits[:, t]`` is the distribution of ``x[:, t + 1]`` and depends on ``x[:, :t + 1]`` only.
 The training loss is therefore ``cross_entropy(logits[:, :-1], x[:, 1:])``.
 
+``output="gaussian"`` (Ping, Peng and Chen 2019, ClariNet): x (B, T) is the float waveform in [-1, 1] (no
+quantisation; the input layer is a 1x1 convolution instead of the embedding) and ``forward`` returns
+(B, T, 2): ``[..., 0]`` the mean μ and ``[..., 1]`` the log standard deviation log σ (floored at
+``log_scale_min``, -7 as in ClariNet) of ``x[:, t + 1]``. The loss is the Gaussian negative log-likelihood
+(:func:`gaussian_nll`, nats per sample); generation draws ``x_t = μ + temperature · σ · ε`` (0: the mean).
+
 Example:
     >>> import torch
     >>> from speechdl.nn import build
@@ -22,6 +29,10 @@ Example:
     ((1, 100, 256), 8)
     >>> tuple(net.generate(10, generator=torch.Generator().manual_seed(0)).shape)
     (1, 10)
+    >>> g = build("wavenet", output="gaussian", residual_channels=8, dilation_channels=8, skip_channels=8,
+    ...           layers=3, stacks=1)
+    >>> tuple(g(torch.zeros(1, 100)).shape), g.generate(5).dtype     # (mu, log sigma); float samples
+    ((1, 100, 2), torch.float32)
 """
 
 from __future__ import annotations
@@ -41,6 +52,15 @@ def mu_law_encode(x: Tensor, n_classes: int = 256) -> Tensor:
     x = x.clamp(-1.0, 1.0)
     y = torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
     return ((y + 1) / 2 * mu + 0.5).long().clamp(0, mu)
+
+
+def gaussian_nll(x: Tensor, mu: Tensor, log_sigma: Tensor) -> Tensor:
+    """Elementwise negative log-likelihood (nats) of ``x`` under N(mu, exp(log_sigma)^2) (same shapes).
+
+    >>> round(float(gaussian_nll(torch.zeros(1), torch.zeros(1), torch.zeros(1))), 4)   # 0.5 ln(2 pi)
+    0.9189
+    """
+    return 0.5 * math.log(2 * math.pi) + log_sigma + 0.5 * ((x - mu) * torch.exp(-log_sigma)) ** 2
 
 
 def mu_law_decode(ids: Tensor, n_classes: int = 256) -> Tensor:
@@ -129,8 +149,11 @@ class WaveNet(nn.Module):
             conditioning frame. upsample: "repeat", "transposed" (learned, stride hop_length) or "conv"
             (:class:`ConvUpsampler`; ``upsample_scales`` multiply to hop_length, e.g. [4, 4, 4, 4] for 256).
         n_speakers: global conditioning speakers (0 = none). speaker_dim: their embedding size.
+        output: ``"mulaw"`` (categorical over ``n_classes`` μ-law ids) or ``"gaussian"`` (float samples;
+            (μ, log σ) per sample, ``n_classes`` unused). log_scale_min: the floor of log σ (``gaussian``).
 
-    Shapes: x (B, T) long, cond (B, T / hop_length, cond_dim), speaker (B,) long -> (B, T, n_classes).
+    Shapes: x (B, T) long (``gaussian``: float), cond (B, T / hop_length, cond_dim), speaker (B,) long
+    -> (B, T, n_classes) (``gaussian``: (B, T, 2)).
 
     Example:
         >>> import torch
@@ -144,8 +167,11 @@ class WaveNet(nn.Module):
     def __init__(self, n_classes: int = 256, residual_channels: int = 64, dilation_channels: int = 64,
                  skip_channels: int = 128, layers: int = 10, stacks: int = 2, kernel_size: int = 2,
                  cond_dim: int = 0, hop_length: int = 256, upsample: str = "repeat", n_speakers: int = 0,
-                 speaker_dim: int = 16, upsample_scales: list[int] | None = None) -> None:
+                 speaker_dim: int = 16, upsample_scales: list[int] | None = None, output: str = "mulaw",
+                 log_scale_min: float = -7.0) -> None:
         super().__init__()
+        if output not in ("mulaw", "gaussian"):
+            raise ValueError(f"output must be 'mulaw' or 'gaussian', not {output!r}")
         if kernel_size < 2:
             raise ValueError(f"kernel_size must be >= 2, not {kernel_size}")
         if upsample not in ("repeat", "transposed", "conv"):
@@ -154,7 +180,9 @@ class WaveNet(nn.Module):
         if upsample == "conv" and math.prod(scales) != hop_length:
             raise ValueError(f"upsample_scales {scales} must multiply to hop_length={hop_length}")
         self.n_classes, self.cond_dim, self.hop_length, self.upsample = n_classes, cond_dim, hop_length, upsample
-        self.embed = nn.Embedding(n_classes, residual_channels)
+        self.output, self.log_scale_min, self.residual_channels = output, float(log_scale_min), residual_channels
+        self.embed = (nn.Embedding(n_classes, residual_channels) if output == "mulaw"
+                      else nn.Conv1d(1, residual_channels, 1))
         gc_dim = speaker_dim if n_speakers else 0
         self.speaker = nn.Embedding(n_speakers, speaker_dim) if n_speakers else None
         self.upsampler = (nn.ConvTranspose1d(cond_dim, cond_dim, 2 * hop_length, stride=hop_length,
@@ -167,7 +195,7 @@ class WaveNet(nn.Module):
                           cond_dim, gc_dim, residual_out=j < n - 1)
             for j in range(n))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1), nn.ReLU(),
-                                  nn.Conv1d(skip_channels, n_classes, 1))
+                                  nn.Conv1d(skip_channels, n_classes if output == "mulaw" else 2, 1))
         self.receptive_field = 1 + sum(layer.pad for layer in self.layers)
 
     def upsample_cond(self, cond: Tensor | None, n_samples: int) -> Tensor | None:
@@ -186,19 +214,35 @@ class WaveNet(nn.Module):
     def _global(self, speaker: Tensor | None) -> Tensor | None:
         return self.speaker(speaker) if self.speaker is not None and speaker is not None else None
 
+    def _embed(self, x: Tensor) -> Tensor:
+        """Inputs (B, T) (ids, or float samples for ``gaussian``) -> (B, R, T)."""
+        if self.output == "gaussian":
+            return self.embed(x[:, None].to(self.embed.weight.dtype))
+        return self.embed(x).transpose(1, 2)
+
+    def _out(self, h: Tensor) -> Tensor:
+        """Head output (B, C, T) -> (B, T, C); ``gaussian``: log σ floored at ``log_scale_min``."""
+        h = h.transpose(1, 2)
+        if self.output == "gaussian":
+            h = torch.stack([h[..., 0], h[..., 1].clamp_min(self.log_scale_min)], dim=-1)
+        return h
+
     def forward(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
-        """Parallel causal pass: x (B, T) ids -> logits (B, T, n_classes); logits[:, t] predicts x[:, t+1]."""
-        h = self.embed(x).transpose(1, 2)  # (B, R, T)
+        """Parallel causal pass: x (B, T) ids -> logits (B, T, n_classes); logits[:, t] predicts x[:, t+1].
+        ``gaussian``: float x (B, T) -> (μ, log σ) (B, T, 2) of x[:, t+1]."""
+        h = self._embed(x)  # (B, R, T)
         c, g = self.upsample_cond(cond, x.shape[1]), self._global(speaker)
         skips: Tensor | int = 0
         for layer in self.layers:
             h, s = layer(h, layer.bias_terms(c, g))
             skips = skips + s
-        return self.head(skips).transpose(1, 2)
+        return self._out(self.head(skips))
 
     def loss(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
-        """Next-sample cross entropy (nats) on ids x (B, T)."""
+        """Next-sample cross entropy (nats) on ids x (B, T); ``gaussian``: the mean Gaussian NLL (nats)."""
         logits = self(x, cond, speaker)
+        if self.output == "gaussian":
+            return gaussian_nll(x[:, 1:].to(logits.dtype), logits[:, :-1, 0], logits[:, :-1, 1]).mean()
         return F.cross_entropy(logits[:, :-1].reshape(-1, self.n_classes), x[:, 1:].reshape(-1))
 
     # -- incremental (Fast WaveNet) ---------------------------------------------------------------
@@ -206,20 +250,21 @@ class WaveNet(nn.Module):
                     dtype: torch.dtype | None = None) -> list[Tensor]:
         """Zeroed per-layer input queues, each (B, residual_channels, (kernel_size - 1) * dilation)."""
         w = self.embed.weight
-        return [torch.zeros(batch, w.shape[1], layer.pad, device=device or w.device, dtype=dtype or w.dtype)
-                for layer in self.layers]
+        return [torch.zeros(batch, self.residual_channels, layer.pad, device=device or w.device,
+                            dtype=dtype or w.dtype) for layer in self.layers]
 
     def step(self, x_t: Tensor, queues: list[Tensor], t: int, extras: list[Tensor | int]) -> Tensor:
         """Feed sample ids x_t (B,) at time t -> logits (B, n_classes) for time t + 1; queues advance.
+        ``gaussian``: float samples x_t (B,) -> (μ, log σ) (B, 2).
 
         ``extras[i]`` is layer i's conditioning at time t ((B, 2D, 1) or 0), see :meth:`_extras`.
         """
-        h = self.embed(x_t)[:, :, None]
+        h = self._embed(x_t[:, None])
         skips: Tensor | int = 0
         for layer, q, e in zip(self.layers, queues, extras):
             h, s = layer.step(h, q, t, e)
             skips = skips + s
-        return self.head(skips)[:, :, 0]
+        return self._out(self.head(skips))[:, 0]
 
     def _extras(self, c: Tensor | None, g: Tensor | None) -> list[Tensor | int]:
         """Per-layer conditioning for all samples, precomputed once: each (B, 2D, T), (B, 2D, 1) or 0."""
@@ -233,7 +278,7 @@ class WaveNet(nn.Module):
 
     @torch.no_grad()
     def incremental_logits(self, x: Tensor, cond: Tensor | None = None, speaker: Tensor | None = None) -> Tensor:
-        """Teacher-forced pass through the cached (generation) path: x (B, T) -> (B, T, n_classes).
+        """Teacher-forced pass through the cached (generation) path: x (B, T) -> (B, T, n_classes or 2).
         Equals :meth:`forward` up to rounding; used to check the queues."""
         queues = self.init_queues(x.shape[0])
         extras = self._extras(self.upsample_cond(cond, x.shape[1]), self._global(speaker))
@@ -248,16 +293,27 @@ class WaveNet(nn.Module):
 
         Generation starts from the silent class (n_classes // 2). ``cond`` (B, Tc, cond_dim) must cover
         n_samples; ``temperature`` 0 picks the argmax; ``generator`` seeds the sampling.
-        Decode to a waveform with :func:`mu_law_decode`.
+        Decode to a waveform with :func:`mu_law_decode`. ``gaussian``: float samples (B, n_samples) in [-1, 1],
+        starting from silence (0.0): ``x_t = μ + temperature · σ · ε`` (0: the mean), clipped to [-1, 1].
         """
         b = batch_size or (cond.shape[0] if cond is not None else speaker.shape[0] if speaker is not None else 1)
         queues = self.init_queues(b)
         extras = self._extras(self.upsample_cond(cond, n_samples), self._global(speaker))
-        x_t = torch.full((b,), self.n_classes // 2, dtype=torch.long, device=self.embed.weight.device)
+        w = self.embed.weight
+        if self.output == "gaussian":
+            x_t = torch.zeros(b, dtype=w.dtype, device=w.device)
+        else:
+            x_t = torch.full((b,), self.n_classes // 2, dtype=torch.long, device=w.device)
         out = []
         for t in range(n_samples):
             logits = self.step(x_t, queues, t, [self._at(e, t) for e in extras])
-            if temperature <= 0:
+            if self.output == "gaussian":
+                x_t = logits[:, 0]
+                if temperature > 0:
+                    eps = torch.randn(b, generator=generator, dtype=w.dtype).to(w.device)
+                    x_t = x_t + temperature * torch.exp(logits[:, 1]) * eps
+                x_t = x_t.clamp(-1.0, 1.0)
+            elif temperature <= 0:
                 x_t = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits.float() / temperature, dim=-1)

@@ -8,7 +8,9 @@ teacher-forced cross entropy (:meth:`speechdl.nn.seq2seq.Seq2Seq.loss`). Metrics
 
 ``wavenet``: batches ``{"x" (B, L) μ-law class ids, optional "cond" (B, L / hop, C), "speaker" (B,)}``.
 Loss: next-sample cross entropy (nats); metrics ``acc`` (next-sample accuracy) and ``bits`` (the
-loss in bits per sample).
+loss in bits per sample). With a Gaussian WaveNet (``model.output: gaussian``, ClariNet's teacher) ``x`` is the
+float waveform (B, L) and the loss is the Gaussian negative log-likelihood (nats per sample, negative once the
+model predicts better than a unit Gaussian); metrics ``mae`` (|x - μ|) and ``log_sigma`` (mean predicted log σ).
 
 Example (recipe)::
 
@@ -119,7 +121,8 @@ class Seq2SeqTask(TaskModule):
 
 @register_task("wavenet")
 class WaveNetTask(TaskModule):
-    """Autoregressive μ-law waveform modelling (``model: {name: wavenet, ...}``).
+    """Autoregressive waveform modelling (``model: {name: wavenet, ...}``): μ-law ids, or float samples through a
+    Gaussian per sample (``model.output: gaussian``).
 
     Args (recipe ``task:`` keys):
         conditioning: feed the batch's ``cond`` (local, frames) and ``speaker`` (global) when present.
@@ -140,11 +143,14 @@ class WaveNetTask(TaskModule):
         return self.model(x, cond, speaker)
 
     def compute(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = batch["x"].long()
+        gaussian = getattr(self.model, "output", "mulaw") == "gaussian"
+        x = batch["x"].float() if gaussian else batch["x"].long()
         cond = batch.get("cond") if self.conditioning else None
         speaker = batch.get("speaker") if self.conditioning else None
         logits = self(x, cond, speaker)
         start = self.model.receptive_field - 1 if self.skip else 0
+        if gaussian:
+            return self._gaussian(x, logits[:, start:-1], start)
         pred, target = logits[:, start:-1], x[:, start + 1:]
         if target.numel() == 0:
             raise ConfigError("task 'wavenet'", f"segments of {x.shape[1]} samples leave nothing to predict",
@@ -153,3 +159,14 @@ class WaveNetTask(TaskModule):
         acc = (pred.detach().argmax(-1) == target).float().mean()
         return loss, {"acc": acc, "bits": loss.detach() / math.log(2.0)}
 
+    @staticmethod
+    def _gaussian(x: torch.Tensor, pred: torch.Tensor, start: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Gaussian NLL of samples ``x[:, start + 1:]`` under ``pred`` (B, L', 2) = (μ, log σ); metrics."""
+        from speechdl.nn.wavenet import gaussian_nll
+
+        target = x[:, start + 1:]
+        if target.numel() == 0:
+            raise ConfigError("task 'wavenet'", f"segments of {x.shape[1]} samples leave nothing to predict",
+                              "use longer segments or skip_receptive_field: false")
+        loss = gaussian_nll(target, pred[..., 0], pred[..., 1]).mean()
+        return loss, {"mae": (target - pred[..., 0]).abs().mean().detach(), "log_sigma": pred[..., 1].mean().detach()}

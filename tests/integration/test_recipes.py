@@ -38,6 +38,9 @@ def smoke_data(raw: dict, tmp_path: Path) -> list[str]:
                 "data.val_segment=2048", "trainer.batch_size=4"]
         if raw["task"]["name"] == "vocoder_gan":
             over += ["task.adv_start=12", "task.discriminator.width=0.0625", "optim.lr=0.001", "data.n=32"]
+        elif raw["task"]["name"] == "vocoder_distill":   # a small student against a tiny untrained teacher bundle
+            over += [f"task.teacher={tiny_gaussian_teacher(tmp_path / 'teacher')}", "model.flows=2", "model.layers=4",
+                     "model.channels=16", "data.n=32", "optim.lr=0.003"]
         else:
             over += ["model.layers=6", "model.stacks=1", "model.residual_channels=16", "model.dilation_channels=16",
                      "model.skip_channels=32", "data.n=48", "optim.lr=0.005"]
@@ -60,6 +63,19 @@ def smoke_data(raw: dict, tmp_path: Path) -> list[str]:
             "data.val_crop_seconds=1.0", "data.noise_dirs=[]", "data.p_real=0.0", "data.p_reverb=0.0"]
     over += ["init_from=null"] if raw.get("init_from") else []          # MetricGAN starts from a trained GRU
     return over + (["task.d_warmup=4"] if "d_warmup" in raw["task"] else [])
+
+
+def tiny_gaussian_teacher(out: Path) -> Path:
+    """A vocoder bundle of a small untrained Gaussian WaveNet (the teacher of a distillation smoke run)."""
+    from speechdl.nn import build
+    from speechdl.pretrained.bundle import save_bundle
+    from speechdl.tasks.vocoder.frontend import VOCODER_FRONTEND
+
+    torch.manual_seed(0)
+    kw = dict(output="gaussian", residual_channels=16, dilation_channels=16, skip_channels=16, layers=6, stacks=1,
+              cond_dim=80, hop_length=256)
+    return save_bundle(out, task="vocoder", model={"name": "wavenet", "kwargs": kw},
+                       state_dict=build("wavenet", **kw).state_dict(), frontend=VOCODER_FRONTEND.to_dict())
 
 
 def cli_train(recipe: Path, out: Path, *overrides: str) -> dict:

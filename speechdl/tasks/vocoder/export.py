@@ -1,11 +1,15 @@
 """Vocoder training run -> bundle: the shared export with the vocoder front-end, weight norm folded (HiFi-GAN).
 
 A ``vocoder_gan`` run gives a ``hifigan`` bundle (the generator only; the discriminators stay in the run); a
-``wavenet`` run on the vocoder data gives a ``wavenet`` bundle (sampling ``temperature`` and ``seed`` in ``post``).
+``wavenet`` run on the vocoder data gives a ``wavenet`` bundle (μ-law or Gaussian; sampling ``temperature`` and
+``seed`` in ``post``); a ``vocoder_distill`` run gives an ``iaf_student`` bundle (the student only; the teacher
+stays where the recipe named it; the noise ``seed`` and ``temperature`` in ``post``).
 
 Example:
     >>> sorted(bundle_post("wavenet"))
     ['generation', 'seed', 'temperature']
+    >>> bundle_post("iaf_student")["generation"]
+    'parallel'
 """
 
 from __future__ import annotations
@@ -26,16 +30,19 @@ audio in is copy-synthesis (wave -> mel -> wave). Quality against Griffin-Lim, W
 
 
 def bundle_post(kind: str, temperature: float = 1.0, seed: int = 0) -> dict[str, Any]:
-    """The bundle's ``post`` record: ``generation`` (parallel / autoregressive) and WaveNet's sampling."""
+    """The bundle's ``post`` record: ``generation`` (parallel / autoregressive), WaveNet's sampling and the
+    student's noise (``temperature`` scales it, ``seed`` fixes it)."""
     if kind == "wavenet":
         return {"generation": "autoregressive", "temperature": temperature, "seed": seed}
+    if kind == "iaf_student":
+        return {"generation": "parallel", "temperature": temperature, "seed": seed}
     return {"generation": "parallel"}
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict[str, Any] | None = None,
                card: str = "", temperature: float = 1.0) -> Path:
-    """Bundle the best checkpoint of a ``vocoder_gan`` or ``wavenet`` (vocoder data) training run."""
-    run = load_run(run_dir, ("vocoder_gan", "wavenet"))
+    """Bundle the best checkpoint of a ``vocoder_gan``, ``vocoder_distill`` or ``wavenet`` (vocoder data) run."""
+    run = load_run(run_dir, ("vocoder_gan", "wavenet", "vocoder_distill"))
     kwargs = run.model_kwargs
     if run.model_name == "hifigan":
         run.model.remove_weight_norm()

@@ -43,7 +43,7 @@ MAX_AUDIO_SECONDS = 600.0
 class VocodeResult(Result):
     """One synthesized input. ``input``: ``waveform`` / ``audio`` (copy-synthesis) or ``features``; ``frames``:
     mel frames vocoded; ``duration`` (s) and ``sample_rate`` of the output; ``model``; ``kind`` (``hifigan``,
-    ``wavenet``); ``audio`` (WAV data URL or None); ``samples`` (when asked for)."""
+    ``iaf_student``, ``wavenet``); ``audio`` (WAV data URL or None); ``samples`` (when asked for)."""
 
     task = "vocoder"
     file: str
