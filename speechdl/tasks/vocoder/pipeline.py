@@ -113,3 +113,10 @@ class VocoderPipeline(Pipeline):
                             sample_rate=self.sample_rate, model=self.name, kind=self.engine.kind,
                             audio=wav_data_url(out, self.sample_rate) if embed else None,
                             samples=out.tolist() if samples else None, _wave=out)
+
+    def export_onnx(self, out: str | os.PathLike) -> dict[str, Any]:
+        """The bundle's network as ONNX: ``mel (1, frames, 80)`` [+ ``z (1, samples)`` for the student] ->
+        ``waveform (1, samples)``, checked against torch (:mod:`speechdl.tasks.vocoder.onnx`; WaveNet: an error)."""
+        from speechdl.tasks.vocoder.onnx import export_vocoder
+
+        return export_vocoder(self.engine, out)
