@@ -235,10 +235,11 @@ def _open_errors(p: Path, what: str, error: Any) -> Iterator[None]:
 
 
 def read_text(path: str | os.PathLike, what: str = "text file", error: type[SpeechdlError] = ConfigError,
-              fix: str | None = None) -> str:
+              fix: str | None = None, opener: Callable[..., Any] | None = None) -> str:
     """The text of ``path``: UTF-8 (a UTF-8 or UTF-16 byte-order mark is honoured).
 
     A missing file, a folder, an unreadable file or bytes that are not text raise ``error`` (one line).
+    ``opener`` opens the file in binary mode (``gzip.open`` for ``.gz`` files; default: a plain read).
 
     Example:
         >>> import tempfile, os
@@ -250,14 +251,11 @@ def read_text(path: str | os.PathLike, what: str = "text file", error: type[Spee
     """
     p = Path(path)
     with _open_errors(p, what, error):
-        raw = p.read_bytes()
-    return decode_text(raw, p, what, error, fix)
-
-
-def decode_text(raw: bytes, p: Path, what: str = "text file", error: type[SpeechdlError] = ConfigError,
-                fix: str | None = None) -> str:
-    """The bytes ``raw`` of the file ``p`` as text, checked as :func:`read_text` checks a file (for bytes that
-    were read another way, e.g. decompressed)."""
+        if opener is None:
+            raw = p.read_bytes()
+        else:
+            with opener(p, "rb") as fh:
+                raw = fh.read()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")

@@ -63,6 +63,12 @@ class NumpyStatic:
             return _rfft_even(frame * self.window, 1, out=self.spec_out)
         return np.fft.rfft(frame * self.window)
 
+    def frame_log_mel(self, frame: np.ndarray) -> np.ndarray:
+        """ln-mel ``(n_mels,)`` of one frame ``(n_fft,)`` (power 2, float32 window: the per-hop streaming path)."""
+        v = self.rfft_frame(frame).view(np.float32)[2 * self.lo: 2 * self.hi]
+        mel = (v * v) @ self.fb2
+        return np.log(np.maximum(mel, self.cfg.log_floor, out=mel), out=mel)
+
     def _frames(self) -> np.ndarray:
         cfg = self.cfg
         n = len(self.buf)

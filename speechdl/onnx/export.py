@@ -144,18 +144,26 @@ def export_waveform_graph(
     for wave in waves:
         got = runner(waveform=wave[None])
         diff = max(diff, max_diff(got, reference(wave)))
+    return finish_export(data, out, diff, tolerance, t0, checked_samples=[len(w) for w in waves], opset=opset,
+                         inputs=["waveform"], outputs=list(output_names))
+
+
+def finish_export(data: bytes, out: str | os.PathLike | None, diff: float, tolerance: float, t0: float,
+                  **info: Any) -> dict[str, Any]:
+    """The end of every checked export: refuse a graph ``diff`` above ``tolerance`` (nothing written), write
+    ``data`` to ``out`` atomically (None: return it under ``"onnx"``), and report ``{"path", **info,
+    "max_abs_diff", "tolerance", "bytes", "export_seconds"}`` (seconds since ``t0``)."""
     if not diff <= tolerance:
         raise ConfigError(out or "onnx export", f"onnxruntime differs from torch by {diff:.2e} (> {tolerance:g})",
                           "report this model architecture; nothing was written")
-    info: dict[str, Any] = {"path": None if out is None else str(out), "max_abs_diff": diff, "tolerance": tolerance,
-                            "checked_samples": [len(w) for w in waves], "opset": opset, "inputs": ["waveform"],
-                            "outputs": list(output_names), "bytes": len(data)}
+    result: dict[str, Any] = {"path": None if out is None else str(out), **info, "max_abs_diff": diff,
+                              "tolerance": tolerance, "bytes": len(data)}
     if out is None:
-        info["onnx"] = data
+        result["onnx"] = data
     else:
         write_atomic(data, out)
-    info["export_seconds"] = round(time.perf_counter() - t0, 3)
-    return info
+    result["export_seconds"] = round(time.perf_counter() - t0, 3)
+    return result
 
 
 def export_bundle(name_or_path: str | os.PathLike, task: str, out: str | os.PathLike) -> dict[str, Any]:

@@ -9,6 +9,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -52,3 +54,24 @@ def add_export_arguments(parser, task: str, onnx_help: str) -> None:
                         help="bundle directory to write")
     parser.add_argument("--onnx", default=None, metavar="OUT.onnx", type=validate.file_arg("--onnx"), help=onnx_help)
     parser.add_argument("--model", default=task, metavar="BUNDLE", help=f"bundle for --onnx without a run ({task})")
+
+
+def run_export_verb(args: argparse.Namespace, verb: str, task: str, export_run: Callable[[str, str], Path]) -> int:
+    """What ``speechdl <verb> export`` (bundles of ``task``) does with :func:`add_export_arguments`'s
+    arguments: bundle the run (``export_run(run, bundle)``) and/or write the ONNX graph of that bundle (or of
+    ``--model``)."""
+    from speechdl.errors import ConfigError
+
+    if not args.bundle and not args.onnx:
+        raise ConfigError(f"{verb} export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
+    source = args.model
+    if args.run:
+        if not args.bundle:
+            raise ConfigError(f"{verb} export", "a run directory is exported with --bundle OUT", "add --bundle DIR")
+        source = export_run(args.run, args.bundle)
+        print(f"bundle: {source}")
+    if args.onnx:
+        from speechdl.onnx.export import export_bundle, summary_line
+
+        print(summary_line(export_bundle(source, task, args.onnx)))
+    return 0

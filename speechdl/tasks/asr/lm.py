@@ -192,14 +192,10 @@ class ArpaLM:
         """Parse the whole file at once (a 560k-line LM: ~2 s; line-by-line validated reading took ~15 s)."""
         import sys
 
-        from speechdl.validate import _open_errors, decode_text
+        from speechdl.validate import read_text
 
-        fix = "build one with 'speechdl asr lm build'"
-        opener = gzip.open if self.path.suffix == ".gz" else open
-        with _open_errors(self.path, "ARPA file", ConfigError), opener(self.path, "rb") as f:
-            raw = f.read()
-        lines = decode_text(raw, self.path, "ARPA file", ConfigError, fix).split("\n")
-        del raw
+        lines = read_text(self.path, "ARPA file", ConfigError, "build one with 'speechdl asr lm build'",
+                          opener=gzip.open if self.path.suffix == ".gz" else None).split("\n")
         intern = sys.intern   # one str object per word (memory)
         k = 0
         table: dict[Ngram, tuple[float, float]] = {}

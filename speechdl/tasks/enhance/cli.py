@@ -116,21 +116,10 @@ def run_denoise(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl enhance export``."""
-    if not args.bundle and not args.onnx:
-        raise ConfigError("enhance export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
-    source = args.model
-    if args.run:
-        if not args.bundle:
-            raise ConfigError("enhance export", "a run directory is exported with --bundle OUT", "add --bundle DIR")
-        from speechdl.tasks.enhance.export import export_run
+    from speechdl.pretrained.cli import run_export_verb
+    from speechdl.tasks.enhance.export import export_run
 
-        source = export_run(args.run, args.bundle, half=args.half)
-        print(f"bundle: {source}")
-    if args.onnx:
-        from speechdl.onnx.export import export_bundle, summary_line
-
-        print(summary_line(export_bundle(source, "enhance", args.onnx)))
-    return 0
+    return run_export_verb(args, "enhance", "enhance", lambda run, bundle: export_run(run, bundle, half=args.half))
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -106,9 +106,7 @@ class FusedDense:
             # steady state, one hop in -> one frame out: the same arithmetic as the general path, fewer calls
             buf = np.concatenate((st.buf, samples.reshape(-1)))
             st.buf = buf[hop:]
-            v = st.rfft_frame(buf[:n_fft]).view(np.float32)[2 * st.lo: 2 * st.hi]
-            mel = (v * v) @ st.fb2
-            np.log(np.maximum(mel, self.cfg.log_floor, out=mel), out=mel)
+            mel = st.frame_log_mel(buf[:n_fft])
             self.hist = np.concatenate((self.hist[1:], mel[None]))
             self.seen += 1
             self.done += 1

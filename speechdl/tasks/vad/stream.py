@@ -142,10 +142,7 @@ class VADStream:
                 return StreamOutput(self.frames, st.empty[:, 0], [])
             if len(buf) < cfg.n_fft + cfg.hop_length:   # exactly one new frame
                 st.buf = buf[cfg.hop_length:]
-                v = st.rfft_frame(buf[:cfg.n_fft]).view(np.float32)[2 * st.lo: 2 * st.hi]
-                mel = (v * v) @ st.fb2
-                np.log(np.maximum(mel, cfg.log_floor, out=mel), out=mel)
-                logits, self.state = self.np_net._step(mel[None], self.state)
+                logits, self.state = self.np_net._step(st.frame_log_mel(buf[:cfg.n_fft])[None], self.state)
                 return self._emit_logits(logits, False)
             st.buf, samples = buf, samples[:0]
         return self._emit(self.features.push(samples), False)

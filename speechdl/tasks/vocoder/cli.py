@@ -119,21 +119,11 @@ def run_mel(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Handler of ``speechdl vocode export``."""
-    if not args.bundle and not args.onnx:
-        raise ConfigError("vocode export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
-    source = args.model
-    if args.run:
-        if not args.bundle:
-            raise ConfigError("vocode export", "a run directory is exported with --bundle OUT", "add --bundle DIR")
-        from speechdl.tasks.vocoder.export import export_run
+    from speechdl.pretrained.cli import run_export_verb
+    from speechdl.tasks.vocoder.export import export_run
 
-        source = export_run(args.run, args.bundle, temperature=args.temperature)
-        print(f"bundle: {source}")
-    if args.onnx:
-        from speechdl.onnx.export import export_bundle, summary_line
-
-        print(summary_line(export_bundle(source, "vocoder", args.onnx)))
-    return 0
+    return run_export_verb(args, "vocode", "vocoder",
+                           lambda run, bundle: export_run(run, bundle, temperature=args.temperature))
 
 
 def run_data(args: argparse.Namespace) -> int:

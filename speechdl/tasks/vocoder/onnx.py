@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from speechdl.errors import ConfigError
-from speechdl.onnx.export import CHECK_SECONDS, OPSET, check_signal, graph_bytes, max_diff, write_atomic
+from speechdl.onnx.export import CHECK_SECONDS, OPSET, check_signal, finish_export, graph_bytes, max_diff
 from speechdl.onnx.session import OrtRunner
 from speechdl.tasks.vocoder.frontend import wave_to_mel
 
@@ -128,16 +128,7 @@ def export_vocoder(vocoder: Any, out: str | os.PathLike | None, seconds: tuple[f
     diff = 0.0
     for feed, want in zip(feeds, wants):
         diff = max(diff, max_diff(runner(**feed), {"waveform": want}))
-    if not diff <= tolerance:
-        raise ConfigError(out or "onnx export", f"onnxruntime differs from torch by {diff:.2e} (> {tolerance:g})",
-                          "report this model architecture; nothing was written")
-    info: dict[str, Any] = {"path": None if out is None else str(out), "kind": vocoder.kind, "max_abs_diff": diff,
-                            "tolerance": tolerance, "checked_frames": [f["mel"].shape[1] for f in feeds],
-                            "checked_samples": [f["mel"].shape[1] * vocoder.cfg.hop_length for f in feeds],
-                            "opset": opset, "inputs": names, "outputs": list(OUTPUTS), "bytes": len(data)}
-    if out is None:
-        info["onnx"] = data
-    else:
-        write_atomic(data, out)
-    info["export_seconds"] = round(time.perf_counter() - t0, 3)
-    return info
+    return finish_export(data, out, diff, tolerance, t0, kind=vocoder.kind,
+                         checked_frames=[f["mel"].shape[1] for f in feeds],
+                         checked_samples=[f["mel"].shape[1] * vocoder.cfg.hop_length for f in feeds],
+                         opset=opset, inputs=names, outputs=list(OUTPUTS))
