@@ -61,6 +61,20 @@ def real_rows(real_dev: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def narrow_rows(real_dev: Path, every: int = splits.NARROW_EVERY) -> list[dict[str, Any]]:
+    """Every ``every``-th English row of the 11 kHz studio sources (present files only; the ``narrow`` group)."""
+    rows, seen = [], 0
+    with open(real_dev / "manifest.jsonl") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("kind") != "speech" or r["source"] not in splits.NARROW_SPEECH_SOURCES:
+                continue
+            seen += 1
+            if (seen - 1) % every == 0 and (real_dev / r["audio"]).is_file():
+                rows.append(r)
+    return rows
+
+
 def synth_rows(synth_dir: Path, per_engine: int) -> list[dict[str, Any]]:
     """Clean recordings (no noise, reverb or telephone band) of the synthetic voice set, ``per_engine`` each."""
     clean = set()
@@ -105,8 +119,11 @@ def write_cache(out: str | os.PathLike, clips: list[tuple[str, str, str, np.ndar
 
 def build_clean_cache(out: str | os.PathLike, real_dev: str | os.PathLike | None = None,
                       synth_dir: str | os.PathLike | None = None, synth_per_engine: int = 45,
-                      progress: bool = True) -> dict[str, Any]:
-    """Decode, resample and trim the training sources into ``out`` (see the module docstring)."""
+                      narrow_every: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Decode, resample and trim the training sources into ``out`` (see the module docstring).
+
+    ``narrow_every`` > 0 adds every ``narrow_every``-th clip of the 11 kHz studio dialogue as group ``narrow``.
+    """
     from speechdl import audio
     from speechdl.paths import expand
     from speechdl.paths import real_dev as default_real_dev
@@ -117,6 +134,8 @@ def build_clean_cache(out: str | os.PathLike, real_dev: str | os.PathLike | None
         raise DataError(real, "no real_dev manifest.jsonl", "set SPEECHDL_DATA to the shared data folder")
     sr = splits.SAMPLE_RATE
     todo = [(r["audio"], r["source"], "real", real / r["audio"]) for r in real_rows(real)]
+    if narrow_every > 0:
+        todo += [(r["audio"], r["source"], "narrow", real / r["audio"]) for r in narrow_rows(real, narrow_every)]
     if (synth / "conditions.jsonl.gz").is_file():
         todo += [(r["id"], r["source"], "synth", Path(r["audio"])) for r in synth_rows(synth, synth_per_engine)]
     clips = []
@@ -185,7 +204,13 @@ class CleanCache:
         return np.asarray(self.pcm[r["offset"]: r["offset"] + r["length"]], np.float32) / 32767.0
 
 
-if __name__ == "__main__":   # python -m speechdl.tasks.enhance.clean_cache OUT_DIR
-    import sys
+if __name__ == "__main__":   # python -m speechdl.tasks.enhance.clean_cache OUT_DIR [--narrow-every 3]
+    import argparse
 
-    print(json.dumps(build_clean_cache(sys.argv[1] if len(sys.argv) > 1 else "data/enhance/clean")))
+    ap = argparse.ArgumentParser(description="build the clean-speech cache of the enhancement recipes")
+    ap.add_argument("out", nargs="?", default="data/enhance/clean")
+    ap.add_argument("--synth-per-engine", type=int, default=45, help="clean synthetic clips per TTS engine")
+    ap.add_argument("--narrow-every", type=int, default=0,
+                    help="add every N-th clip of the 11 kHz studio dialogue (group narrow); 0: none")
+    a = ap.parse_args()
+    print(json.dumps(build_clean_cache(a.out, synth_per_engine=a.synth_per_engine, narrow_every=a.narrow_every)))

@@ -122,6 +122,14 @@ def run_export(args: argparse.Namespace) -> int:
     return run_export_verb(args, "enhance", "enhance", lambda run, bundle: export_run(run, bundle, half=args.half))
 
 
+def _mix_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``eval`` verb's mix options as :class:`~speechdl.tasks.enhance.data.EnhanceMixes` keywords."""
+    from speechdl.data.synth.cli import parse_range
+
+    return {"snr_range": parse_range(args.snr_range), "p_clean": args.p_clean, "p_narrow": args.p_narrow,
+            "noise_split": "eval" if args.eval_noise else None}
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``speechdl enhance eval``."""
     from speechdl.console import write_out
@@ -136,9 +144,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="speechdl-enhance-eval-") as tmp:
             cache_from_files(args.clean, tmp)
-            rep = evaluate(enh, tmp, args.items, split=None)
+            rep = evaluate(enh, tmp, args.items, split=None, **_mix_options(args))
     else:
-        rep = evaluate(enh, args.cache, args.items)
+        rep = evaluate(enh, args.cache, args.items, **_mix_options(args))
     if args.format == "json":
         write_out(json.dumps(rep) + "\n")
         return 0
@@ -193,6 +201,13 @@ def register(groups: Any) -> None:
     v.add_argument("--cache", default="${SPEECHDL_WORK}/enhance/clean", help="clean-speech cache folder")
     v.add_argument("--clean", nargs="+", default=None, metavar="AUDIO",
                    help="score on mixes of these clean speech files / folders instead of the cache")
+    v.add_argument("--snr-range", default="-5,20", metavar="LO,HI", help="SNR of the mixes in dB (default -5,20)")
+    v.add_argument("--p-clean", type=validate.flag("--p-clean", "float", 0, 1), default=0.0,
+                   help="share of mixes with no noise at all (default 0)")
+    v.add_argument("--p-narrow", type=validate.flag("--p-narrow", "float", 0, 1), default=0.0,
+                   help="share of speech from the cache's 11 kHz group (default 0)")
+    v.add_argument("--eval-noise", action="store_true",
+                   help="real noise from the bank's eval files only (never heard by noise_split recipes)")
     add_format_option(v)
     v.set_defaults(func=run_eval)
     verbs._name_parser_map.open = True

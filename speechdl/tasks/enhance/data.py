@@ -1,13 +1,20 @@
 """Noisy / clean training pairs for enhancement, mixed on the fly (recipe dataset ``enhance_mixes``).
 
 Each item is a ``crop_seconds`` crop of a clean clip of the cache (:mod:`speechdl.tasks.enhance.clean_cache`;
-real wideband speech, or a synthetic voice with probability ``p_synth``; a short clip sits at a random place
-in silence), reverberated with probability ``p_reverb`` (synthetic room, RT60 ``rt60`` s; the target keeps
-the reverberation: the models denoise, they do not dereverberate), mixed with noise of the allowed
-``families`` (real bank files with probability ``p_real``, else the families' generators:
+real wideband speech, a synthetic voice with probability ``p_synth``, the 11 kHz studio dialogue of the
+``narrow`` group with probability ``p_narrow``; a short clip sits at a random place in silence),
+reverberated with probability ``p_reverb`` (synthetic room, RT60 ``rt60`` s; the target keeps the
+reverberation: the models denoise, they do not dereverberate), with probability ``p_channel`` passed through
+a random recording channel (:func:`~speechdl.data.synth.channel.random_channel`: telephone band, low rate,
+companding, codec, tone control...; the target keeps it too: microphones and codecs differ), mixed with noise of the allowed ``families``
+(real bank files with probability ``p_real``, else the families' generators:
 :func:`speechdl.tasks.vad.augment.draw_family_noise`) at an SNR drawn from ``snr_range`` dB against the
-active speech, and scaled so the mixture peaks at a level drawn from ``level_db`` dBFS (the target by the
-same gain). The held-out noise family (:data:`~speechdl.tasks.enhance.splits.HELD_OUT_NOISE`) is refused.
+active speech (with probability ``p_clean`` no noise at all: the target is the input, so the model learns
+to leave clean speech alone), and scaled so the mixture peaks at a level drawn from ``level_db`` dBFS (the
+target by the same gain). The held-out noise family (:data:`~speechdl.tasks.enhance.splits.HELD_OUT_NOISE`)
+is refused. With ``noise_split`` set, real noise files come from the bank's train split for training items
+and its eval split for validation items (:func:`~speechdl.data.synth.noise.noise_split_of`), so validation
+noise recordings were never heard in training.
 
 Training items are random on every draw; validation items are fixed per index (seeded), on the
 validation clips (:func:`~speechdl.tasks.enhance.splits.split_of`).
@@ -29,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +66,9 @@ class EnhanceMixes(Dataset):
         crop_seconds: item length. items: items per epoch (the dataset's length).
         fixed: the same item for the same index (validation), else a fresh draw each time.
         families: noise families; ``noise_dirs``: the real noise bank folders; ``p_real``: real file share.
-        snr_range, level_db, p_reverb, rt60, p_synth: see the module docstring. seed: the stream's seed.
+        snr_range, level_db, p_reverb, rt60, p_synth, p_narrow, p_clean, p_channel: see the module docstring.
+        noise_split: ``"train"`` / ``"eval"``: only that split of the real noise files (None: all).
+        seed: the stream's seed.
     """
 
     def __init__(self, cache: str, split: str | None = "train", crop_seconds: float = 2.0, items: int = 2000,
@@ -66,7 +76,8 @@ class EnhanceMixes(Dataset):
                  noise_dirs: Sequence[str] = splits.NOISE_DIRS, p_real: float = 0.5,
                  snr_range: Sequence[float] = splits.SNR_RANGE, level_db: Sequence[float] = (-35.0, -3.0),
                  p_reverb: float = 0.2, rt60: Sequence[float] = (0.2, 0.8), p_synth: float = 0.3,
-                 seed: int = 0) -> None:
+                 seed: int = 0, p_narrow: float = 0.0, p_clean: float = 0.0, p_channel: float = 0.0,
+                 noise_split: str | None = None) -> None:
         from speechdl.tasks.enhance.clean_cache import CleanCache
         from speechdl.tasks.vad.augment import AugmentConfig
 
@@ -79,9 +90,11 @@ class EnhanceMixes(Dataset):
         self.n = int(round(crop_seconds * self.sr))
         self.items, self.fixed, self.seed = int(items), bool(fixed), int(seed)
         self.snr_range, self.level_db, self.rt60 = tuple(snr_range), tuple(level_db), tuple(rt60)
-        self.p_reverb, self.p_synth = float(p_reverb), float(p_synth)
+        self.p_reverb, self.p_synth, self.p_narrow = float(p_reverb), float(p_synth), float(p_narrow)
+        self.p_clean, self.p_channel, self.noise_split = float(p_clean), float(p_channel), noise_split
         self.noise = AugmentConfig(families=tuple(families), p_real=p_real, noise_dirs=tuple(noise_dirs))
-        self.groups = {g: [i for i, r in enumerate(self.cache.rows) if r["group"] == g] for g in ("real", "synth")}
+        self.groups = {g: [i for i, r in enumerate(self.cache.rows) if r["group"] == g]
+                       for g in ("real", "synth", "narrow")}
         self.groups = {g: v for g, v in self.groups.items() if v}
         self._rng = np.random.default_rng(self.seed)
 
@@ -101,8 +114,10 @@ class EnhanceMixes(Dataset):
 
     def _draw_crop(self, rng: np.random.Generator) -> tuple[np.ndarray, float]:
         """A crop of a random clip and the clip's loudest 10 ms frame energy (dB)."""
-        names = sorted(self.groups)
-        g = "synth" if "synth" in self.groups and (len(names) == 1 or rng.random() < self.p_synth) else names[0]
+        u = rng.random()
+        g = "synth" if u < self.p_synth else "narrow" if u < self.p_synth + self.p_narrow else "real"
+        if g not in self.groups:   # a group the cache lacks: the first group it has
+            g = next(k for k in ("real", "synth", "narrow") if k in self.groups)
         idx = self.groups[g]
         x = self.cache.clip(idx[int(rng.integers(len(idx)))])
         hop = self.sr // 100
@@ -121,7 +136,6 @@ class EnhanceMixes(Dataset):
         """One ``(noisy, clean target, info)`` drawn from ``rng``."""
         from speechdl.data.synth import room
         from speechdl.data.synth.noise import mix_at_snr
-        from speechdl.tasks.vad.augment import draw_family_noise
 
         clean = self._clean_crop(rng)
         info: dict[str, Any] = {}
@@ -129,13 +143,39 @@ class EnhanceMixes(Dataset):
             rt60 = float(rng.uniform(*self.rt60))
             clean = room.reverberate(clean, room.synth_rir(self.sr, rt60, rng))
             info["rt60"] = round(rt60, 3)
+        if self.p_channel > 0 and rng.random() < self.p_channel:
+            from speechdl.data.synth.channel import random_channel
+
+            clean, ch = random_channel(clean, self.sr, rng)
+            info["channel"] = [e["name"] for e in ch["effects"]]
         snr = float(rng.uniform(*self.snr_range))
-        nz, what = draw_family_noise(self.noise, self.n, self.sr, rng)
-        noisy, _ = mix_at_snr(clean, nz, snr, active_mask(clean, self.sr))
+        if self.p_clean > 0 and rng.random() < self.p_clean:
+            noisy, what, snr = clean.copy(), {"family": None}, float("inf")
+        else:
+            nz, what = self._noise(rng)
+            noisy, _ = mix_at_snr(clean, nz, snr, active_mask(clean, self.sr))
         peak = float(np.abs(noisy).max())
         gain = 10 ** (float(rng.uniform(*self.level_db)) / 20) / peak if peak > 0 else 1.0
         info.update(snr_db=round(snr, 2), family=what.get("family"))
         return (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32), info
+
+    def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+        """Unit-RMS noise of the allowed families; real files of ``noise_split`` only when it is set."""
+        from speechdl.tasks.vad.augment import draw_family_noise
+
+        if self.noise_split is None:
+            return draw_family_noise(self.noise, self.n, self.sr, rng)
+        from speechdl.data.synth.noise_families import draw_noise
+
+        if not hasattr(self, "_bank"):
+            from speechdl.data.synth.noise import load_noise_bank
+            from speechdl.paths import expand
+
+            self._bank = [f for d in self.noise.noise_dirs
+                          for f in load_noise_bank(os.path.expandvars(expand(str(d))), split=self.noise_split)]
+        fams = [f for f in self.noise.families
+                if f != "babble" or any(getattr(b, "family", None) == "babble" for b in self._bank)]
+        return draw_noise(fams, self.n, self.sr, rng, bank=self._bank, p_real=self.noise.p_real)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, 7919, int(i)]) if self.fixed else self._rng
@@ -149,15 +189,21 @@ def enhance_mixes(cache: str = "${SPEECHDL_WORK}/enhance/clean", crop_seconds: f
                   p_real: float = 0.5, snr_range: Sequence[float] = splits.SNR_RANGE,
                   level_db: Sequence[float] = (-35.0, -3.0), p_reverb: float = 0.2,
                   rt60: Sequence[float] = (0.2, 0.8), p_synth: float = 0.3,
-                  seed: int = 0) -> tuple[EnhanceMixes, EnhanceMixes]:
+                  seed: int = 0, p_narrow: float = 0.0, p_clean: float = 0.0, p_channel: float = 0.0,
+                  noise_split: bool = False) -> tuple[EnhanceMixes, EnhanceMixes]:
     """Recipe dataset ``enhance_mixes``: ``(train, val)``; validation items are fixed, on the validation clips.
+
+    ``noise_split: true`` draws training noise from the bank's train files and validation noise from its eval files.
 
     Example recipe::
 
         data: {name: enhance_mixes, cache: "${SPEECHDL_WORK}/enhance/clean", crop_seconds: 2, items: 4000}
     """
     common = dict(families=families, noise_dirs=noise_dirs, p_real=p_real, snr_range=snr_range, level_db=level_db,
-                  p_reverb=p_reverb, rt60=rt60, p_synth=p_synth)
-    train = EnhanceMixes(cache, "train", crop_seconds, items, False, seed=seed, **common)
-    val = EnhanceMixes(cache, "val", val_crop_seconds, val_items, True, seed=seed + 1, **common)
+                  p_reverb=p_reverb, rt60=rt60, p_synth=p_synth, p_narrow=p_narrow, p_clean=p_clean,
+                  p_channel=p_channel)
+    train = EnhanceMixes(cache, "train", crop_seconds, items, False, seed=seed,
+                         noise_split="train" if noise_split else None, **common)
+    val = EnhanceMixes(cache, "val", val_crop_seconds, val_items, True, seed=seed + 1,
+                       noise_split="eval" if noise_split else None, **common)
     return train, val

@@ -21,7 +21,13 @@ import numpy as np
 
 from speechdl.tasks.enhance import splits
 
-BANDS = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0), (10.0, 15.0), (15.0, 20.01))
+BANDS = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0), (10.0, 15.0), (15.0, 20.01), (20.01, 30.0), (30.0, 40.01),
+         (float("inf"), float("inf")))
+
+
+def band_name(lo: float, hi: float) -> str:
+    """``"-5..0 dB"``; the no-noise band (``lo`` infinite) is ``"clean"``."""
+    return "clean" if lo == float("inf") else f"{lo:g}..{round(hi):g} dB"
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -40,20 +46,23 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 out[f"{k}i" if k == "si_sdr" else f"{k}_gain"] = round(out[k] - out[f"{k}_noisy"], 4)
         return out
 
-    bands = {f"{lo:g}..{min(hi, 20):g} dB": block([r for r in rows if lo <= r["snr_db"] < hi]) for lo, hi in BANDS}
+    bands = {band_name(lo, hi): block([r for r in rows if lo <= r["snr_db"] < hi or r["snr_db"] == lo == hi])
+             for lo, hi in BANDS}
     return {"pooled": block(rows), "by_snr": {k: v for k, v in bands.items() if v["items"]}}
 
 
 def evaluate(enhancer: Any, cache: str = "${SPEECHDL_WORK}/enhance/clean", items: int = 100,
-             seconds: float = 4.0, seed: int = 1, split: str | None = "val") -> dict[str, Any]:
+             seconds: float = 4.0, seed: int = 1, split: str | None = "val", **mix: Any) -> dict[str, Any]:
     """Validation PESQ / ESTOI / SI-SDR of ``enhancer`` on ``items`` fixed mixes of the ``split`` clips of
-    ``cache`` (None: all of them); see the module docstring."""
+    ``cache`` (None: all of them); see the module docstring. ``mix``: more
+    :class:`~speechdl.tasks.enhance.data.EnhanceMixes` options (``snr_range``, ``p_clean``, ``p_narrow``,
+    ``noise_split``...); the defaults are the first recipes' validation mixes."""
     import torch
 
     from speechdl.metrics.quality import estoi, pesq, si_sdr
     from speechdl.tasks.enhance.data import EnhanceMixes
 
-    ds = EnhanceMixes(cache, split, seconds, items, fixed=True, seed=seed)
+    ds = EnhanceMixes(cache, split, seconds, items, fixed=True, seed=seed, **mix)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rows, busy, audio_s = [], 0.0, 0.0
@@ -77,4 +86,5 @@ def evaluate(enhancer: Any, cache: str = "${SPEECHDL_WORK}/enhance/clean", items
     finally:
         torch.set_num_threads(threads)
     return {"model": enhancer.name, "items": items, "seconds_each": seconds, "split": split or "all",
+            "mix": {k: list(v) if isinstance(v, tuple) else v for k, v in mix.items()},
             "x_real_time_1_thread": round(audio_s / busy, 1) if busy else None, **summarize(rows)}

@@ -4,8 +4,12 @@ Clean speech is wideband (>= 16 kHz native) and clean: the studio-recorded Dutch
 the KDE word and letter sets (KLettres, KTuberling; the 8 kHz files are dropped), the English Tux Paint
 descriptions, the Hedgewars voice packs and the ALSA announcements (``real_dev``), plus the clean
 recordings (no noise, reverb or telephone band) of the synthetic many-voice set (espeak-ng, Flite,
-Festival, Piper at 16 kHz; ``data/asr/synth_voices``). Telephone (8 kHz Asterisk, saytime) and
-11 kHz game speech (Amazon Queen, Drascula, Warzone, Beneath a Steel Sky) are not wideband.
+Festival, Piper at 16 kHz; ``data/asr/synth_voices``). Telephone (8 kHz Asterisk, saytime) is not used.
+The studio-recorded 11 kHz game dialogue of Flight of the Amazon Queen and Beneath a Steel Sky
+(:data:`NARROW_SPEECH_SOURCES`: dozens of characters and a dozen actors, far more voices than the wideband
+sources) is the ``narrow`` group: clean, but band-limited to 5.5 kHz, so the target has nothing above it
+(the model learns that an empty upper band is not noise to fill, and that noise up there is all noise).
+Drascula and Warzone 2100 are the shipped ASR's test families and stay out.
 
 Held out of training **and** validation, for the test mixes (:mod:`speechdl.tasks.enhance.testset`):
 
@@ -33,6 +37,9 @@ SAMPLE_RATE = 16000
 TRAIN_SPEECH_SOURCES: tuple[str, ...] = ("fillets-ng-data-nl", "klettres-data", "ktuberling-data",
                                          "tuxpaint-stamps-default", "hedgewars-data", "alsa-utils")
 MIN_NATIVE_RATE = 16000            # files below this native rate are not wideband: skipped
+# clean studio dialogue at 11.025 kHz (the "narrow" group); every NARROW_EVERY-th clip (by manifest order)
+NARROW_SPEECH_SOURCES: tuple[str, ...] = ("flight-of-the-amazon-queen", "beneath-a-steel-sky")
+NARROW_EVERY = 3
 TUXPAINT_LANGS = ("en", "en_GB")   # the stored part of tuxpaint-stamps-default
 SYNTH_VOICES = "${SPEECHDL_WORK}/asr/synth_voices"   # lhotse manifests; only the clean recordings are used
 SYNTH_ENGINES = ("espeak", "flite", "festival", "piper")
@@ -44,7 +51,7 @@ ALL_NOISE_FAMILIES = ("weather", "animals", "vehicles", "music", "clicks", "stat
 TRAIN_NOISE_FAMILIES: tuple[str, ...] = tuple(f for f in ALL_NOISE_FAMILIES if f not in HELD_OUT_NOISE)
 NOISE_DIRS = ("${SPEECHDL_WORK}/noise_bank", "${SPEECHDL_DATA}/real_dev", "${SPEECHDL_WORK}/vad_lofo/babble")
 
-SNR_RANGE = (-5.0, 20.0)                       # training mixes, dB against active speech
+SNR_RANGE = (-5.0, 20.0)                       # the first recipes' training mixes, dB against active speech
 TEST_SNRS = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0)  # the test grid (E2's test mixes)
 VAL_EVERY = 20                                  # one recording in VAL_EVERY (by id hash) is validation
 
