@@ -65,6 +65,12 @@ def run_export_verb(args: argparse.Namespace, verb: str, task: str, export_run: 
     if not args.bundle and not args.onnx:
         raise ConfigError(f"{verb} export", "nothing to write", "pass --bundle OUT and/or --onnx OUT.onnx")
     source = args.model
+    if not args.run and source == task:
+        from speechdl.pretrained.locate import shipped_bundles
+
+        if task not in shipped_bundles():
+            raise ConfigError(f"{verb} export", f"no {task} bundle is shipped to export",
+                              f"pass --model BUNDLE_DIR, or a run: speechdl {verb} export RUN --bundle OUT --onnx OUT.onnx")
     if args.run:
         if not args.bundle:
             raise ConfigError(f"{verb} export", "a run directory is exported with --bundle OUT", "add --bundle DIR")

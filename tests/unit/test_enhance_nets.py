@@ -158,5 +158,7 @@ def test_the_clean_cache_reads_only_wideband_training_sources(tmp_path):
                 (tmp_path / audio).write_bytes(b"x")
     got = sorted(r["audio"] for r in real_rows(tmp_path))
     assert got == ["fillets-ng-data-nl/a.ogg", "ktuberling-data/e.ogg", "tuxpaint-stamps-default/en/g.ogg"]
+    every_language = sorted(r["audio"] for r in real_rows(tmp_path, tuxpaint_langs=None))
+    assert every_language == sorted([*got, "tuxpaint-stamps-default/es/f.ogg"])
     assert not set(splits.HELD_OUT_SPEECH) & set(splits.TRAIN_SPEECH_SOURCES)
     assert not set(splits.HELD_OUT_NOISE) & set(splits.TRAIN_NOISE_FAMILIES)

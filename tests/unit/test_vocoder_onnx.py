@@ -88,3 +88,5 @@ def test_cli_export_onnx_of_a_bundle(tmp_path, capsys):
     assert "max |onnxruntime - torch|" in capsys.readouterr().out and (tmp_path / "v.onnx").is_file()
     assert main(["vocode", "export", "--model", str(b)]) == 2   # nothing to write
     assert "nothing to write" in capsys.readouterr().err
+    assert main(["vocode", "export", "--onnx", str(tmp_path / "w.onnx")]) == 2   # no vocoder is shipped
+    assert "no vocoder bundle is shipped" in capsys.readouterr().err and not (tmp_path / "w.onnx").exists()

@@ -44,8 +44,12 @@ def trim_silence(x: np.ndarray, sample_rate: int, below_db: float = TRIM_DB, kee
     return x[max(0, on[0] * hop - pad): min(len(x), (on[-1] + 1) * hop + pad)]
 
 
-def real_rows(real_dev: Path) -> list[dict[str, Any]]:
-    """The ``real_dev`` manifest rows used for training / validation (present files only)."""
+def real_rows(real_dev: Path, tuxpaint_langs: tuple[str, ...] | None = splits.TUXPAINT_LANGS) -> list[dict[str, Any]]:
+    """The ``real_dev`` manifest rows used for training / validation (present files only).
+
+    ``tuxpaint_langs``: the Tux Paint description languages taken (None: every one present; ``shared/``
+    stores only the English ones, ``fetch.sh`` brings the other 11).
+    """
     rows = []
     with open(real_dev / "manifest.jsonl") as fh:
         for line in fh:
@@ -54,7 +58,8 @@ def real_rows(real_dev: Path) -> list[dict[str, Any]]:
                 continue
             if r["source"] in splits.HELD_OUT_SPEECH or r.get("sample_rate", 0) < splits.MIN_NATIVE_RATE:
                 continue
-            if r["source"] == "tuxpaint-stamps-default" and r["audio"].split("/")[1] not in splits.TUXPAINT_LANGS:
+            if (r["source"] == "tuxpaint-stamps-default" and tuxpaint_langs is not None
+                    and r["audio"].split("/")[1] not in tuxpaint_langs):
                 continue
             if (real_dev / r["audio"]).is_file():
                 rows.append(r)
@@ -119,10 +124,11 @@ def write_cache(out: str | os.PathLike, clips: list[tuple[str, str, str, np.ndar
 
 def build_clean_cache(out: str | os.PathLike, real_dev: str | os.PathLike | None = None,
                       synth_dir: str | os.PathLike | None = None, synth_per_engine: int = 45,
-                      narrow_every: int = 0, progress: bool = True) -> dict[str, Any]:
+                      narrow_every: int = 0, all_tuxpaint: bool = False, progress: bool = True) -> dict[str, Any]:
     """Decode, resample and trim the training sources into ``out`` (see the module docstring).
 
-    ``narrow_every`` > 0 adds every ``narrow_every``-th clip of the 11 kHz studio dialogue as group ``narrow``.
+    ``narrow_every`` > 0 adds every ``narrow_every``-th clip of the 11 kHz studio dialogue as group ``narrow``;
+    ``all_tuxpaint`` takes the Tux Paint descriptions of every language present (13 recordists), not only English.
     """
     from speechdl import audio
     from speechdl.paths import expand
@@ -133,7 +139,8 @@ def build_clean_cache(out: str | os.PathLike, real_dev: str | os.PathLike | None
     if not (real / "manifest.jsonl").is_file():
         raise DataError(real, "no real_dev manifest.jsonl", "set SPEECHDL_DATA to the shared data folder")
     sr = splits.SAMPLE_RATE
-    todo = [(r["audio"], r["source"], "real", real / r["audio"]) for r in real_rows(real)]
+    langs = None if all_tuxpaint else splits.TUXPAINT_LANGS
+    todo = [(r["audio"], r["source"], "real", real / r["audio"]) for r in real_rows(real, langs)]
     if narrow_every > 0:
         todo += [(r["audio"], r["source"], "narrow", real / r["audio"]) for r in narrow_rows(real, narrow_every)]
     if (synth / "conditions.jsonl.gz").is_file():
@@ -212,5 +219,8 @@ if __name__ == "__main__":   # python -m speechdl.tasks.enhance.clean_cache OUT_
     ap.add_argument("--synth-per-engine", type=int, default=45, help="clean synthetic clips per TTS engine")
     ap.add_argument("--narrow-every", type=int, default=0,
                     help="add every N-th clip of the 11 kHz studio dialogue (group narrow); 0: none")
+    ap.add_argument("--all-tuxpaint", action="store_true",
+                    help="Tux Paint descriptions in every language present (needs real_dev's fetch.sh)")
     a = ap.parse_args()
-    print(json.dumps(build_clean_cache(a.out, synth_per_engine=a.synth_per_engine, narrow_every=a.narrow_every)))
+    print(json.dumps(build_clean_cache(a.out, synth_per_engine=a.synth_per_engine, narrow_every=a.narrow_every,
+                                       all_tuxpaint=a.all_tuxpaint)))

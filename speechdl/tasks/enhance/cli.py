@@ -185,7 +185,7 @@ def register(groups: Any) -> None:
     p.add_argument("--model", default="enhance", metavar="BUNDLE", help="bundle directory or shipped name (enhance)")
     add_format_option(p)
     p.set_defaults(func=run_denoise)
-    add_task_train_verb(verbs, "enhance", "recipes/enhance/gru.yaml")
+    add_task_train_verb(verbs, "enhance", "recipes/enhance/gru_robust.yaml")
     e = verbs.add_parser("export", help="bundle a training run (and/or write ONNX)",
                          description="speechdl enhance export RUN_DIR --bundle OUT [--onnx OUT.onnx]; or "
                                      "--model BUNDLE --onnx OUT.onnx (waveform in, enhanced waveform out).")

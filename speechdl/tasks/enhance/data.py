@@ -6,8 +6,8 @@ real wideband speech, a synthetic voice with probability ``p_synth``, the 11 kHz
 reverberated with probability ``p_reverb`` (synthetic room, RT60 ``rt60`` s; the target keeps the
 reverberation: the models denoise, they do not dereverberate), with probability ``p_channel`` passed through
 a random recording channel (:func:`~speechdl.data.synth.channel.random_channel`: telephone band, low rate,
-companding, codec, tone control...; the target keeps it too: microphones and codecs differ), mixed with noise of the allowed ``families``
-(real bank files with probability ``p_real``, else the families' generators:
+companding, codec, tone control...; the target keeps it too: microphones and codecs differ), mixed with
+noise of the allowed ``families`` (real bank files with probability ``p_real``, else the families' generators:
 :func:`speechdl.tasks.vad.augment.draw_family_noise`) at an SNR drawn from ``snr_range`` dB against the
 active speech (with probability ``p_clean`` no noise at all: the target is the input, so the model learns
 to leave clean speech alone), and scaled so the mixture peaks at a level drawn from ``level_db`` dBFS (the

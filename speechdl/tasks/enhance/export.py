@@ -29,7 +29,22 @@ CARD = """## What it does
 Removes noise from speech: mono audio at 16 kHz in, the same length out (any input format and rate is
 converted first). {what}
 
-## Training data (mixed on the fly; nothing of it is in the bundle)
+{data}## Metrics
+{metrics}
+
+Validation: fixed mixes of the training families' held-out recordings (one in 20), 4 s each
+(`speechdl enhance eval`). The held-out test families, per SNR and per noise family, against
+noisereduce, Wiener, RNNoise and DeepFilterNet3: `benchmarks/enhance.py` and `recipes/enhance/BENCH.md`.
+
+## Limits
+- Band gains and the noisy phase: noise between the harmonics of a voice and at 0 dB SNR or below is
+  reduced, not removed; some muffling of weak consonants at low SNR.
+- Music and babble are speech-like and the hardest (music is a held-out family); reverberation is kept.
+- No 8 kHz telephone speech in training: expect little gain on telephone-band input.
+"""
+
+
+DATA_FIRST = """## Training data (mixed on the fly; nothing of it is in the bundle)
 - Clean speech, wideband (>= 16 kHz native): from `real_dev` (Debian packages) Fish Fillets NG Dutch dub
   (GPL-2), KLettres and KTuberling (GPL-2+), Tux Paint English descriptions (GPL-2), Hedgewars voice
   packs (GFDL-1.3), ALSA speaker-test announcements (GPL-2); plus clean synthetic English voices made
@@ -41,24 +56,39 @@ converted first). {what}
 - **Held out of training and validation** (the benchmark's test set): speech source `megaglest-data`
   (31 voice sets of unseen people) and the noise family `music`.
 
-## Metrics
-{metrics}
+"""
 
-Validation: fixed mixes of the training families' held-out recordings (one in 20), 4 s each
-(`speechdl enhance eval`). The held-out test families, per SNR and per noise family, against
-noisereduce, Wiener, RNNoise and DeepFilterNet3: `benchmarks/enhance.py` and `recipes/enhance/BENCH.md`.
+# the data of recipes/enhance/gru_robust*.yaml (cache built with --narrow-every 3 --synth-per-engine 300 --all-tuxpaint)
+_DATA_ROBUST = """## Training data (mixed on the fly; nothing of it is in the bundle)
+- Clean speech from `real_dev` (Debian packages), wideband: Fish Fillets NG Dutch dub (GPL-2), Tux Paint
+  descriptions in 12 languages by 13 recordists (GPL-2; the non-English part via `real_dev`'s `fetch.sh`),
+  KLettres and KTuberling (GPL-2+), Hedgewars voice packs (GFDL-1.3), ALSA announcements (GPL-2); and
+  band-limited (11 kHz) studio game dialogue, every third clip: Flight of the Amazon Queen and Beneath a
+  Steel Sky (freeware game licences: redistribution of the game with its readme; the clips are used for
+  training only and nothing of them is in the bundle). Plus clean synthetic English voices made here with
+  espeak-ng, Flite, Festival and Piper (`data/asr/synth_voices`, 2 h). 12,251 clips, 457 min.
+- Noise: the train half of the VAD noise bank's files (sounds of Debian game and theme packages, licences
+  per package in `data/noise_bank/licenses/`: GPL-2+, CC-BY-SA-3.0, CC-BY-3.0, CC0, ...), `real_dev`
+  ambience, espeak-ng babble and synthetic generators, at -5..35 dB SNR; 10 % of the items with no noise
+  (the target is the input); 20 % of the speech reverberated (synthetic rooms, RT60 0.2-0.8 s); random
+  level{channel}.
+- **Held out of training and validation** (the benchmark's test set): speech source `megaglest-data`
+  (31 voice sets of unseen people) and the noise family `music`; validation noise comes from the bank's
+  eval half only.
 
-## Limits
-- Band gains and the noisy phase: noise between the harmonics of a voice and at 0 dB SNR or below is
-  reduced, not removed; some muffling of weak consonants at low SNR.
-- Music and babble are speech-like and the hardest (music is a held-out family); reverberation is kept.
-- Trained on 16 kHz wideband speech: telephone-band input gains little.
 """
 
 
-def model_card(what: str, metrics: str) -> str:
+def data_robust(channel: bool) -> str:
+    """The training-data section of the ``gru_robust`` recipes (``channel``: ``gru_robust_channel``'s 30 %)."""
+    extra = ("; 30 % of the speech through a random recording channel (telephone band, low rate, companding, "
+             "codec, tone control, clipping; the target keeps it)") if channel else ""
+    return _DATA_ROBUST.format(channel=extra)
+
+
+def model_card(what: str, metrics: str, data: str = DATA_FIRST) -> str:
     """The bundle's model card text (data, licences, metrics, limits)."""
-    return CARD.format(what=what, metrics=metrics)
+    return CARD.format(what=what, metrics=metrics, data=data)
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict[str, Any] | None = None,
@@ -75,7 +105,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, metrics: dict
 def metrics_lines(report: dict[str, Any]) -> str:
     """Markdown lines of a :func:`~speechdl.tasks.enhance.evaluate.evaluate` report."""
     p = report["pooled"]
-    lines = [f"- validation ({report['items']} mixes of {report['seconds_each']} s, -5..20 dB): "
+    lo, hi = (report.get("mix") or {}).get("snr_range") or splits.SNR_RANGE
+    lines = [f"- validation ({report['items']} mixes of {report['seconds_each']} s, {lo:g}..{hi:g} dB): "
              f"PESQ-WB {p['pesq_noisy']} -> {p['pesq']}, ESTOI {p['estoi_noisy']} -> {p['estoi']}, "
              f"SI-SDR improvement {p['si_sdri']} dB; {report['x_real_time_1_thread']}x real time on 1 thread"]
     for band, b in report["by_snr"].items():
@@ -84,8 +115,10 @@ def metrics_lines(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def ship(bundle: str | os.PathLike, out: str | os.PathLike, report: dict[str, Any], what: str) -> Path:
-    """Re-save ``bundle`` as ``out`` with the validation ``report`` in its metrics and the full model card."""
+def ship(bundle: str | os.PathLike, out: str | os.PathLike, report: dict[str, Any], what: str,
+         data: str = DATA_FIRST, extra_metrics: str = "") -> Path:
+    """Re-save ``bundle`` as ``out`` with the validation ``report`` in its metrics and the full model card
+    (``data``: its training-data section; ``extra_metrics``: more markdown lines under the metrics)."""
     from speechdl.pretrained.bundle import load_bundle, save_bundle
 
     b = load_bundle(bundle)
@@ -98,4 +131,4 @@ def ship(bundle: str | os.PathLike, out: str | os.PathLike, report: dict[str, An
                                 "x_real_time_1_thread": report["x_real_time_1_thread"]},
                        data=b.meta.get("data"), reproduce=b.meta.get("reproduce"),
                        extra={k: v for k, v in b.meta.items() if k not in known},
-                       card=model_card(what, metrics_lines(report)))
+                       card=model_card(what, metrics_lines(report) + extra_metrics, data))
