@@ -70,7 +70,7 @@ def run_export_verb(args: argparse.Namespace, verb: str, task: str, export_run: 
 
         if task not in shipped_bundles():
             raise ConfigError(f"{verb} export", f"no {task} bundle is shipped to export",
-                              f"pass --model BUNDLE_DIR, or a run: speechdl {verb} export RUN --bundle OUT --onnx OUT.onnx")
+                              f"pass --model BUNDLE_DIR, or a run: speechdl {verb} export RUN --bundle OUT")
     if args.run:
         if not args.bundle:
             raise ConfigError(f"{verb} export", "a run directory is exported with --bundle OUT", "add --bundle DIR")
