@@ -92,3 +92,15 @@ def test_demo_verifies_the_sample_speaker_with_the_shipped_speaker_bundle():
     same, changed = demo.run_speaker()
     assert same["decision"] == "same speaker" and changed["decision"] == "different speakers"
     assert same["score"] > changed["score"]
+
+
+def test_demo_denoises_the_sample_with_the_shipped_enhancer(tmp_path):
+    import soundfile as sf
+
+    from speechdl import demo
+
+    noisy, enhanced = demo.run_enhance(tmp_path)
+    assert enhanced["SI-SDR (dB)"] > noisy["SI-SDR (dB)"] + 2.0 and "real time" in enhanced["audio"]
+    for row in (noisy, enhanced):
+        info = sf.info(row["file"])
+        assert info.samplerate == 16000 and info.frames > 16000 * 10
