@@ -27,7 +27,7 @@ BANDS = ((-5.0, 0.0), (0.0, 5.0), (5.0, 10.0), (10.0, 15.0), (15.0, 20.01), (20.
 
 def band_name(lo: float, hi: float) -> str:
     """``"-5..0 dB"``; the no-noise band (``lo`` infinite) is ``"clean"``."""
-    return "clean" if lo == float("inf") else f"{lo:g}..{round(hi):g} dB"
+    return "clean" if lo == float("inf") else f"{round(lo):g}..{round(hi):g} dB"
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
