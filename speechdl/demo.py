@@ -126,6 +126,7 @@ def run_enhance(out_dir: Path, snr_db: float = 5.0) -> list[dict]:
     SI-SDR and ESTOI against the sample before and after; writes both WAVs to ``out_dir``."""
     import numpy as np
 
+    from speechdl.data.synth.noise import mix_at_snr
     from speechdl.data.synth.noise_families import draw_noise
     from speechdl.metrics.quality import estoi, si_sdr
     from speechdl.tasks.enhance.infer import load_enhancer
@@ -133,7 +134,7 @@ def run_enhance(out_dir: Path, snr_db: float = 5.0) -> list[dict]:
     enh = load_enhancer("enhance")
     clean, sr = audio.load(SAMPLE, sample_rate=enh.sample_rate)
     noise, _ = draw_noise(["vehicles"], len(clean), sr, np.random.default_rng(0))
-    noisy = (clean + noise * np.sqrt(np.mean(clean ** 2)) * 10 ** (-snr_db / 20)).astype(np.float32)
+    noisy, _ = mix_at_snr(clean, noise, snr_db)
     start = time.perf_counter()
     out = enh.enhance(noisy)
     speed = len(noisy) / sr / (time.perf_counter() - start)

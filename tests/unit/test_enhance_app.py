@@ -50,11 +50,11 @@ def test_the_shipped_enhancer_leaves_clean_speech_alone(enh, level):
 
 
 def test_the_shipped_enhancer_removes_white_noise(enh):
+    from speechdl.data.synth.noise import mix_at_snr
     from speechdl.metrics.quality import si_sdr
 
     clean = _gated_sample()
-    n = np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
-    noisy = clean + n * np.sqrt(np.mean(clean ** 2) / np.mean(n ** 2)) * 10 ** (-5 / 20)
+    noisy, _ = mix_at_snr(clean, np.random.default_rng(0).standard_normal(len(clean)), 5.0)
     assert si_sdr(clean, enh.enhance(noisy)) > si_sdr(clean, noisy) + 3.0
 
 

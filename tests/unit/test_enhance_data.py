@@ -83,7 +83,7 @@ def test_noise_split_keeps_validation_noise_files_out_of_training(tmp_path):
         ds = EnhanceMixes(cache, None, crop_seconds=0.5, families=("weather",), noise_dirs=(str(bank),),
                           p_real=1.0, noise_split=split)
         rng = np.random.default_rng(3)
-        files = {ds._noise(rng)[1]["file"] for _ in range(8)}
+        files = {ds.mix(rng)[2]["noise_file"] for _ in range(8)}
         assert {f.rsplit("/", 1)[-1] for f in files} == {names[split]}
 
 

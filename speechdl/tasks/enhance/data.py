@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +135,7 @@ class EnhanceMixes(Dataset):
         """One ``(noisy, clean target, info)`` drawn from ``rng``."""
         from speechdl.data.synth import room
         from speechdl.data.synth.noise import mix_at_snr
+        from speechdl.tasks.vad.augment import draw_family_noise
 
         clean = self._clean_crop(rng)
         info: dict[str, Any] = {}
@@ -152,30 +152,12 @@ class EnhanceMixes(Dataset):
         if self.p_clean > 0 and rng.random() < self.p_clean:
             noisy, what, snr = clean.copy(), {"family": None}, float("inf")
         else:
-            nz, what = self._noise(rng)
+            nz, what = draw_family_noise(self.noise, self.n, self.sr, rng, split=self.noise_split)
             noisy, _ = mix_at_snr(clean, nz, snr, active_mask(clean, self.sr))
         peak = float(np.abs(noisy).max())
         gain = 10 ** (float(rng.uniform(*self.level_db)) / 20) / peak if peak > 0 else 1.0
-        info.update(snr_db=round(snr, 2), family=what.get("family"))
+        info.update(snr_db=round(snr, 2), family=what.get("family"), noise_file=what.get("file"))
         return (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32), info
-
-    def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-        """Unit-RMS noise of the allowed families; real files of ``noise_split`` only when it is set."""
-        from speechdl.tasks.vad.augment import draw_family_noise
-
-        if self.noise_split is None:
-            return draw_family_noise(self.noise, self.n, self.sr, rng)
-        from speechdl.data.synth.noise_families import draw_noise
-
-        if not hasattr(self, "_bank"):
-            from speechdl.data.synth.noise import load_noise_bank
-            from speechdl.paths import expand
-
-            self._bank = [f for d in self.noise.noise_dirs
-                          for f in load_noise_bank(os.path.expandvars(expand(str(d))), split=self.noise_split)]
-        fams = [f for f in self.noise.families
-                if f != "babble" or any(getattr(b, "family", None) == "babble" for b in self._bank)]
-        return draw_noise(fams, self.n, self.sr, rng, bank=self._bank, p_real=self.noise.p_real)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, 7919, int(i)]) if self.fixed else self._rng

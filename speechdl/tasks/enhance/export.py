@@ -59,7 +59,7 @@ DATA_FIRST = """## Training data (mixed on the fly; nothing of it is in the bund
 """
 
 # the data of recipes/enhance/gru_robust*.yaml (cache built with --narrow-every 3 --synth-per-engine 300 --all-tuxpaint)
-_DATA_ROBUST = """## Training data (mixed on the fly; nothing of it is in the bundle)
+DATA_ROBUST = """## Training data (mixed on the fly; nothing of it is in the bundle)
 - Clean speech from `real_dev` (Debian packages), wideband: Fish Fillets NG Dutch dub (GPL-2), Tux Paint
   descriptions in 12 languages by 13 recordists (GPL-2; the non-English part via `real_dev`'s `fetch.sh`),
   KLettres and KTuberling (GPL-2+), Hedgewars voice packs (GFDL-1.3), ALSA announcements (GPL-2); and
@@ -71,19 +71,12 @@ _DATA_ROBUST = """## Training data (mixed on the fly; nothing of it is in the bu
   per package in `data/noise_bank/licenses/`: GPL-2+, CC-BY-SA-3.0, CC-BY-3.0, CC0, ...), `real_dev`
   ambience, espeak-ng babble and synthetic generators, at -5..35 dB SNR; 10 % of the items with no noise
   (the target is the input); 20 % of the speech reverberated (synthetic rooms, RT60 0.2-0.8 s); random
-  level{channel}.
+  level.
 - **Held out of training and validation** (the benchmark's test set): speech source `megaglest-data`
   (31 voice sets of unseen people) and the noise family `music`; validation noise comes from the bank's
   eval half only.
 
 """
-
-
-def data_robust(channel: bool) -> str:
-    """The training-data section of the ``gru_robust`` recipes (``channel``: ``gru_robust_channel``'s 30 %)."""
-    extra = ("; 30 % of the speech through a random recording channel (telephone band, low rate, companding, "
-             "codec, tone control, clipping; the target keeps it)") if channel else ""
-    return _DATA_ROBUST.format(channel=extra)
 
 
 def model_card(what: str, metrics: str, data: str = DATA_FIRST) -> str:

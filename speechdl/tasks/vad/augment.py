@@ -86,14 +86,16 @@ class AugmentConfig:
 
 
 @lru_cache(maxsize=8)
-def noise_bank(noise_dirs: tuple[str, ...]) -> tuple[Any, ...]:
-    """The real noise files of ``noise_dirs`` (each a folder with ``manifest.jsonl``), cached per process."""
+def noise_bank(noise_dirs: tuple[str, ...], split: str | None = None) -> tuple[Any, ...]:
+    """The real noise files of ``noise_dirs`` (each a folder with ``manifest.jsonl``), cached per process;
+    ``split`` (``"train"`` / ``"eval"``): only that half of the files
+    (:func:`~speechdl.data.synth.noise.noise_split_of`)."""
     from speechdl.data.synth.noise import load_noise_bank
     from speechdl.paths import expand
 
     bank: list[Any] = []
     for d in noise_dirs:
-        bank += load_noise_bank(os.path.expandvars(expand(str(d))))
+        bank += load_noise_bank(os.path.expandvars(expand(str(d))), split=split)
     return tuple(bank)
 
 
@@ -153,11 +155,12 @@ def augment_wave(wave: np.ndarray, active: np.ndarray, sample_rate: int, rng: np
     return np.asarray(x, np.float32), info
 
 
-def draw_family_noise(cfg: AugmentConfig, n: int, sample_rate: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Unit-RMS noise ``(n,)`` of one of ``cfg.families`` (real bank file or generator) and its record."""
+def draw_family_noise(cfg: AugmentConfig, n: int, sample_rate: int, rng: np.random.Generator,
+                      split: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Unit-RMS noise ``(n,)`` of one of ``cfg.families`` (real bank file or generator) and its record;
+    ``split``: real files of that half of the bank only (None: all)."""
     from speechdl.data.synth.noise_families import draw_noise
 
-    bank = noise_bank(tuple(str(d) for d in cfg.noise_dirs))
+    bank = noise_bank(tuple(str(d) for d in cfg.noise_dirs), split)
     families = [f for f in cfg.families if f != "babble" or _babble_ok(bank)]
     return draw_noise(families, n, sample_rate, rng, bank=list(bank), p_real=cfg.p_real)
