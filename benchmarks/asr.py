@@ -196,7 +196,7 @@ def _run(args: argparse.Namespace, extra: list[System]) -> dict[str, Any]:
     if not args.no_pocketsphinx:
         systems.append(pocketsphinx_system(args.threads))
     if not args.no_whisper:
-        from speechdl.tasks.asr.teacher import whisper_available
+        from speechdl.data.whisper import whisper_available
 
         if whisper_available():
             systems.append(whisper_system(args.threads))

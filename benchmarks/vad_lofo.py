@@ -58,7 +58,7 @@ def fold_systems(args: argparse.Namespace, fold: int, make: dict[str, Any]) -> l
 
 def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict[str, Any]:
     """Every fold: dev calibration of the baselines (optional), then every condition for every system."""
-    from speechdl.tasks.vad.augment import AugmentConfig
+    from speechdl.data.augment import AugmentConfig
 
     folds = [int(f) for f in args.folds.split(",")]
     report: dict[str, Any] = {"folds": {}, "pooled": {}, "config": {

@@ -21,6 +21,7 @@ PIPELINES: dict[str, str] = {
     "speaker": "speechdl.tasks.speaker.pipeline:SpeakerPipeline",
     "enhance": "speechdl.tasks.enhance.pipeline:EnhancePipeline",
     "vocoder": "speechdl.tasks.vocoder.pipeline:VocoderPipeline",
+    "kws": "speechdl.tasks.kws.pipeline:KwsPipeline",
 }
 
 # `speechdl <group>` -> (module with register(subparsers), one-line help)
@@ -33,6 +34,7 @@ CLI_GROUPS: dict[str, tuple[str, str]] = {
     "asr": ("speechdl.tasks.asr.cli", "speech recognition: transcribe, train, export, eval"),
     "speaker": ("speechdl.tasks.speaker.cli", "speaker verification: embed, verify, enroll, identify, eval"),
     "enhance": ("speechdl.tasks.enhance.cli", "speech enhancement: denoise files, train, export, eval"),
+    "kws": ("speechdl.tasks.kws.cli", "keyword spotting: detect commands and keywords, synth, train, export, eval"),
     "vocode": ("speechdl.tasks.vocoder.cli", "vocoders: mel -> waveform, copy-synthesis, train, export, data"),
     "run": ("speechdl.api_cli", "run any model by name (the application contract) on inputs"),
     "models": ("speechdl.pretrained.cli", "list the shipped and registered models"),
@@ -114,4 +116,5 @@ DATASETS: dict[str, str] = {
     "speaker_toy": "speechdl.tasks.speaker.toy:speaker_toy",
     "enhance_mixes": "speechdl.tasks.enhance.data:enhance_mixes",
     "vocoder_segments": "speechdl.tasks.vocoder.data:vocoder_segments",
+    "kws_words": "speechdl.tasks.kws.data:kws_words",
 }

@@ -162,7 +162,7 @@ def build(src: str | os.PathLike, out_dir: str | os.PathLike, where: list[str] |
     import numpy as np
 
     from speechdl.data.synth.builder import check_out, run_jobs
-    from speechdl.tasks.asr.teacher import INSTALL, whisper_available
+    from speechdl.data.whisper import INSTALL, whisper_available
 
     if workers < 1:
         raise ConfigError("--workers", f"must be >= 1 (got {workers})", "e.g. --workers 2")

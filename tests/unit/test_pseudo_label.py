@@ -13,8 +13,9 @@ import pytest
 from speechdl import audio
 from speechdl.data.manifests import load_manifests, save_manifests
 from speechdl.data.pseudo_label import build, decide
+from speechdl.data.whisper import whisper_available
 from speechdl.errors import DataError
-from speechdl.tasks.asr.teacher import TeacherOutput, whisper_available
+from speechdl.tasks.asr.teacher import TeacherOutput
 
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from speechdl.data.augment import ALL_FAMILIES, TEST_FAMILIES, AugmentConfig, augment_wave
 from speechdl.errors import ConfigError
 from speechdl.tasks.vad import folds as F
-from speechdl.tasks.vad.augment import ALL_FAMILIES, TEST_FAMILIES, AugmentConfig, augment_wave
 from speechdl.tasks.vad.data import split_of
 
 SR = 16000

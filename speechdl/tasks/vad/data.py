@@ -131,7 +131,7 @@ class VADFrames(Dataset):
         noise_prob / snr_range: probability of adding coloured noise at a random SNR (dB) to an item
             (computed from audio, so the cache is bypassed for those items).
         seed: crop and noise positions.
-        augment: :class:`~speechdl.tasks.vad.augment.AugmentConfig` (or its dict): every item gets a
+        augment: :class:`~speechdl.data.augment.AugmentConfig` (or its dict): every item gets a
             random condition (noise families, reverb, channel, level, noise-only crops), computed from
             audio. With ``random_crops=False`` the condition of item ``k`` is the same every epoch
             (a fixed, reproducible dev set).
@@ -146,7 +146,7 @@ class VADFrames(Dataset):
                  crop_seconds: float | None = 4.0, random_crops: bool = True, cache_dir: str | None = None,
                  noise_prob: float = 0.0, snr_range: tuple[float, float] = (0.0, 30.0), seed: int = 0,
                  augment: Any = None, split: str | None = None, dev_every: int = 10) -> None:
-        from speechdl.tasks.vad.augment import AugmentConfig
+        from speechdl.data.augment import AugmentConfig
 
         self.recs = [r for r in read_recordings(manifests) if split is None or split_of(r["id"], dev_every) == split]
         self.augment = augment if isinstance(augment, AugmentConfig | None) else AugmentConfig.from_dict(augment)
@@ -209,8 +209,8 @@ class VADFrames(Dataset):
         return self.cache.compute(self._wave(rec, s, e))[: e - s]
 
     def _augmented(self, rec: dict[str, Any], s: int, e: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        from speechdl.data.augment import augment_wave
         from speechdl.data.synth.mixer import interval_mask
-        from speechdl.tasks.vad.augment import augment_wave
 
         sr = self.cfg.sample_rate
         wave = self._wave(rec, s, e)
@@ -251,7 +251,7 @@ def vad_frames(manifests: str | list[str], val_manifests: str | list[str] | None
     """Recipe dataset ``vad_frames``: random crops of ``manifests``; with ``val_manifests`` a
     ``(train, val)`` pair whose validation items are whole recordings (or fixed ``val_crop_seconds`` crops).
 
-    ``augment`` / ``val_augment``: on-the-fly conditions (:class:`~speechdl.tasks.vad.augment.AugmentConfig`
+    ``augment`` / ``val_augment``: on-the-fly conditions (:class:`~speechdl.data.augment.AugmentConfig`
     keys); the validation ones are fixed per item. ``split`` / ``val_split``: ``"train"`` / ``"dev"``
     parts of the recordings (:func:`split_of`), so one manifest can give both without overlap.
 

@@ -1,7 +1,7 @@
 """The VAD's honest protocol: leave one speech-source family and one noise family out per fold.
 
 Real speech comes in **source families** (one part folder each, built by ``speechdl data mix``, see
-``recipes/vad/DATA.md``); noise comes in **families** (:data:`~speechdl.tasks.vad.augment.TEST_FAMILIES`).
+``recipes/vad/DATA.md``); noise comes in **families** (:data:`~speechdl.data.augment.TEST_FAMILIES`).
 Fold ``k`` holds out speech family ``FOLDS[k][0]`` and noise family ``FOLDS[k][1]``: its model trains
 and is selected (early stopping, threshold) on the other families only; its test audio is the held-out
 speech, clean and mixed with the held-out noise at each of :data:`TEST_SNRS`, plus noise-only audio of
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from speechdl.tasks.vad.augment import ALL_FAMILIES, AugmentConfig, augment_wave
+from speechdl.data.augment import ALL_FAMILIES, AugmentConfig, augment_wave
 
 # speech family -> the real_dev sources in its part (built with `speechdl data mix --select source=...`)
 SPEECH_FAMILIES: dict[str, tuple[str, ...]] = {

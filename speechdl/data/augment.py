@@ -1,4 +1,4 @@
-"""On-the-fly acoustic conditions for VAD training and for the held-out protocol's test audio.
+"""On-the-fly acoustic conditions for training and held-out test audio (VAD, enhancement, keyword spotting).
 
 One function, :func:`augment_wave`, turns a clean labelled crop into what a VAD meets in the field:
 room reverb on the speech, noise of a chosen set of **families** at a random SNR (real bank files and

@@ -1,0 +1,127 @@
+"""Keyword detection over audio of any length: 1 s windows every 100 ms, posteriors, smoothed events.
+
+The signal gets :data:`PAD` s of silence before and after (so a word at the very start or end is seen
+centred in some window), features are made incrementally (:class:`~speechdl.features.incremental.FeaturePipeline`),
+and every ``hop`` frames the last ``window`` frames are classified. :class:`Detector` is the one engine:
+offline runs push the signal in 10 s blocks, streams push whatever chunks arrive, so streaming equals
+offline by construction. Events come from the posteriors (:func:`events_from`): each window's keyword
+posteriors averaged over the last ``smooth`` windows; a run of windows whose best keyword is the same and
+scores at least ``threshold`` is one event (keyword, peak time, start / end of the run, peak score).
+
+Example:
+    >>> import numpy as np
+    >>> P = np.zeros((6, 22)); P[:, 21] = 1.0; P[2:4, 0], P[2:4, 21] = 0.9, 0.1
+    >>> [(e["keyword"], e["time"]) for e in events_from(P, hop_s=0.1, threshold=0.5, smooth=1)]
+    [('yes', 0.2)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from speechdl.features import FrontendConfig
+from speechdl.tasks.kws.vocab import KEYWORDS, LABELS
+
+PAD = 0.5          # s of silence before and after the signal
+WINDOW = 101       # frames per window (1 s at a 10 ms hop)
+HOP = 10           # frames between windows (100 ms)
+BLOCK = 10.0       # s per offline block
+
+
+def events_from(post: np.ndarray, hop_s: float, threshold: float, smooth: int = 3,
+                labels: Sequence[str] = LABELS, t0: float = 0.0) -> list[dict[str, Any]]:
+    """Keyword events of window posteriors ``post`` ``(W, C)``; window ``w`` is centred at ``t0 + w * hop_s``."""
+    kw = [labels.index(k) for k in KEYWORDS if k in labels]
+    if not len(post) or not kw:
+        return []
+    csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
+    lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
+    sm = (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
+    k_best = np.asarray(kw)[sm[:, kw].argmax(1)]
+    s_best = sm[np.arange(len(sm)), k_best]
+    events: list[dict[str, Any]] = []
+    w = 0
+    while w < len(sm):
+        if s_best[w] < threshold:
+            w += 1
+            continue
+        e = w
+        while e + 1 < len(sm) and s_best[e + 1] >= threshold and k_best[e + 1] == k_best[w]:
+            e += 1
+        peak = w + int(np.argmax(s_best[w:e + 1]))
+        events.append({"keyword": labels[k_best[w]], "time": round(t0 + peak * hop_s, 3),
+                       "start": round(t0 + w * hop_s, 3), "end": round(t0 + e * hop_s, 3),
+                       "score": round(float(s_best[peak]), 4)})
+        w = e + 1
+    return events
+
+
+class Detector:
+    """Window posteriors of a keyword classifier over pushed audio (state inside; one per stream).
+
+    Args:
+        model: ``(B, window, F) -> (B, C)`` logits, eval mode.
+        cfg: the bundle's front-end (10 ms hop expected).
+        window, hop: frames per window and between windows.
+    ``push(samples) -> (W, C)`` posteriors of the windows completed; ``finish() -> (W, C)`` the rest
+    (the trailing silence included). Window ``w`` (counted from the first) is centred at ``w * hop_s`` s
+    of the input signal: the first window's centre is the input's first sample.
+    """
+
+    def __init__(self, model: torch.nn.Module, cfg: FrontendConfig, window: int = WINDOW, hop: int = HOP) -> None:
+        from speechdl.features.incremental import FeaturePipeline
+
+        self.model, self.cfg, self.window, self.hop = model, cfg, int(window), int(hop)
+        self.features = FeaturePipeline(cfg)
+        self.frames = np.zeros((0, cfg.feature_dim), np.float32)
+        self.seen = 0                   # frames produced so far
+        self.pad = int(round(PAD * cfg.sample_rate))
+        self.done = False
+        first = self._take(self.features.push(np.zeros(self.pad, np.float32)))
+        assert not len(first)
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop * self.cfg.hop_length / self.cfg.sample_rate
+
+    def _take(self, new: np.ndarray) -> np.ndarray:
+        """Append frames; classify every window that ends in them -> posteriors ``(W, C)``."""
+        ends = []
+        for i in range(len(new)):
+            t = self.seen + i                      # frame index of new[i]
+            if t >= self.window - 1 and (t - (self.window - 1)) % self.hop == 0:
+                ends.append(i)
+        buf = np.concatenate([self.frames, new]) if len(new) else self.frames
+        base = self.seen - len(self.frames)        # frame index of buf[0]
+        wins = [buf[self.seen + i - base - self.window + 1: self.seen + i - base + 1] for i in ends]
+        self.seen += len(new)
+        self.frames = buf[-(self.window - 1):] if len(buf) >= self.window - 1 else buf
+        if not wins:
+            return np.zeros((0, len(LABELS)), np.float32)
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(np.ascontiguousarray(np.stack(wins))))
+        return torch.softmax(logits.float(), -1).numpy()
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add mono float32 samples at the model rate -> posteriors of the windows they complete."""
+        return self._take(self.features.push(np.asarray(samples, np.float32).reshape(-1)))
+
+    def finish(self) -> np.ndarray:
+        """The trailing silence and the last frames -> the remaining windows' posteriors."""
+        if self.done:
+            return np.zeros((0, len(LABELS)), np.float32)
+        self.done = True
+        a = self._take(self.features.push(np.zeros(self.pad, np.float32)))
+        return np.concatenate([a, self._take(self.features.flush())])
+
+
+def detect(model: torch.nn.Module, cfg: FrontendConfig, wave: np.ndarray) -> np.ndarray:
+    """Posteriors ``(W, C)`` of every window of ``wave`` (offline: 10 s blocks through :class:`Detector`)."""
+    d = Detector(model, cfg)
+    step = int(BLOCK * cfg.sample_rate)
+    parts = [d.push(wave[i:i + step]) for i in range(0, len(wave), step)]
+    return np.concatenate([*parts, d.finish()])

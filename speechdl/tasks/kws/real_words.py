@@ -1,0 +1,120 @@
+"""Real spoken words cut from ``real_dev``: the keyword-spotting test set of real, unseen speakers.
+
+Candidates are the English recordings whose exact transcript holds a keyword, and single-word recordings.
+Whisper tiny.en (a data-building teacher, :mod:`speechdl.data.whisper`) gives word timings; a keyword is
+cut where Whisper hears it **and** the transcript has it (so a mishearing never makes a label), from 50 ms
+before its start to 50 ms after its end. From the same recordings up to ``unknown_per_clip`` other words
+of the transcript (not keywords, not homophones, 3+ letters) are cut as ``_unknown_``. A single-word
+recording whose transcript is a keyword is used whole (trimmed to its speech).
+
+Output: ``<out>/clips/<label>/<n>.flac`` (16 kHz) and ``<out>/manifest.jsonl`` rows with ``audio``,
+``label``, ``word``, ``source``, ``speaker``, ``orig`` (the real_dev file), ``start`` / ``end`` (s) and
+``probability`` (Whisper's word probability). Rerunning resumes from ``<out>/progress.jsonl``.
+
+Example (the transcript filter alone; cutting needs Whisper and the real_dev audio):
+    >>> transcript_words("Yes, go on! Left is right.")
+    ['yes', 'go', 'on', 'left', 'is', 'right']
+    >>> is_candidate({"kind": "speech", "language": "en", "text_quality": "exact", "text": "Stop it."})
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speechdl import audio
+from speechdl.tasks.kws.synth_words import trim_word
+from speechdl.tasks.kws.vocab import KEYWORDS, UNKNOWN, is_unknown_candidate
+
+SR = 16000
+PAD = 0.05
+
+
+def transcript_words(text: str | None) -> list[str]:
+    """Lower-case alphabetic words of a transcript, in order."""
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", (text or "").lower())
+
+
+def is_candidate(row: dict[str, Any]) -> bool:
+    """An English speech recording with an exact transcript holding a keyword."""
+    return (row.get("kind") == "speech" and row.get("language") == "en" and row.get("text_quality") == "exact"
+            and any(w in KEYWORDS for w in transcript_words(row.get("text"))))
+
+
+def _cuts(row: dict[str, Any], wave: np.ndarray, model: Any, unknown_per_clip: int,
+          rng: np.random.Generator, beam: int = 1) -> list[tuple[str, str, float, float, float]]:
+    """``[(label, word, start, end, probability)]`` of one recording."""
+    from speechdl.data.whisper import word_times
+
+    ref = transcript_words(row.get("text"))
+    if len(ref) == 1 and ref[0] in KEYWORDS:
+        return [(ref[0], ref[0], 0.0, len(wave) / SR, 1.0)]
+    heard = word_times(model, wave, beam=beam, prompt=row.get("text"))
+    out, unk = [], []
+    for word, a, b, p in heard:
+        if word not in ref or b - a < 0.08 or b - a > 1.2:
+            continue
+        if word in KEYWORDS:
+            out.append((word, word, a, b, p))
+        elif is_unknown_candidate(word) and len(word) >= 3 and p >= 0.5:
+            unk.append((UNKNOWN, word, a, b, p))
+    if unk:
+        out += [unk[i] for i in rng.choice(len(unk), min(unknown_per_clip, len(unk)), replace=False)]
+    return out
+
+
+def build_real_words(real_dev: str | os.PathLike, out: str | os.PathLike, unknown_per_clip: int = 1,
+                     limit: int | None = None, threads: int = 1, beam: int = 1,
+                     progress: bool = False) -> list[dict[str, Any]]:
+    """Cut the keywords (and some unknown words) of ``real_dev``'s candidate recordings into ``out``."""
+    from speechdl.data.whisper import load_whisper
+
+    real_dev, out = Path(real_dev), Path(out)
+    rows = [json.loads(line) for line in (real_dev / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    cand = [r for r in rows if is_candidate(r)][:limit]
+    out.mkdir(parents=True, exist_ok=True)
+    prog = out / "progress.jsonl"
+    done: dict[str, list[dict[str, Any]]] = {}
+    if prog.is_file():
+        for line in prog.read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                done[d["orig"]] = d["rows"]
+    model = None
+    with prog.open("a") as log:
+        for i, r in enumerate(cand):
+            if r["audio"] in done:
+                continue
+            model = model or load_whisper(threads)
+            wave, _ = audio.load(real_dev / r["audio"], sample_rate=SR)
+            rng = np.random.default_rng(i)
+            made = []
+            for k, (label, word, a, b, p) in enumerate(_cuts(r, wave, model, unknown_per_clip, rng, beam)):
+                seg = wave[max(0, int((a - PAD) * SR)): int((b + PAD) * SR)]
+                if b - a >= len(wave) / SR - 1e-6:
+                    seg = trim_word(wave, SR)
+                if len(seg) < int(0.1 * SR):
+                    continue
+                rel = f"clips/{label}/{i:05d}_{k}_{word}.flac"
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                audio.save(out / rel, seg, SR)
+                made.append({"audio": rel, "label": label, "word": word, "source": r["source"],
+                             "speaker": r.get("speaker") or r["source"], "orig": r["audio"],
+                             "start": round(a, 3), "end": round(b, 3), "probability": round(p, 3),
+                             "duration": round(len(seg) / SR, 3)})
+            done[r["audio"]] = made
+            log.write(json.dumps({"orig": r["audio"], "rows": made}) + "\n")
+            log.flush()
+            if progress:
+                print(f"real words: {i + 1}/{len(cand)} recordings", end="\r", flush=True)
+    result = [row for r in cand for row in done.get(r["audio"], [])]
+    tmp = out / "manifest.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in result))
+    os.replace(tmp, out / "manifest.jsonl")
+    return result
