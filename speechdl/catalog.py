@@ -58,6 +58,7 @@ ARCHITECTURES: dict[str, str] = {
     "mlp_generator": "speechdl.nn.gan:MLPGenerator",
     "rnn": "speechdl.nn.recurrent:RecurrentNet",
     "resnet": "speechdl.nn.resnet:ResNet",
+    "ds_cnn": "speechdl.nn.dscnn:DSCNN",
     "seq2seq": "speechdl.nn.seq2seq:Seq2Seq",
     "tdnn": "speechdl.nn.tdnn:TDNN",
     "xvector": "speechdl.nn.tdnn:XVector",
