@@ -7,6 +7,8 @@
   (:mod:`speechdl.tasks.kws.real_words`; needs the ``bench`` extra).
 * ``train RECIPE [key=value ...]``: ``recipes/kws/*.yaml``; ``export RUN --bundle OUT``: bundle + threshold.
 * ``eval WORDS... [--model BUNDLE] [--conditions clean music@10 ...]``: accuracy table on word manifests.
+* ``enroll NAME REC... --store FILE [--method head|template]``: add a custom keyword from 3-5 recordings
+  (:mod:`speechdl.tasks.kws.custom`); ``detect --custom FILE`` then reports it too.
 """
 
 from __future__ import annotations
@@ -32,9 +34,46 @@ def run_detect(args: argparse.Namespace) -> int:
         audio.info(f)
     opt = {o.name: o.parse(getattr(args, o.name, None)) for o in OPTIONS if o.name == "threshold"}
     pipe = speechdl.load(args.model)
+    custom: list[Any] = []
+    if args.custom:
+        from speechdl.tasks.kws import custom as C
+
+        _, custom = C.load_store(args.custom)
+        enc = C.Encoder(pipe.model, pipe.cfg)
     for f in args.files:
         r = pipe.run(f, **opt)
+        if custom:
+            r.events = sorted(r.events + C.custom_events(enc, audio.load(f, sample_rate=pipe.sample_rate)[0],
+                                                         custom), key=lambda e: e["time"])
         write_out(r.to_json() if args.format == "json" else r.to_text())
+    return 0
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl kws enroll``."""
+    import numpy as np
+
+    import speechdl
+    from speechdl import audio
+    from speechdl.pretrained.bundle import load_bundle
+    from speechdl.tasks.kws import custom as C
+
+    waves = [audio.load(f, sample_rate=C.SR)[0] for f in args.files]
+    pipe = speechdl.load(args.model)
+    bundle = load_bundle(args.model)
+    neg_path = bundle.path / "negatives.npy"
+    if not neg_path.is_file():
+        from speechdl.errors import ConfigError
+
+        raise ConfigError(bundle.path, "has no negatives.npy (embeddings of non-keywords)",
+                          "use a kws bundle exported by speechdl kws export")
+    enc = C.Encoder(pipe.model, pipe.cfg)
+    kw = C.enroll(args.name, waves, enc, np.load(neg_path).astype(np.float32), method=args.method)
+    model, known = C.load_store(args.store)
+    keep = [k for k in known if k.name != kw.name]
+    C.save_store(args.store, [*keep, kw], model or pipe.name)
+    emit({"keyword": kw.name, "method": kw.method, "recordings": kw.recordings, "threshold": kw.threshold,
+          "store": str(args.store), "keywords": len(keep) + 1}, args.format)
     return 0
 
 
@@ -102,6 +141,7 @@ def register(groups: Any) -> None:
     _model_option(d)
     thr = next(o for o in OPTIONS if o.name == "threshold")
     d.add_argument("--threshold", default=None, metavar="T", type=validate.declared(thr), help=thr.help)
+    d.add_argument("--custom", default=None, metavar="FILE", help="custom keywords (speechdl kws enroll --store FILE)")
     add_format_option(d)
     d.set_defaults(func=run_detect)
 
@@ -136,6 +176,17 @@ def register(groups: Any) -> None:
     x.add_argument("--bundle", required=True, type=validate.dir_arg("--bundle"), help="output bundle folder")
     add_format_option(x)
     x.set_defaults(func=run_export)
+
+    n = verbs.add_parser("enroll", help="add a custom keyword from 3-5 recordings (transfer learning)")
+    n.add_argument("name", metavar="NAME", help="the keyword, e.g. 'hey speech'")
+    n.add_argument("files", nargs="+", metavar="REC", help="recordings of the keyword, one utterance each")
+    _model_option(n)
+    n.add_argument("--store", default="custom_keywords.json", type=validate.file_arg("--store"),
+                   help="custom keyword file (default: custom_keywords.json)")
+    n.add_argument("--method", choices=["head", "template"], default="head",
+                   help="head: a new output trained on the frozen encoder (default); template: mean embedding")
+    add_format_option(n)
+    n.set_defaults(func=run_enroll)
 
     e = verbs.add_parser("eval", help="accuracy on word manifests under test conditions")
     e.add_argument("words", nargs="+", metavar="WORDS", help="word manifest folders (manifest.jsonl)")

@@ -32,25 +32,31 @@ HOP = 10           # frames between windows (100 ms)
 BLOCK = 10.0       # s per offline block
 
 
-def events_from(post: np.ndarray, hop_s: float, threshold: float, smooth: int = 3,
-                labels: Sequence[str] = LABELS, t0: float = 0.0) -> list[dict[str, Any]]:
-    """Keyword events of window posteriors ``post`` ``(W, C)``; window ``w`` is centred at ``t0 + w * hop_s``."""
-    kw = [labels.index(k) for k in KEYWORDS if k in labels]
+def events_from(post: np.ndarray, hop_s: float, threshold: float | Sequence[float], smooth: int = 3,
+                labels: Sequence[str] = LABELS, t0: float = 0.0,
+                keywords: Sequence[str] = KEYWORDS) -> list[dict[str, Any]]:
+    """Keyword events of window scores ``post`` ``(W, C)``; window ``w`` is centred at ``t0 + w * hop_s``.
+
+    ``keywords``: the labels that make events; ``threshold``: one for all, or one per label of ``labels``."""
+    kw = [labels.index(k) for k in keywords if k in labels]
     if not len(post) or not kw:
         return []
     csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
     lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
     sm = (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
-    k_best = np.asarray(kw)[sm[:, kw].argmax(1)]
+    thr = np.broadcast_to(np.asarray(threshold, np.float64), (len(labels),))
+    margin = sm[:, kw] - thr[kw]                    # how far each keyword is above its own threshold
+    k_best = np.asarray(kw)[margin.argmax(1)]
     s_best = sm[np.arange(len(sm)), k_best]
+    above = margin.max(1) >= 0
     events: list[dict[str, Any]] = []
     w = 0
     while w < len(sm):
-        if s_best[w] < threshold:
+        if not above[w]:
             w += 1
             continue
         e = w
-        while e + 1 < len(sm) and s_best[e + 1] >= threshold and k_best[e + 1] == k_best[w]:
+        while e + 1 < len(sm) and above[e + 1] and k_best[e + 1] == k_best[w]:
             e += 1
         peak = w + int(np.argmax(s_best[w:e + 1]))
         events.append({"keyword": labels[k_best[w]], "time": round(t0 + peak * hop_s, 3),
@@ -67,16 +73,19 @@ class Detector:
         model: ``(B, window, F) -> (B, C)`` logits, eval mode.
         cfg: the bundle's front-end (10 ms hop expected).
         window, hop: frames per window and between windows.
+        engine: the front-end's (``"numpy"`` per hop for streams; ``"torch"`` for large offline blocks: the
+            same features to float32 rounding).
     ``push(samples) -> (W, C)`` posteriors of the windows completed; ``finish() -> (W, C)`` the rest
     (the trailing silence included). Window ``w`` (counted from the first) is centred at ``w * hop_s`` s
     of the input signal: the first window's centre is the input's first sample.
     """
 
-    def __init__(self, model: torch.nn.Module, cfg: FrontendConfig, window: int = WINDOW, hop: int = HOP) -> None:
+    def __init__(self, model: torch.nn.Module, cfg: FrontendConfig, window: int = WINDOW, hop: int = HOP,
+                 engine: str = "numpy") -> None:
         from speechdl.features.incremental import FeaturePipeline
 
         self.model, self.cfg, self.window, self.hop = model, cfg, int(window), int(hop)
-        self.features = FeaturePipeline(cfg)
+        self.features = FeaturePipeline(cfg, engine=engine)
         self.frames = np.zeros((0, cfg.feature_dim), np.float32)
         self.seen = 0                   # frames produced so far
         self.pad = int(round(PAD * cfg.sample_rate))
@@ -121,7 +130,7 @@ class Detector:
 
 def detect(model: torch.nn.Module, cfg: FrontendConfig, wave: np.ndarray) -> np.ndarray:
     """Posteriors ``(W, C)`` of every window of ``wave`` (offline: 10 s blocks through :class:`Detector`)."""
-    d = Detector(model, cfg)
+    d = Detector(model, cfg, engine="torch")
     step = int(BLOCK * cfg.sample_rate)
     parts = [d.push(wave[i:i + step]) for i in range(0, len(wave), step)]
     return np.concatenate([*parts, d.finish()])
