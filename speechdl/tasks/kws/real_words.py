@@ -20,9 +20,11 @@ Example (the transcript filter alone; cutting needs Whisper and the real_dev aud
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +72,22 @@ def _cuts(row: dict[str, Any], wave: np.ndarray, model: Any, unknown_per_clip: i
 
 
 def build_real_words(real_dev: str | os.PathLike, out: str | os.PathLike, unknown_per_clip: int = 1,
-                     limit: int | None = None, threads: int = 1, beam: int = 1,
+                     limit: int | None = None, per_source: int | None = 150, threads: int = 1, beam: int = 1,
                      progress: bool = False) -> list[dict[str, Any]]:
-    """Cut the keywords (and some unknown words) of ``real_dev``'s candidate recordings into ``out``."""
+    """Cut the keywords (and some unknown words) of ``real_dev``'s candidate recordings into ``out``.
+
+    ``per_source``: at most this many recordings of each source (the first in manifest order), so that the
+    large game scripts do not crowd out the small sources; ``limit``: at most this many in all."""
     from speechdl.data.whisper import load_whisper
 
     real_dev, out = Path(real_dev), Path(out)
     rows = [json.loads(line) for line in (real_dev / "manifest.jsonl").read_text().splitlines() if line.strip()]
-    cand = [r for r in rows if is_candidate(r)][:limit]
+    cand, per = [], Counter()
+    for r in rows:
+        if is_candidate(r) and (per_source is None or per[r["source"]] < per_source):
+            per[r["source"]] += 1
+            cand.append(r)
+    cand = cand[:limit]
     out.mkdir(parents=True, exist_ok=True)
     prog = out / "progress.jsonl"
     done: dict[str, list[dict[str, Any]]] = {}
@@ -101,7 +111,7 @@ def build_real_words(real_dev: str | os.PathLike, out: str | os.PathLike, unknow
                     seg = trim_word(wave, SR)
                 if len(seg) < int(0.1 * SR):
                     continue
-                rel = f"clips/{label}/{i:05d}_{k}_{word}.flac"
+                rel = f"clips/{label}/{hashlib.sha1(r['audio'].encode()).hexdigest()[:10]}_{k}_{word}.flac"
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 audio.save(out / rel, seg, SR)
                 made.append({"audio": rel, "label": label, "word": word, "source": r["source"],
