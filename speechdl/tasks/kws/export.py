@@ -44,8 +44,30 @@ def dev_accuracy(model: Any, cfg: Any, ds: Any, grid: tuple[float, ...] = GRID) 
                               for p, y in zip(posts, truth)])) for t in grid}
 
 
+def negative_embeddings(model: Any, cfg: Any, data: dict[str, Any], count: int = 1500) -> np.ndarray:
+    """``(count, D)`` float16 embeddings (:class:`~speechdl.tasks.kws.custom.Encoder`) of training items that
+    are not keywords: ``_unknown_`` words under training conditions and ``_silence_`` (noise only) items;
+    custom keywords are enrolled against them."""
+    import torch
+
+    from speechdl.tasks.kws.custom import Encoder
+    from speechdl.tasks.kws.data import KwsWords
+    from speechdl.tasks.kws.vocab import KEYWORDS
+
+    kw = {k: v for k, v in data.items() if k not in ("manifests", "split", "train", "unknown_share")}
+    ds = KwsWords(data["manifests"], split="train", train=False, seed=11, **kw)
+    idx = [i for i, r in enumerate(ds.rows) if r["label"] not in KEYWORDS]
+    idx = [idx[i] for i in np.random.default_rng(0).permutation(len(idx))[:count]]
+    enc = Encoder(model, cfg)
+    out = [enc.embed_features(torch.stack([ds[i]["x"] for i in idx[s:s + 128]])) for s in range(0, len(idx), 128)]
+    return np.concatenate(out).astype(np.float16)
+
+
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, max_dev: int | None = 600) -> Path:
-    """Bundle the best checkpoint of a ``classify`` KWS run and calibrate its keyword threshold on dev items."""
+    """Bundle the best checkpoint of a ``classify`` KWS run, calibrate its keyword threshold on dev items and
+    store ``negatives.npy`` (for custom keywords)."""
+    import tempfile
+
     from speechdl.features import FrontendConfig
     from speechdl.tasks.kws.data import kws_words
 
@@ -58,7 +80,11 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, max_dev: int 
         dev.rows = [dev.rows[i] for i in sorted(keep)]
     acc = dev_accuracy(run.model, cfg, dev)
     thr = best_threshold(acc)
-    return save_run_bundle(run, out, task="kws", frontend=cfg.to_dict(),
-                           command=f"speechdl kws export {run.path} --bundle {out}",
-                           metrics={"dev_clip_accuracy": round(acc[thr], 4), "dev_items": len(dev)},
-                           thresholds={"keyword": thr}, extra={"labels": list(LABELS)})
+    with tempfile.TemporaryDirectory() as tmp:
+        neg = Path(tmp) / "negatives.npy"
+        np.save(neg, negative_embeddings(run.model, cfg, data))
+        return save_run_bundle(run, out, task="kws", frontend=cfg.to_dict(),
+                               command=f"speechdl kws export {run.path} --bundle {out}",
+                               metrics={"dev_clip_accuracy": round(acc[thr], 4), "dev_items": len(dev)},
+                               thresholds={"keyword": thr}, extra={"labels": list(LABELS)},
+                               files={"negatives.npy": neg})
