@@ -8,7 +8,8 @@ label by :func:`speechdl.tasks.kws.baselines.label_of_text`). ``--anchors`` pick
 Test sets (every item's audio is fixed by its index, so all systems hear the same):
   ``voices``: synthetic words of voices no training or selection clip has (``speechdl kws synth --split eval``);
   ``real``: real keywords (and real non-keywords) cut from real_dev with Whisper timings
-  (``speechdl kws real-words``): speakers and recordings no part of training heard;
+  (``speechdl kws real-words``), the sources kept out of training (``manifest_test.jsonl``: Drascula, Asterisk,
+  Warzone 2100): speakers and recordings no part of training or selection heard;
 each under conditions ``clean``, ``music@10``, ``music@0`` (music: the noise family held out of training) and
 ``music-only`` (noise alone: the answer is ``_silence_``). ``--max-items`` subsamples every set (seeded, the same
 items for every system).
@@ -47,7 +48,7 @@ from speechdl.paths import expand  # noqa: E402
 
 SR = 16000
 CLOCK = time.process_time
-SETS = {"voices": "${SPEECHDL_WORK}/kws/synth_eval", "real": "${SPEECHDL_WORK}/kws/real_words"}
+SETS = {"voices": "${SPEECHDL_WORK}/kws/synth_eval", "real": "${SPEECHDL_WORK}/kws/real_words/manifest_test.jsonl"}
 CONDITIONS = ("clean", "music@10", "music@0", "music-only")
 NOISE = ["${SPEECHDL_WORK}/noise_bank"]
 
@@ -65,7 +66,7 @@ def accuracy_tables(args: argparse.Namespace, models: dict[str, Any], anchors: d
     rows = []
     for set_name in args.sets:
         path = Path(expand(SETS[set_name]))
-        if not (path / "manifest.jsonl").is_file():
+        if not (path.is_file() or (path / "manifest.jsonl").is_file()):
             print(f"kws benchmark: {set_name} set missing ({path}); build it (speechdl kws synth / real-words)",
                   file=sys.stderr)
             continue
@@ -115,10 +116,11 @@ def streaming(args: argparse.Namespace, name: str, pipe: Any) -> dict[str, Any] 
     from speechdl.metrics.kws import Detection, Event, miss_rate_at
     from speechdl.tasks.kws.detect import detect, events_from
 
-    real = Path(expand(SETS["real"]))
-    if not (real / "manifest.jsonl").is_file():
+    manifest = Path(expand(SETS["real"]))
+    if not manifest.is_file():
         return None
-    rows = [json.loads(x) for x in (real / "manifest.jsonl").read_text().splitlines() if x.strip()]
+    real = manifest.parent
+    rows = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
     kw = [r for r in rows if r["label"] != "_unknown_"]
     if args.max_items:
         kw = [kw[i] for i in sorted(np.random.default_rng(1).permutation(len(kw))[: args.max_items])]

@@ -92,11 +92,13 @@ def run_synth(args: argparse.Namespace) -> int:
 def run_real_words(args: argparse.Namespace) -> int:
     """Handler of ``speechdl kws real-words``."""
     from speechdl.paths import expand
-    from speechdl.tasks.kws.real_words import build_real_words
+    from speechdl.tasks.kws.real_words import build_real_words, split_by_source
 
     rows = build_real_words(expand(args.real_dev), args.out, limit=args.limit, progress=True)
+    parts = split_by_source(args.out)
     emit({"out": str(args.out), "clips": len(rows), "keywords": sum(r["label"] != "_unknown_" for r in rows),
-          "sources": len({r["source"] for r in rows})}, args.format)
+          "sources": len({r["source"] for r in rows}), "train_rows": parts["train"], "test_rows": parts["test"]},
+         args.format)
     return 0
 
 

@@ -96,6 +96,10 @@ class KwsWords(Dataset):
         window: seconds per item.
         augment: :class:`~speechdl.data.augment.AugmentConfig` dict (``None``: :data:`DEFAULT_AUGMENT`).
         speed: range of the speed factor (``[1, 1]``: none); shift: max offset of the word (s).
+        warp: range of a vocal-tract-length warp (:func:`~speechdl.data.synth.warp.vtl_warp`: formants and F0
+            scaled, duration kept) drawn with probability ``p_warp``: new talkers from the same recordings.
+        spec_augment: ``{"freq_masks", "freq_width", "time_masks", "time_width"}``: that many bands / frames
+            (each mask up to that wide) set to the item's mean level (training only).
         unknown_share: keep this share of ``_unknown_`` items among all (subsampled once, seeded); ``None`` all.
         labels: the class names (index = position).
         split: ``"train"`` / ``"dev"``: only the speakers of that part (:func:`speaker_split`); ``None`` all.
@@ -105,6 +109,7 @@ class KwsWords(Dataset):
 
     def __init__(self, manifests: str | Sequence[str], frontend: dict | None = None, window: float = 1.0,
                  augment: dict | None = None, speed: Sequence[float] = (0.9, 1.1), shift: float = 0.15,
+                 warp: Sequence[float] = (1.0, 1.0), p_warp: float = 0.0, spec_augment: dict | None = None,
                  unknown_share: float | None = None, labels: Sequence[str] = LABELS, split: str | None = None,
                  train: bool = True, seed: int = 0) -> None:
         from speechdl.data.augment import AugmentConfig
@@ -125,6 +130,8 @@ class KwsWords(Dataset):
         self.augment = AugmentConfig.from_dict(DEFAULT_AUGMENT if augment is None else augment)
         self.n = int(round(window * self.cfg.sample_rate))
         self.speed, self.shift, self.train, self.seed = tuple(speed), float(shift), train, seed
+        self.warp, self.p_warp = tuple(float(w) for w in warp), float(p_warp)
+        self.spec_augment = dict(spec_augment or {})
         self._draws = 0
         self._cache: dict[int, np.ndarray] = {}
 
@@ -148,17 +155,41 @@ class KwsWords(Dataset):
         f = float(rng.uniform(*self.speed))
         if abs(f - 1.0) > 1e-3 and len(word) > 1:
             word = audio.resample(word, int(round(sr * f)), sr)
+        v = float(rng.uniform(*self.warp))
+        if rng.random() < self.p_warp and abs(v - 1.0) > 1e-3 and len(word) > 256:
+            from speechdl.data.synth.warp import vtl_warp
+
+            word = vtl_warp(word, sr, v)
         x = place(word, self.n, rng, self.shift, sr)
         active = np.abs(x) > 0
         y, info = augment_wave(x, active, sr, rng, self.augment)
         label = SILENCE if info["noise_only"] and SILENCE in self.labels else self.rows[k]["label"]
         return y, self.labels.index(label)
 
+    def _masks(self, feats: torch.Tensor, k: int) -> torch.Tensor:
+        """SpecAugment: zero random bands and frames (at the item's mean level)."""
+        sa = self.spec_augment
+        rng = np.random.default_rng([self.seed, k, self._draws, 7])
+        x = feats.clone()
+        fill = x.mean()
+        T, F = x.shape
+        for _ in range(int(sa.get("freq_masks", 0))):
+            w = int(rng.integers(0, int(sa.get("freq_width", 6)) + 1))
+            f0 = int(rng.integers(0, max(1, F - w)))
+            x[:, f0:f0 + w] = fill
+        for _ in range(int(sa.get("time_masks", 0))):
+            w = int(rng.integers(0, int(sa.get("time_width", 10)) + 1))
+            t0 = int(rng.integers(0, max(1, T - w)))
+            x[t0:t0 + w] = fill
+        return x
+
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         y, label = self.wave(k)
         with torch.no_grad():
-            feats = self.frontend(torch.from_numpy(y)[None])[0]
-        return {"x": feats.float(), "y": torch.tensor(label, dtype=torch.long),
+            feats = self.frontend(torch.from_numpy(y)[None])[0].float()
+        if self.train and self.spec_augment:
+            feats = self._masks(feats, k)
+        return {"x": feats, "y": torch.tensor(label, dtype=torch.long),
                 "length": torch.tensor(len(feats), dtype=torch.long)}
 
 

@@ -128,3 +128,20 @@ def build_real_words(real_dev: str | os.PathLike, out: str | os.PathLike, unknow
     tmp.write_text("".join(json.dumps(r) + "\n" for r in result))
     os.replace(tmp, out / "manifest.jsonl")
     return result
+
+
+TRAIN_SOURCES = ("flight-of-the-amazon-queen", "beneath-a-steel-sky")
+
+
+def split_by_source(out: str | os.PathLike, train_sources: tuple[str, ...] = TRAIN_SOURCES) -> dict[str, int]:
+    """Write ``manifest_train.jsonl`` (rows of ``train_sources``) and ``manifest_test.jsonl`` (every other
+    source: speakers no training or selection heard) beside ``out/manifest.jsonl``; returns the row counts."""
+    out = Path(out)
+    rows = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines() if x.strip()]
+    parts = {"train": [r for r in rows if r["source"] in train_sources],
+             "test": [r for r in rows if r["source"] not in train_sources]}
+    for name, part in parts.items():
+        tmp = out / f"manifest_{name}.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in part))
+        os.replace(tmp, out / f"manifest_{name}.jsonl")
+    return {k: len(v) for k, v in parts.items()}
