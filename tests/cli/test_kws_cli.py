@@ -91,3 +91,30 @@ def test_enroll_refuses_silent_recordings(bundle, tmp_path, capsys):
     audio.save(silent, np.zeros(SR, np.float32), SR)
     assert main(["kws", "enroll", "x", str(silent), "--model", str(bundle), "--store", str(tmp_path / "s.json")]) == 2
     assert "recordings with sound" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_export_detect_end_to_end(tmp_path, capsys):
+    """``speechdl kws train`` on a recipe, ``speechdl kws export`` (threshold on dev words, negatives.npy),
+    then ``speechdl kws detect`` with the bundle: the real code path, on tones standing in for two words."""
+    rows = []
+    for s in range(30):                       # 30 talkers: the speaker split leaves a few for dev
+        for lab, f in (("yes", 500), ("stop", 1500), ("banana", 3000)):
+            name = f"{lab}_{s}.flac"
+            _tone(tmp_path / name, f * (1 + 0.01 * (s % 7)), 0.4 + 0.01 * s)
+            rows.append({"audio": name, "label": lab, "speaker": f"talker{s}"})
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    quiet = ('{"p_noise": 0.5, "p_noise_only": 0.1, "p_reverb": 0.0, "p_channel": 0.0, "p_real": 0.0, '
+             '"families": ["stationary"], "noise_dirs": []}')
+    assert main(["kws", "train", str(ROOT / "recipes/kws/res8_real.yaml"), "--out", str(run), "--format", "json",
+                 f"data.manifests=[{tmp_path}]", f"data.augment={quiet}", "data.p_warp=0.0", "trainer.max_epochs=4",
+                 "trainer.batch_size=16", "model.channels=[8,8,8]", "trainer.progress_bar=false"]) == 0
+    capsys.readouterr()
+    assert main(["kws", "export", str(run), "--bundle", str(bundle), "--format", "json"]) == 0
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["task"] == "kws" and 0.2 <= meta["thresholds"]["keyword"] <= 0.95
+    assert np.load(bundle / "negatives.npy").shape[1] == 8
+    capsys.readouterr()
+    assert main(["kws", "detect", str(tmp_path / "yes_3.flac"), "--model", str(bundle), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] in LABELS
