@@ -101,3 +101,44 @@ class WhisperCommands:
 
     def __call__(self, waves: Sequence[np.ndarray]) -> list[str]:
         return [self.classify(w) for w in waves]
+
+
+class MicroWakeWordAnchor:
+    """One of ``pymicro-wakeword``'s four shipped wake-word models (okay nabu, hey jarvis, hey mycroft, alexa):
+    its own features and streaming probabilities (10 ms chunks), detections where the probability passes the
+    model's own cutoff, at most one per ``refractory`` s. ``scores(wave) -> [(time s, probability)]``."""
+
+    PHRASES = {"okay nabu": "OKAY_NABU", "hey jarvis": "HEY_JARVIS", "hey mycroft": "HEY_MYCROFT", "alexa": "ALEXA"}
+
+    def __init__(self, phrase: str, refractory: float = 1.0) -> None:
+        try:
+            from pymicro_wakeword import MicroWakeWord, Model
+        except ImportError:
+            raise ConfigError("pymicro-wakeword", "is not installed", "pip install pymicro-wakeword") from None
+        if phrase not in self.PHRASES:
+            raise ConfigError("microWakeWord", f"no shipped model for {phrase!r}", f"use one of {list(self.PHRASES)}")
+        self._model_cls, self._model = MicroWakeWord, getattr(Model, self.PHRASES[phrase])
+        self.phrase, self.refractory = phrase, refractory
+        self.cutoff = float(MicroWakeWord.from_builtin(self._model).probability_cutoff)
+
+    def scores(self, wave: np.ndarray) -> list[tuple[float, float]]:
+        from pymicro_wakeword import MicroWakeWordFeatures
+
+        mww, feats = self._model_cls.from_builtin(self._model), MicroWakeWordFeatures()
+        pcm = to_int16(np.asarray(wave, np.float32).reshape(-1))
+        out: list[tuple[float, float]] = []
+        for i in range(0, len(pcm) - 159, 160):
+            for f in feats.process_streaming(pcm[i:i + 160].tobytes()):
+                p = mww.process_streaming_prob(f)
+                if p is not None:
+                    out.append(((i + 160) / SR, float(p)))
+        mww.close()
+        return out
+
+    def detections(self, wave: np.ndarray) -> list[tuple[float, float]]:
+        """``[(time, probability)]`` where the probability passes the cutoff (refractory applied)."""
+        dets: list[tuple[float, float]] = []
+        for t, p in self.scores(wave):
+            if p > self.cutoff and (not dets or t - dets[-1][0] >= self.refractory):
+                dets.append((t, p))
+        return dets

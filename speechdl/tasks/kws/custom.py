@@ -193,24 +193,37 @@ def load_store(path: str | os.PathLike) -> tuple[str, list[CustomKeyword]]:
                         "pass the file speechdl kws enroll wrote") from None
 
 
+def window_embeddings(encoder: Encoder, wave: np.ndarray, hop: int = 10) -> np.ndarray:
+    """Embeddings ``(W, D)`` of the 1 s windows every ``hop`` frames of ``wave`` ``(n,)`` (16 kHz), with the
+    built-in detector's silence padding: window ``w`` is centred at ``w * hop * 10 ms`` of the input."""
+    from speechdl.tasks.kws.detect import PAD, WINDOW
+
+    pad = np.zeros(int(PAD * SR), np.float32)
+    with torch.no_grad():
+        frames = encoder.frontend(torch.from_numpy(np.concatenate([pad, np.asarray(wave, np.float32), pad]))[None])[0]
+    starts = list(range(0, len(frames) - WINDOW + 1, hop))
+    out = [encoder.embed_features(torch.stack([frames[i:i + WINDOW] for i in starts[s:s + 256]]))
+           for s in range(0, len(starts), 256)]
+    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+
+
+def events_of(emb: np.ndarray, keywords: Sequence[CustomKeyword], hop_s: float = 0.1,
+              smooth: int = 3) -> list[dict[str, Any]]:
+    """Events of ``keywords`` from window embeddings ``(W, D)``, each keyword at its own threshold."""
+    from speechdl.tasks.kws.detect import events_from
+
+    if not keywords or not len(emb):
+        return []
+    post = np.stack([k.score(emb) for k in keywords], 1)
+    names = [k.name for k in keywords]
+    return events_from(post, hop_s, [k.threshold for k in keywords], smooth, labels=names, keywords=names)
+
+
 def custom_events(encoder: Encoder, wave: np.ndarray, keywords: Sequence[CustomKeyword],
                   hop: int = 10, smooth: int = 3) -> list[dict[str, Any]]:
     """Events of the custom ``keywords`` in ``wave`` ``(n,)`` (16 kHz): the same 1 s windows every ``hop``
     frames (and the same silence padding) as the built-in detector, each keyword at its own threshold."""
-    from speechdl.tasks.kws.detect import PAD, WINDOW, events_from
-
     if not keywords:
         return []
-    pad = np.zeros(int(PAD * SR), np.float32)
-    with torch.no_grad():
-        frames = encoder.frontend(torch.from_numpy(np.concatenate([pad, np.asarray(wave, np.float32), pad]))[None])[0]
-    starts = range(0, len(frames) - WINDOW + 1, hop)
-    scores = []
-    for s in range(0, len(starts), 256):
-        batch = torch.stack([frames[i:i + WINDOW] for i in list(starts)[s:s + 256]])
-        emb = encoder.embed_features(batch)
-        scores.append(np.stack([k.score(emb) for k in keywords], 1))
-    post = np.concatenate(scores) if scores else np.zeros((0, len(keywords)))
-    names = [k.name for k in keywords]
     hop_s = hop * encoder.cfg.hop_length / encoder.cfg.sample_rate
-    return events_from(post, hop_s, [k.threshold for k in keywords], smooth, labels=names, keywords=names)
+    return events_of(window_embeddings(encoder, wave, hop), keywords, hop_s, smooth)
