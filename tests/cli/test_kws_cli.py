@@ -44,7 +44,7 @@ def _tone(path, f, seconds=0.6):
 def test_detect_prints_the_pipeline_json(bundle, capsys):
     assert main(["kws", "detect", str(SAMPLE), "--model", str(bundle), "--format", "json"]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert r["task"] == "kws" and r["label"] in LABELS and isinstance(r["events"], list) and r["window_hop"] == 0.1
+    assert r["task"] == "kws" and r["label"] in LABELS and isinstance(r["events"], list) and r["frame_hop"] == 0.1
     assert main(["kws", "detect", str(SAMPLE), "--model", str(bundle), "--threshold", "0.99"]) == 0
     assert "sample.flac" in capsys.readouterr().out
 

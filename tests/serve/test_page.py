@@ -1,6 +1,6 @@
 """The web page in a real headless Chromium (Debian ``chromium`` + ``chromium-driver``, driven by selenium)
-against a real ``speechdl serve``: upload the sample, see the VAD segments, the ASR transcript and the
-speaker verdict; record from a (fake) microphone; stream live over the WebSocket.
+against a real ``speechdl serve``: upload the sample, see the VAD segments, the ASR transcript, the
+speaker verdict and the keyword events; record from a (fake) microphone; stream live over the WebSocket.
 
 ``SPEECHDL_SCREENSHOT=docs/web_page.png`` also writes the screenshot committed in ``docs/``.
 """
@@ -100,6 +100,17 @@ def test_verification_score_appears(browser, live_server):
     run_and_wait(browser)
     assert browser.find_element("id", "score").text == f"{expected['score']:.3f}"
     assert browser.find_element("id", "decision").text == str(expected["decision"])
+
+
+def test_keyword_events_appear(browser, live_server):
+    commands = SAMPLE.parent / "commands.flac"
+    expected = pipeline_or_skip("kws").run(str(commands)).to_dict()
+    open_model(browser, live_server[0], "kws")
+    browser.find_element("id", "file-audio").send_keys(str(commands))
+    run_and_wait(browser)
+    shown = [e.text for e in browser.find_elements("css selector", "#events li.event")]
+    assert shown == [f"{e['time']:.2f} s {e['keyword']} ({e['score']:.2f})" for e in expected["events"]]
+    assert browser.find_element("id", "score").text == f"{expected['score']:.3f}"
 
 
 def test_record_from_the_microphone_and_stream_live(browser, live_server):

@@ -1,6 +1,7 @@
 // Results drawn by their shape, never by task name (docs/serve.md, "How the page draws a result"):
 //   segments [{start, end}]          -> spans on the waveform and a list of times
 //   segments [{start, end, text}]    -> a transcript with times;  text -> the whole transcript
+//   events [{time, start, end, <name>}] -> marks on the waveform and a list "time  name (score)"
 //   score (+ threshold, decision)    -> a verification verdict
 //   "data:audio/..." strings, *_url  -> <audio> players
 //   other scalars                    -> a key / value table;  always: the raw JSON
@@ -105,7 +106,10 @@ SD.renderResult = function (box, result, inputs) {
   const used = new Set(["task"]);
   const segs = isSegments(result.segments) ? result.segments : null;
   if (Array.isArray(result.segments)) used.add("segments");
-  const spans = segs || [];
+  const events = Array.isArray(result.events) && result.events.every((e) => e && typeof e.time === "number") ? result.events : null;
+  if (events) used.add("events");
+  // an event spans its first to last window centre; a single-window event gets a 0.1 s mark
+  const spans = (segs || []).concat((events || []).map((e) => ({ start: e.start ?? e.time, end: Math.max(e.end ?? e.time, (e.start ?? e.time) + 0.1) })));
   let curve = null;   // frame values in [0, 1] with their hop: drawn over the (single) waveform
   if (typeof result.frame_hop === "number" && inputs.length === 1) {
     for (const [k, v] of Object.entries(result)) {
@@ -146,6 +150,15 @@ SD.renderResult = function (box, result, inputs) {
     box.append(SD.el("p", { class: "muted", text: `${segs.length} segment(s)` }), ol);
   } else if (Array.isArray(result.segments)) {
     box.append(SD.el("p", { class: "muted", id: "segments-none", text: "no segments" }));
+  }
+  if (events) {
+    const ol = SD.el("ol", { class: "segments", id: "events" });
+    for (const e of events) {
+      const name = Object.entries(e).find(([k, v]) => typeof v === "string" && k !== "file");
+      const score = typeof e.score === "number" ? ` (${e.score.toFixed(2)})` : "";
+      ol.append(SD.el("li", { class: "event" }, SD.el("span", { class: "t", text: `${SD.fmt(e.time)} s` }), " ", `${name ? name[1] : "event"}${score}`));
+    }
+    box.append(SD.el("p", { class: "muted", text: `${events.length} event(s)` }), ol);
   }
   for (const [key, src] of audioSources(result)) {
     used.add(key);

@@ -12,7 +12,7 @@ Example (an untrained network; ``speechdl.load("kws")`` gives the shipped one):
     >>> net = build("cnn_fc", in_dim=40, out_dim=22, channels=[4], fc=[8], num_frames=101).eval()
     >>> kws = KwsPipeline(net, FrontendConfig.logmel(), threshold=0.5, labels=LABELS)
     >>> r = kws.run(np.zeros(16000, np.float32), scores=True)
-    >>> r.window_hop, len(r.scores), r.label in LABELS, r.events == [] or r.events[0]["keyword"] in LABELS
+    >>> r.frame_hop, len(r.scores), r.label in LABELS, r.events == [] or r.events[0]["keyword"] in LABELS
     (0.1, 11, True, True)
 """
 
@@ -43,7 +43,8 @@ class KwsResult(Result):
     Fields: ``file``, ``duration`` (s), ``model``, ``threshold``, ``label`` (the input as one command:
     a keyword, ``_silence_`` or ``_unknown_``), ``score`` (that keyword's score, or the share of windows
     voting for silence / unknown), ``events`` (``[{"keyword", "time", "start", "end", "score"}]``, times in s
-    of the input), ``window_hop`` (s), ``scores`` (best keyword score per window, only when asked for).
+    of the input), ``frame_hop`` (s between window scores), ``scores`` (best keyword score per window, only
+    when asked for).
     """
 
     task = "kws"
@@ -54,7 +55,7 @@ class KwsResult(Result):
     label: str
     score: float
     events: list[dict[str, Any]]
-    window_hop: float
+    frame_hop: float
     scores: list[float] | None = None
 
     def to_text(self) -> str:
@@ -161,7 +162,7 @@ class KwsPipeline(Pipeline):
         label, score = clip_label(post, events, self.labels)
         return KwsResult(file=name, duration=round(len(wave) / self.sample_rate, 6), model=self.name,
                          threshold=round(thr, 4), label=label, score=round(float(score), 4), events=events,
-                         window_hop=round(hop, 6),
+                         frame_hop=round(hop, 6),
                          scores=keyword_scores(post, self.labels).round(6).tolist() if scores else None)
 
     def stream(self, threshold: float | None = None, **options: Any) -> KwsStream:
