@@ -6,8 +6,10 @@ Runs the shipped VAD bundle (the same path as ``speechdl vad detect``) on
 Deep Speech 2, beam search with its 3-gram LM); verifies the sample's speaker with the shipped x-vector bundle
 (``speechdl speaker verify``: its first half against its second half, and against the second half with a
 changed voice); denoises the sample mixed with engine noise at 5 dB SNR with the shipped enhancer
-(``speechdl enhance``; ``out/demo_noisy.wav`` and ``out/demo_enhanced.wav`` to listen to); then log-Mel and
-the lecture's MFCC39 with their speed, ``out/demo_features.png``.
+(``speechdl enhance``; ``out/demo_noisy.wav`` and ``out/demo_enhanced.wav`` to listen to); spots the commands
+in ``speechdl/assets/commands.flac`` (a voice no training clip has, saying yes, stop, seven, go) with the shipped
+keyword spotter (``speechdl kws detect``); then log-Mel and the lecture's MFCC39 with their speed,
+``out/demo_features.png``.
 
 Example:
     python -m speechdl.demo --out out
@@ -26,6 +28,7 @@ from speechdl.console import format_table
 from speechdl.features import MFCC39, LogMel
 
 SAMPLE = Path(__file__).resolve().parent / "assets" / "sample.flac"
+COMMANDS = SAMPLE.parent / "commands.flac"
 
 
 def run(out_dir: Path) -> list[dict]:
@@ -149,6 +152,17 @@ def run_enhance(out_dir: Path, snr_db: float = 5.0) -> list[dict]:
     return rows
 
 
+def run_kws() -> list[dict]:
+    """Keyword events of the shipped ``kws`` bundle in ``commands.flac`` (said: yes, stop, seven, go)."""
+    import speechdl
+
+    start = time.perf_counter()
+    r = speechdl.load("kws").run(str(COMMANDS))
+    speed = r.duration / (time.perf_counter() - start)
+    rows = [{"time (s)": e["time"], "keyword": e["keyword"], "score": e["score"]} for e in r.events]
+    return rows + [{"time (s)": "", "keyword": f"said: yes, stop, seven, go ({speed:.0f}x real time)", "score": ""}]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m speechdl.demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(run_speaker()) + "\n")
     print("speechdl enhance (shipped bundle 'enhance', causal band-gain GRU)")
     print(format_table(run_enhance(out)) + "\n")
+    print(f"speechdl kws detect {COMMANDS.name} (shipped bundle 'kws', res8 CNN over 1 s windows)")
+    print(format_table(run_kws()) + "\n")
     rows = run(out)
     print(f"speechdl front-end on {SAMPLE} (1 thread)")
     print(format_table(rows))
