@@ -15,9 +15,9 @@ each under conditions ``clean``, ``music@10``, ``music@0`` (music: the noise fam
 items for every system).
 
 Streaming (speechdl only): the real keywords, each in 1 s of silence, and ``--negative-minutes`` of real_dev
-dialogue whose transcripts hold no keyword and no homophone of one; miss rate at 0.5 and 1 false alarm per
-hour (:func:`speechdl.metrics.kws.miss_rate_at`, events at threshold 0.2 swept by peak score) and at the
-bundle's own threshold; x real time and µs per 10 ms hop of the detector on 1 thread.
+speech of the sources kept out of training whose transcripts hold no keyword and no homophone of one; miss rate
+at 0.5 and 1 false alarm per hour (:func:`speechdl.metrics.kws.miss_rate_at`, events at threshold 0.2 swept by
+peak score) and at the bundle's own threshold; x real time and µs per 10 ms hop of the detector on 1 thread.
 
 Usage:
     python benchmarks/kws.py                                  # all systems, markdown tables
@@ -33,7 +33,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -90,25 +89,11 @@ def accuracy_tables(args: argparse.Namespace, models: dict[str, Any], anchors: d
 
 
 def negative_stream(minutes: float, seed: int = 0) -> np.ndarray:
-    """Real dialogue without any keyword or homophone in its transcript, up to ``minutes`` (0.3 s gaps)."""
-    from speechdl import audio
-    from speechdl.tasks.kws.vocab import HOMOPHONES, KEYWORDS
+    """Real dialogue of the sources kept out of KWS training, without any keyword or homophone in its
+    transcript, up to ``minutes`` (:func:`speechdl.tasks.kws.real_words.negative_dialogue`)."""
+    from speechdl.tasks.kws.real_words import TRAIN_SOURCES, negative_dialogue
 
-    rd = Path(expand("${SPEECHDL_DATA}/real_dev"))
-    rows = [json.loads(x) for x in (rd / "manifest.jsonl").read_text().splitlines() if x.strip()]
-    bad = set(KEYWORDS) | HOMOPHONES
-    ok = [r for r in rows if r.get("kind") == "speech" and r.get("text_quality") == "exact" and r.get("text")
-          and not set(re.findall(r"[a-z']+", (r.get("text_en") or r["text"]).lower())) & bad]
-    order = np.random.default_rng(seed).permutation(len(ok))
-    parts, total = [], 0.0
-    gap = np.zeros(int(0.3 * SR), np.float32)
-    for i in order:
-        if total >= minutes * 60:
-            break
-        w, _ = audio.load(rd / ok[i]["audio"], sample_rate=SR)
-        parts += [w, gap]
-        total += len(w) / SR + 0.3
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return negative_dialogue(expand("${SPEECHDL_DATA}/real_dev"), minutes, exclude=TRAIN_SOURCES, seed=seed)
 
 
 def streaming(args: argparse.Namespace, name: str, pipe: Any) -> dict[str, Any] | None:

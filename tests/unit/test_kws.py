@@ -106,7 +106,11 @@ def test_events_smooth_merge_and_respect_the_threshold():
     assert [e["keyword"] for e in D.events_from(P, 0.1, threshold=0.5, smooth=3)] == ["stop"]  # a blip averages out
     label, score = clip_label(P, ev, LABELS)
     assert label == "stop" and score == 0.95
-    assert clip_label(P, [], LABELS)[0] == UNKNOWN
+    assert clip_label(P, [], LABELS) == ("stop", 0.95)        # without events: the clip is still classified
+    Q = np.zeros((20, 22))
+    Q[:, LABELS.index(UNKNOWN)], Q[:3, LABELS.index(SILENCE)] = 0.7, 0.9
+    Q[4, LABELS.index("go")] = 0.3                               # a keyword that never wins its window
+    assert clip_label(Q, [], LABELS)[0] == UNKNOWN
     assert np.allclose(keyword_scores(P, LABELS)[5], 0.95)
 
 

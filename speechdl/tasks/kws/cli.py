@@ -45,7 +45,7 @@ def run_detect(args: argparse.Namespace) -> int:
         if custom:
             r.events = sorted(r.events + C.custom_events(enc, audio.load(f, sample_rate=pipe.sample_rate)[0],
                                                          custom), key=lambda e: e["time"])
-        write_out(r.to_json() if args.format == "json" else r.to_text())
+        write_out((r.to_json() if args.format == "json" else r.to_text()) + "\n")
     return 0
 
 

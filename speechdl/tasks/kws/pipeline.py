@@ -64,13 +64,25 @@ class KwsResult(Result):
         return f"{self.file}\t{self.label}\t{ev}"
 
 
-def clip_label(post: np.ndarray, events: list[dict[str, Any]], labels: tuple[str, ...]) -> tuple[str, float]:
-    """The input as one command: the strongest event's keyword, else silence or unknown by window votes."""
+def clip_label(post: np.ndarray, events: list[dict[str, Any]], labels: tuple[str, ...],
+               smooth: int = 3) -> tuple[str, float]:
+    """The input as one command: the strongest event's keyword; without events, the class of the window whose
+    best keyword posterior (averaged over ``smooth`` windows) is highest when that class wins there, else
+    ``_silence_`` or ``_unknown_`` by the windows' votes (the classification a command clip needs; the event
+    threshold is for spotting in running audio)."""
     if events:
         best = max(events, key=lambda e: e["score"])
         return best["keyword"], best["score"]
     if not len(post):
         return SILENCE, 1.0
+    csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
+    lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
+    sm = (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
+    kw = [labels.index(k) for k in KEYWORDS if k in labels]
+    w = int(sm[:, kw].max(1).argmax())
+    c = int(sm[w].argmax())
+    if labels[c] in KEYWORDS:
+        return labels[c], round(float(sm[w, c]), 4)
     s, u = labels.index(SILENCE), labels.index(UNKNOWN)
     votes = post[:, [s, u]].argmax(1)
     sil = float((votes == 0).mean())

@@ -145,3 +145,26 @@ def split_by_source(out: str | os.PathLike, train_sources: tuple[str, ...] = TRA
         tmp.write_text("".join(json.dumps(r) + "\n" for r in part))
         os.replace(tmp, out / f"manifest_{name}.jsonl")
     return {k: len(v) for k, v in parts.items()}
+
+
+def negative_dialogue(real_dev: str | os.PathLike, minutes: float, sources: tuple[str, ...] | None = None,
+                      exclude: tuple[str, ...] = (), seed: int = 0) -> np.ndarray:
+    """Up to ``minutes`` of real_dev speech (16 kHz, 0.3 s gaps) whose transcripts hold no keyword and no
+    homophone of one, from ``sources`` (None: all) minus ``exclude``; recordings in a seeded order."""
+    from speechdl.tasks.kws.vocab import HOMOPHONES
+
+    real_dev = Path(real_dev)
+    rows = [json.loads(x) for x in (real_dev / "manifest.jsonl").read_text().splitlines() if x.strip()]
+    bad = set(KEYWORDS) | HOMOPHONES
+    ok = [r for r in rows if r.get("kind") == "speech" and r.get("text_quality") == "exact" and r.get("text")
+          and (sources is None or r["source"] in sources) and r["source"] not in exclude
+          and not set(transcript_words(r.get("text_en") or r["text"])) & bad]
+    parts, total = [], 0.0
+    gap = np.zeros(int(0.3 * SR), np.float32)
+    for i in np.random.default_rng(seed).permutation(len(ok)):
+        if total >= minutes * 60:
+            break
+        w, _ = audio.load(real_dev / ok[i]["audio"], sample_rate=SR)
+        parts += [w, gap]
+        total += len(w) / SR + 0.3
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
