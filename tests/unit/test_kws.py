@@ -181,3 +181,20 @@ def test_cnn_fc_learns_two_words_and_generalises_to_unheard_voices(tmp_path):
     net.eval()
     acc = float((model_predict(net, test) == targets(test)).mean())
     assert acc >= 0.9, acc
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not on PATH (apt-get install espeak-ng)")
+def test_microwakeword_anchor_fires_on_its_phrase_and_not_on_silence():
+    pytest.importorskip("pymicro_wakeword")
+    from speechdl.data.synth.voices import synthesize, voice_pool
+    from speechdl.tasks.kws.baselines import MicroWakeWordAnchor
+
+    anchor = MicroWakeWordAnchor("hey jarvis")
+    v = voice_pool(["en"], 0, per_language=3, split="eval")["en"][0]
+    x, sr = synthesize("Hey Jarvis.", v)
+    wave = np.concatenate([np.zeros(SR, np.float32), audio.resample(x, sr, SR), np.zeros(SR, np.float32)])
+    dets = anchor.detections(wave)
+    assert len(dets) == 1 and 1.0 < dets[0][0] < len(wave) / SR and dets[0][1] > anchor.cutoff
+    assert anchor.detections(np.zeros(3 * SR, np.float32)) == []
+    with pytest.raises(Exception, match="no shipped model"):
+        MicroWakeWordAnchor("hey speech")
