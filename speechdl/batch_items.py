@@ -23,7 +23,7 @@ Example:
     [2, 2, 2, 1, 1, 2]
     >>> items = Source("audio", paths=("speechdl/assets",)).items()
     >>> [i.id for i in items]
-    ['speechdl/assets/sample.flac']
+    ['speechdl/assets/commands.flac', 'speechdl/assets/sample.flac']
 """
 
 from __future__ import annotations

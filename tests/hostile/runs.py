@@ -122,6 +122,15 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "enhance train": ["enhance", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "enhance export": ["enhance", "export", "--onnx", "{tmp}/e.onnx"],
         "enhance eval": ["enhance", "eval", "--clean", good, "--items", "2", "--format", "json"],
+        "kws detect": ["kws", "detect", good, "--format", "json"],
+        "kws synth": ["kws", "synth", "{tmp}/words", "--split", "eval", "--espeak-voices", "1", "--engine-voices", "0",
+                      "--unknown-per-voice", "1", "--format", "json"],
+        "kws real-words": ["kws", "real-words", "{tmp}/real", "--real-dev", inp.paths["realdev:good"], "--format",
+                           "json"],
+        "kws train": ["kws", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
+        "kws export": ["kws", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
+        "kws eval": ["kws", "eval", m["good"], "--format", "json"],
+        "kws enroll": ["kws", "enroll", "hey", good, "--store", "{tmp}/k.json", "--format", "json"],
         "vocode synth": ["vocode", good, "--out", "{tmp}/copy.wav", "--model", "griffin-lim", "--format", "json"],
         "vocode mel": ["vocode", "mel", good, "--out", "{tmp}/m.npy", "--format", "json"],
         "vocode train": ["vocode", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
@@ -156,7 +165,8 @@ def _replace(argv: list[str], flag: str, value: str) -> list[str]:
 
 
 #: verbs whose base line is refused by design (a bundle is exported from a training run; none exists here)
-NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank")  # noise-bank: downloads
+# noise-bank: downloads; kws eval: needs a word manifest (tests/cli/test_kws_cli.py runs it)
+NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank", "kws export", "kws eval")
 QUICK_BASES = ("features extract", "vad detect", "data info", "speaker list")
 
 

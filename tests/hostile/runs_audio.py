@@ -18,6 +18,8 @@ AUDIO_VERBS = {
     "speaker identify": lambda A, g, s: ["speaker", "identify", A, "--store", s, "--format", "json"],
     "enhance denoise": lambda A, g, s: ["enhance", A, "--out", "{tmp}/clean.wav", "--format", "json"],
     "vocode mel": lambda A, g, s: ["vocode", "mel", A, "--out", "{tmp}/m.npy", "--format", "json"],
+    "kws detect": lambda A, g, s: ["kws", "detect", A, "--format", "json"],
+    "kws enroll": lambda A, g, s: ["kws", "enroll", "hey", A, "--store", "{tmp}/k.json", "--format", "json"],
     "run vad": lambda A, g, s: ["run", "vad", A, "--format", "json"],
     "run asr": lambda A, g, s: ["run", "asr", A, "--format", "json"],
     "run speaker": lambda A, g, s: ["run", "speaker", A, g, "--format", "json"],
@@ -135,6 +137,10 @@ OUTPUTS = {
     "enhance denoise": [("--out", "file")],
     "enhance export": [("--onnx", "file")],
     "enhance train": [("--out", "dir")],
+    "kws train": [("--out", "dir")],
+    "kws export": [("--bundle", "dir")],
+    "kws enroll": [("--store", "file")],
+    "kws synth": [("pos:2", "dir")],
     "vocode synth": [("--out", "file")],
     "vocode mel": [("--out", "file")],
     "vocode data": [("--out", "dir")],
@@ -158,7 +164,7 @@ def output_runs(inp: Inputs) -> list[Run]:
                 "missing_parent": "{tmp}/new/deeper/x" + (suffix if kind == "file" else ""),
             }
             for label, value in values.items():
-                if verb in ("asr export", "speaker export") and label == "missing_parent":
+                if verb in ("asr export", "speaker export", "kws export") and label == "missing_parent":
                     continue      # a bundle needs a run: nothing valid to write
                 if opt.startswith("pos:"):
                     argv = list(base[verb])
