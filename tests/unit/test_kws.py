@@ -198,3 +198,23 @@ def test_microwakeword_anchor_fires_on_its_phrase_and_not_on_silence():
     assert anchor.detections(np.zeros(3 * SR, np.float32)) == []
     with pytest.raises(Exception, match="no shipped model"):
         MicroWakeWordAnchor("hey speech")
+
+
+def test_shipped_stream_reports_the_offline_events_with_a_short_buffer():
+    import speechdl
+    from speechdl.tasks.kws.pipeline import SMOOTH
+
+    p = speechdl.load("kws")
+    w, _ = audio.load(p.path.parents[1] / "assets" / "commands.flac", sample_rate=SR)
+    w = np.concatenate([w, w, w])
+    s = p.stream(threshold=0.9)
+    state, events, i, rng = s.init_state(), [], 0, np.random.default_rng(0)
+    while i < len(w):
+        n = int(rng.integers(1, 4000))
+        out, state = s.forward_chunk(w[i:i + n], state)
+        events += out["events"]
+        assert len(state["buf"]) <= 2 * SMOOTH + 12        # bounded: one open event at most, not the whole stream
+        i += n
+    events += s.finish(state)["events"]
+    offline = p.run(w, threshold=0.9).events
+    assert events == offline and [e["keyword"] for e in offline] == ["yes", "stop", "seven", "go"] * 3

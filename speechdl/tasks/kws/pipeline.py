@@ -29,6 +29,8 @@ from speechdl.api import Option, Pipeline, Result, Stream
 from speechdl.errors import AudioError
 from speechdl.tasks.kws.vocab import KEYWORDS, LABELS, SILENCE, UNKNOWN
 
+SMOOTH = 3   # windows averaged before an event is decided (detect.events_from's default)
+
 OPTIONS = (
     Option("threshold", "float", None, "keyword score (smoothed posterior) that makes an event; default: the "
            "bundle's calibrated one", minimum=0.0, maximum=1.0),
@@ -104,20 +106,26 @@ class KwsStream(Stream):
     def init_state(self) -> Any:
         from speechdl.tasks.kws.detect import Detector
 
-        return {"detector": Detector(self.pipeline.model, self.pipeline.cfg), "post": [], "reported": 0}
+        n = len(self.pipeline.labels)
+        # buf: the posteriors from window `base` on; events are looked for from window `scan` on (everything
+        # before it is reported or below the threshold), so a long stream keeps a short buffer
+        return {"detector": Detector(self.pipeline.model, self.pipeline.cfg), "buf": np.zeros((0, n), np.float32),
+                "base": 0, "scan": 0}
 
     def _out(self, post: np.ndarray, state: dict[str, Any], final: bool) -> dict[str, Any]:
         from speechdl.tasks.kws.detect import events_from
 
-        if len(post):
-            state["post"].append(post)
-        allp = np.concatenate(state["post"]) if state["post"] else np.zeros((0, len(self.pipeline.labels)))
-        ev = events_from(allp, state["detector"].hop_s, self.threshold, labels=self.pipeline.labels)
-        last_t = (len(allp) - 1) * state["detector"].hop_s
-        closed = [e for e in ev if final or e["end"] < last_t - 1e-9]
-        new = closed[state["reported"]:]
-        state["reported"] = len(closed)
-        return {"scores": keyword_scores(post, self.pipeline.labels).round(6).tolist(), "events": new}
+        hop = state["detector"].hop_s
+        buf = np.concatenate([state["buf"], post]) if len(post) else state["buf"]
+        base, last = state["base"], state["base"] + len(buf) - 1
+        ev = [e for e in events_from(buf, hop, self.threshold, labels=self.pipeline.labels, t0=base * hop,
+                                     smooth=SMOOTH) if round(e["start"] / hop) >= state["scan"]]
+        closed = [e for e in ev if final or round(e["end"] / hop) < last]
+        still_open = [e for e in ev if e not in closed]
+        state["scan"] = round(still_open[0]["start"] / hop) if still_open else last + 1
+        keep = max(base, state["scan"] - SMOOTH)
+        state["buf"], state["base"] = buf[keep - base:], keep
+        return {"scores": keyword_scores(post, self.pipeline.labels).round(6).tolist(), "events": closed}
 
     def forward_chunk(self, samples: Any, state: Any) -> tuple[dict[str, Any], Any]:
         """Mono float32 samples (model rate, any length) -> this chunk's window scores and closed events."""
