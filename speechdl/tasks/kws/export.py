@@ -116,6 +116,13 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, max_dev: int 
 
         fa = dialogue_false_alarms(run.model, cfg, negative_dialogue(real_dev, DIALOGUE_MINUTES, TRAIN_SOURCES))
     thr = best_threshold(acc, fa or None)
+    import json
+
+    from speechdl.paths import work_root
+
+    # the bundle names its training data by the data root, never by this machine's folders
+    root = str(work_root().resolve()) + "/"
+    run.config["data"] = json.loads(json.dumps(run.config["data"]).replace(root, "${SPEECHDL_WORK}/"))
     with tempfile.TemporaryDirectory() as tmp:
         neg = Path(tmp) / "negatives.npy"
         np.save(neg, negative_embeddings(run.model, cfg, data))
