@@ -158,7 +158,8 @@ def negative_dialogue(real_dev: str | os.PathLike, minutes: float, sources: tupl
     bad = set(KEYWORDS) | HOMOPHONES
     ok = [r for r in rows if r.get("kind") == "speech" and r.get("text_quality") == "exact" and r.get("text")
           and (sources is None or r["source"] in sources) and r["source"] not in exclude
-          and not set(transcript_words(r.get("text_en") or r["text"])) & bad]
+          and not set(transcript_words(r.get("text_en") or r["text"])) & bad
+          and (real_dev / r["audio"]).is_file()]       # a real_dev without its fetched part lacks some audio
     parts, total = [], 0.0
     gap = np.zeros(int(0.3 * SR), np.float32)
     for i in np.random.default_rng(seed).permutation(len(ok)):
