@@ -32,6 +32,13 @@ HOP = 10           # frames between windows (100 ms)
 BLOCK = 10.0       # s per offline block
 
 
+def smoothed(post: np.ndarray, smooth: int) -> np.ndarray:
+    """Each row of ``post`` ``(W, C)`` averaged with up to ``smooth - 1`` rows before it (causal)."""
+    csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
+    lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
+    return (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
+
+
 def events_from(post: np.ndarray, hop_s: float, threshold: float | Sequence[float], smooth: int = 3,
                 labels: Sequence[str] = LABELS, t0: float = 0.0,
                 keywords: Sequence[str] = KEYWORDS) -> list[dict[str, Any]]:
@@ -41,9 +48,7 @@ def events_from(post: np.ndarray, hop_s: float, threshold: float | Sequence[floa
     kw = [labels.index(k) for k in keywords if k in labels]
     if not len(post) or not kw:
         return []
-    csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
-    lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
-    sm = (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
+    sm = smoothed(post, smooth)
     thr = np.broadcast_to(np.asarray(threshold, np.float64), (len(labels),))
     margin = sm[:, kw] - thr[kw]                    # how far each keyword is above its own threshold
     k_best = np.asarray(kw)[margin.argmax(1)]

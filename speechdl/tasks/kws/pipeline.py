@@ -77,9 +77,9 @@ def clip_label(post: np.ndarray, events: list[dict[str, Any]], labels: tuple[str
         return best["keyword"], best["score"]
     if not len(post):
         return SILENCE, 1.0
-    csum = np.cumsum(np.vstack([np.zeros((1, post.shape[1])), post]), 0)
-    lo = np.maximum(np.arange(len(post)) + 1 - smooth, 0)
-    sm = (csum[1:] - csum[lo]) / (np.arange(len(post)) + 1 - lo)[:, None]
+    from speechdl.tasks.kws.detect import smoothed
+
+    sm = smoothed(post, smooth)
     kw = [labels.index(k) for k in KEYWORDS if k in labels]
     w = int(sm[:, kw].max(1).argmax())
     c = int(sm[w].argmax())
