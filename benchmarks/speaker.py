@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # speaker_conditions
 
 from speechdl.console import format_table, progress, write_report  # noqa: E402
 from speechdl.errors import ConfigError, SpeechdlError  # noqa: E402
@@ -165,6 +166,7 @@ class TrialSet:
     enroll: np.ndarray
     test: np.ndarray
     target: np.ndarray
+    test_waves: list[np.ndarray] | None = None   # a test-side condition: the test files as heard
 
     @property
     def seconds(self) -> float:
@@ -214,8 +216,9 @@ def score_set(systems: list[System], data: TrialSet, chunk: int) -> dict[str, di
     rows: dict[str, dict[str, Any]] = {}
     for s in systems:
         emb, seconds = embed_all(s, data.waves, chunk, f"{data.name}: {s.name}")
+        test_emb = emb if data.test_waves is None else embed_all(s, data.test_waves, chunk, f"{data.name}: {s.name}")[0]
         for backend, score in s.scorers.items():
-            scores = np.asarray(score(emb[data.enroll], emb[data.test]), dtype=np.float64).reshape(-1)
+            scores = np.asarray(score(emb[data.enroll], test_emb[data.test]), dtype=np.float64).reshape(-1)
             bad = int((~np.isfinite(scores)).sum())
             m = verification_metrics(np.nan_to_num(scores, nan=-1e9, neginf=-1e9, posinf=1e9), data.target)
             rows[f"{s.name} {backend}"] = {**m, "system": s.name, "backend": backend, "speechdl": s.speechdl,
@@ -260,7 +263,7 @@ def goals(report: dict[str, Any]) -> dict[str, Any]:
     speechdl row), and the best speechdl throughput at least 2x Resemblyzer's batched one."""
     eer: dict[str, bool | None] = {}
     for name, s in report["sets"].items():
-        if not name.startswith("real"):
+        if not name.startswith("real") or "/" in name:
             continue
         ours = [r["eer"] for r in s["systems"].values() if r["speechdl"]]
         theirs = [r["eer"] for r in s["systems"].values() if r["system"] == "resemblyzer"]
@@ -340,6 +343,13 @@ def _run(args: argparse.Namespace, notes: list[str]) -> dict[str, Any]:
         sets.append(load_set(name, path, args))
     if not sets:
         raise ConfigError("--sets", "none of the sets exists", "build them (recipes/speaker/DATA.md) or pass --sets")
+    if args.conditions:
+        from speaker_conditions import apply_condition, conditions
+
+        base = sets[0]
+        for cname, fn in conditions(args.conditions, notes).items():
+            sets.append(TrialSet(f"{base.name}/{cname}", base.path, base.speakers, base.files, base.waves,
+                                 base.enroll, base.test, base.target, apply_condition(fn, base.waves, args.seed)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = {d.name: {"path": d.path, "speakers": d.speakers, "utterances": len(d.files),
@@ -425,6 +435,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="non-target trials per target trial (default 4)")
     p.add_argument("--alias", nargs="*", default=[], metavar="LABEL=SAME",
                    help="speaker labels that are the same person as another label")
+    p.add_argument("--conditions", nargs="*", default=["short", "noisy", "phone", "far", "whisper_sim"],
+                   metavar="NAME", help="test-side conditions on the first set (benchmarks/speaker_conditions.py; "
+                                        "default: short noisy phone far whisper_sim; none: --conditions)")
     p.add_argument("--seed", type=int, default=0, help="trial draws (default 0)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--batch-size", type=int, default=32, help="utterances per batch, both systems (default 32)")
@@ -449,6 +462,11 @@ def check_inputs(args: argparse.Namespace) -> str | None:
         return f"{PROG}: --threads, --batch-size and --repeat must be >= 1"
     if args.throughput_utts < 0 or args.nontargets_per_target <= 0:
         return f"{PROG}: --throughput-utts must be >= 0 and --nontargets-per-target > 0"
+    from speaker_conditions import NAMES
+
+    unknown = [c for c in args.conditions if c not in NAMES]
+    if unknown:
+        return f"{PROG}: --conditions: unknown condition {unknown[0]!r} (use some of: {', '.join(NAMES)})"
     return None
 
 

@@ -1,4 +1,5 @@
-"""``speechdl data import|info|select|synth|mix|merge|pseudo-speakers|pseudo-label|noise-bank``: the data verbs."""
+"""The ``speechdl data`` verbs: import, info, select, synth, mix, merge, pseudo-speakers, pseudo-label, noise-bank,
+teacher-embed."""
 
 from __future__ import annotations
 
@@ -17,3 +18,6 @@ def register(groups) -> None:
     pseudo_speakers.add_verbs(verbs)  # pseudo-speakers
     noise_bank.add_verbs(verbs)       # noise-bank
     pseudo_label.add_verbs(verbs)     # pseudo-label
+    from speechdl.tasks.speaker import teacher
+
+    teacher.add_verbs(verbs)          # teacher-embed

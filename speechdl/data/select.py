@@ -9,7 +9,9 @@ Training and evaluation sets are cut out of one corpus by attribute filters, e.g
 A filter is ``KEY=V1,V2`` (keep) or ``KEY!=V1,V2`` (drop); several are ANDed. Keys are the
 supervision's ``id``, ``recording``, ``speaker``, ``language``, ``gender``, ``text`` and its scalar
 ``custom`` values (real_dev: ``source``); a missing attribute never matches ``=``. The output keeps
-the selected supervisions and only the recordings they refer to.
+the selected supervisions and only the recordings they refer to. ``--speaker-from actor`` relabels the
+speaker by a ``custom`` field where it is set (real_dev: the person who speaks, so that two game characters
+of one voice actor become one speaker ``actor:<name>``); rows without it keep their speaker.
 
 Example:
     >>> key, equal, values = parse_select("source!=drascula,alsa-utils")
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lhotse import RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse.utils import fastcopy
 
 from speechdl.errors import ConfigError, DataError
 
@@ -86,6 +89,24 @@ def select_manifests(recordings: RecordingSet, supervisions: SupervisionSet | No
     return recs, SupervisionSet.from_segments(keep)
 
 
+def relabel_speakers(supervisions: SupervisionSet, field: str) -> SupervisionSet:
+    """Speaker ``f"{field}:{custom[field]}"`` wherever the supervision's ``custom[field]`` is set.
+
+    Example:
+        >>> s = SupervisionSegment("a", "r", 0.0, 1.0, speaker="fotaq:joe", custom={"actor": "Brad Lavelle"})
+        >>> relabel_speakers(SupervisionSet.from_segments([s]), "actor")[0].speaker
+        'actor:Brad Lavelle'
+    """
+    out = []
+    for s in supervisions:
+        value = (s.custom or {}).get(field)
+        if value not in (None, ""):
+            custom = {**(s.custom or {}), "character": s.speaker} if s.speaker else s.custom
+            s = fastcopy(s, speaker=f"{field}:{value}", custom=custom)
+        out.append(s)
+    return SupervisionSet.from_segments(out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``speechdl data select``."""
     from speechdl.console import emit
@@ -94,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     recs, sups = load_any(args.manifest)
     recs, sups = select_manifests(recs, sups, args.where or [], args.min_duration, args.max_duration, args.text,
                                   args.text_split)
+    if args.speaker_from:
+        sups = relabel_speakers(sups, args.speaker_from)
     if len(sups) == 0:
         raise DataError(args.manifest, f"no utterance passes --where {' '.join(args.where or [])}",
                         "check the keys and values (see 'speechdl data info')")
@@ -123,6 +146,9 @@ def add_select(verbs: Any) -> None:
     p.add_argument("--text-split", choices=["train", "eval"], default=None,
                    help="keep only utterances whose transcript is in this split of the sentence corpus "
                         "(as 'data synth --text-split'): drops training utterances that read evaluation text")
+    p.add_argument("--speaker-from", default=None, metavar="FIELD",
+                   help="relabel speakers by this custom field where it is set (real_dev: actor, the person who "
+                        "speaks; filters still see the original speaker)")
     p.add_argument("--out", type=validate.dir_arg("--out", path=True), required=True, help="output manifest directory")
     add_format_option(p)
     p.set_defaults(func=run)

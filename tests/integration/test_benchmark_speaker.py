@@ -39,14 +39,17 @@ def test_report_has_every_row_with_sane_values(toy, capsys):
     out = toy["dir"] / "results.json"
     code = bench.main(["--sets", f"toy={toy['set']}", f"missing={toy['dir'] / 'nope'}", "--models",
                        f"xv={toy['bundle']}", "--max-per-speaker", "3", "--throughput-utts", "6", "--threads", "1",
-                       "--format", "json", "--out", str(out)])
+                       "--conditions", "short", "phone", "--format", "json", "--out", str(out)])
     cap = capsys.readouterr()
     assert code == 0
     assert "set missing not found" in cap.err and "skipped" in cap.err
     rep = json.loads(cap.out)
     assert rep == json.loads(out.read_text())
     s = rep["sets"]["toy"]
-    assert list(rep["sets"]) == ["toy"] and s["speakers"] == 6 and s["utterances"] == 18
+    assert list(rep["sets"]) == ["toy", "toy/short", "toy/phone"] and s["speakers"] == 6 and s["utterances"] == 18
+    short, phone = rep["sets"]["toy/short"]["systems"], rep["sets"]["toy/phone"]["systems"]
+    assert short["xv cosine"]["eer"] == s["systems"]["xv cosine"]["eer"]     # 2 s utterances: the first 2 s is all
+    assert phone["xv cosine"]["targets"] == 18 and phone["xv cosine"]["eer"] != s["systems"]["xv cosine"]["eer"]
     assert s["targets"] == 18 and s["nontargets"] == 72                       # C(3,2) x 6, 4 per target
     rows = s["systems"]
     assert "xv cosine" in rows and all(r["speechdl"] for n, r in rows.items() if n.startswith("xv "))
@@ -74,7 +77,7 @@ def test_report_has_every_row_with_sane_values(toy, capsys):
 def test_without_resemblyzer_a_note_and_no_rows(toy, capsys, monkeypatch):
     monkeypatch.setattr(bench, "have_resemblyzer", lambda: False)
     code = bench.main(["--sets", f"toy={toy['set']}", "--models", f"xv={toy['bundle']}", "--max-per-speaker", "2",
-                       "--throughput-utts", "0", "--threads", "1"])
+                       "--throughput-utts", "0", "--threads", "1", "--conditions"])
     cap = capsys.readouterr()
     assert code == 0
     note = [line for line in cap.err.splitlines() if "resemblyzer is not installed" in line]
@@ -87,8 +90,9 @@ def test_one_line_errors(tmp_path, capsys):
     assert bench.main(["--sets", f"x={tmp_path}", "--no-resemblyzer", "--models"]) == 2
     assert bench.main(["--sets", f"x={tmp_path}", "--models", "b=/nope", "--no-resemblyzer"]) == 2
     assert bench.main(["--max-per-speaker", "1"]) == 2
+    assert bench.main(["--sets", f"x={tmp_path}", "--no-resemblyzer", "--conditions", "loud"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("benchmarks/speaker.py: ") for line in err)
+    assert len(err) == 4 and all(line.startswith("benchmarks/speaker.py: ") for line in err)
 
 
 @needs_resemblyzer

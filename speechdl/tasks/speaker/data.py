@@ -8,6 +8,10 @@
   optionally augmented with the synthetic-corpus conditions (reverb, noise at an SNR, telephone band:
   :func:`speechdl.data.synth.mixer.apply_conditions`); in validation the whole utterance. Features are
   computed on the fly (default: 80-band log-Mel with per-utterance mean and variance normalisation).
+  With ``teacher`` (``data.teacher: resemblyzer``) every item also has ``"t": (D,) float32``, the teacher's
+  embedding of the clean whole utterance (``speechdl data teacher-embed``, :mod:`.teacher`), whatever crop and
+  augmentation the item got; with ``unlabeled: true`` the manifests' utterances without a speaker come too,
+  with ``y = -1`` (they teach through the teacher only).
 
 Example recipe::
 
@@ -80,18 +84,21 @@ class SpeakerUtterances(Dataset):
         training: crops and augmentation on. seed: their random draws.
         open_set: speakers of ``rows`` that are not in ``speakers`` get the ids after them (validation on
             held-out speakers: the task scores their embeddings but leaves them out of the loss).
+        p_whisper: probability that a training crop is whispered (:func:`speechdl.data.styles.whisperize`).
     """
 
     def __init__(self, rows: list[dict[str, Any]], frontend: Any = None, crop_seconds: Sequence[float] | None = None,
                  augment: dict[str, Any] | None = None, speakers: Sequence[str] | None = None,
-                 training: bool = True, seed: int = 0, open_set: bool = False) -> None:
+                 training: bool = True, seed: int = 0, open_set: bool = False, p_whisper: float = 0.0) -> None:
         if not rows:
             raise DataError("speaker data", "no utterances", "check the manifests")
         self.cfg = frontend_config(frontend)
         self.frontend = Frontend(self.cfg).eval()
-        self.speakers = list(speakers) if speakers is not None else sorted({r["speaker"] for r in rows})
+        labelled = {r["speaker"] for r in rows if r["speaker"]}
+        self.speakers = list(speakers) if speakers is not None else sorted(labelled)
         index = {s: i for i, s in enumerate(self.speakers)}
-        unknown = sorted({r["speaker"] for r in rows} - set(index))
+        index[""] = -1                                     # no speaker label: teacher target only
+        unknown = sorted(labelled - set(index))
         if unknown and open_set:
             index.update({s: len(self.speakers) + i for i, s in enumerate(unknown)})
         elif unknown:
@@ -101,6 +108,9 @@ class SpeakerUtterances(Dataset):
         self.crop = _span(crop_seconds, "data.crop_seconds")
         self.aug_prob, self.conditions = parse_augment(augment)
         self.training, self.seed, self._draws = training, seed, 0
+        if not 0.0 <= p_whisper <= 1.0:
+            raise ConfigError("data.p_whisper", f"{p_whisper} is not a probability", "use a value in [0, 1]")
+        self.p_whisper = float(p_whisper)
 
     @property
     def num_speakers(self) -> int:
@@ -128,6 +138,10 @@ class SpeakerUtterances(Dataset):
             if len(wave) > n:
                 start = int(rng.integers(0, len(wave) - n + 1))
                 wave = wave[start:start + n]
+        if self.p_whisper > 0 and rng.random() < self.p_whisper:
+            from speechdl.data.styles import whisperize
+
+            wave = whisperize(wave, sr, rng)
         if self.aug_prob > 0 and rng.random() < self.aug_prob:
             wave, _ = apply_conditions(wave, np.ones(len(wave), bool), sr, rng, self.conditions)
         return wave
@@ -138,21 +152,60 @@ class SpeakerUtterances(Dataset):
             rng = np.random.default_rng([self.seed, i, self._draws])
             self._draws += 1
             wave = self._train_wave(wave, rng)
-        return {"x": self.frontend.features_of(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
+        item = {"x": self.frontend.features_of(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
+        if "teacher" in self.rows[i]:
+            item["t"] = torch.from_numpy(self.rows[i]["teacher"])
+        return item
+
+
+def with_teacher(rows: list[dict[str, Any]], manifests: str | list[str], teacher: str) -> list[dict[str, Any]]:
+    """``rows`` with ``"teacher"``: the embedding of :func:`speechdl.tasks.speaker.teacher.load_teacher` for
+    each row's supervision id (every manifest must have its file; rows it lacks raise :class:`DataError`)."""
+    from speechdl.tasks.speaker.teacher import load_teacher, teacher_file
+
+    paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
+    table: dict[str, np.ndarray] = {}
+    for m in paths:
+        table.update(load_teacher(m, teacher))
+    missing = [r["id"] for r in rows if r["id"] not in table]
+    if missing:
+        raise DataError(teacher_file(paths[0], teacher), f"{len(missing)} utterances have no teacher embedding "
+                        f"(e.g. {missing[0]})", "run speechdl data teacher-embed on the manifests again (it resumes)")
+    return [{**r, "teacher": table[r["id"]]} for r in rows]
+
+
+def unlabeled_utterances(manifests: str | list[str]) -> list[dict[str, Any]]:
+    """Rows (``speaker`` "") of the supervisions of ``manifests`` that have no speaker label."""
+    from speechdl.tasks.speaker.teacher import utterance_rows
+
+    paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
+    return [{**r, "speaker": ""} for m in paths for r in utterance_rows(m) if not r.get("speaker")]
 
 
 @register_dataset("speaker_utts")
 def speaker_utts(manifests: str | list[str], val_manifests: str | list[str] | None = None, frontend: Any = None,
                  crop_seconds: list[float] | None = None, augment: dict[str, Any] | None = None,
                  min_duration: float = 1.0, seed: int = 0, val_open_set: bool = False,
-                 max_val_seconds: float = 8.0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
+                 max_val_seconds: float = 8.0, teacher: str | None = None,
+                 unlabeled: bool = False, p_whisper: float = 0.0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
     """Recipe dataset ``speaker_utts``: speaker-labelled utterances of at least ``min_duration`` s, random
     crops of ``crop_seconds`` (default ``[2, 4]``) in training. With ``val_manifests`` a ``(train, val)``
     pair (clean utterances, cut to their first ``max_val_seconds``, of the same speakers, or with
     ``val_open_set`` of held-out ones: then ``val_eer`` measures what verification needs); otherwise the
-    engine's ``val_fraction`` split (its items are cropped and augmented like training items)."""
-    rows = [r for r in read_speaker_utterances(manifests) if r["duration"] >= min_duration]
-    train = SpeakerUtterances(rows, frontend, crop_seconds or [2.0, 4.0], augment, None, True, seed)
+    engine's ``val_fraction`` split (its items are cropped and augmented like training items). ``teacher``:
+    distillation targets for the training items; ``unlabeled``: speaker-less utterances too (needs ``teacher``);
+    ``p_whisper``: share of training crops whispered."""
+    rows = read_speaker_utterances(manifests)
+    if unlabeled:
+        if not teacher:
+            raise ConfigError("data.unlabeled", "utterances without a speaker need a teacher target",
+                              "set data.teacher: resemblyzer (after speechdl data teacher-embed)")
+        rows += unlabeled_utterances(manifests)
+    rows = [r for r in rows if r["duration"] >= min_duration]
+    if teacher:
+        rows = with_teacher(rows, manifests, teacher)
+    train = SpeakerUtterances(rows, frontend, crop_seconds or [2.0, 4.0], augment, None, True, seed,
+                              p_whisper=p_whisper)
     if val_manifests is None:
         return train
     val_rows = [{**r, "duration": min(r["duration"], max_val_seconds)} for r in read_speaker_utterances(val_manifests)

@@ -6,6 +6,9 @@ Batches (``speaker_utts`` / ``speaker_toy``, padded by the engine): ``x (B, T, F
 
 * Loss: cross-entropy of the head's logits (AAM: with the margin on the true speaker; ``margin_warmup``
   epochs ramp the margin up from 0, which helps AAM start), optional ``label_smoothing``.
+* Distillation (``distill_weight`` w > 0, batches with teacher targets ``t (B, D)``, ``data.teacher``): plus
+  ``w · mean(1 - cos(embedding, t))``, so the embedding itself (``embed_dim`` = the teacher's D) learns the
+  teacher's space, and utterances without a speaker (``y = -1``) teach through it alone. Logged: ``distill``.
 * Metrics: ``acc`` (margin-free logits) and, in validation, ``val_eer`` (equal error rate of cosine
   scores of all pairs of validation embeddings, up to ``eer_items`` of them) and ``val_min_dcf``
   (p_target 0.05): what the embedding is for, not only what the classifier does.
@@ -53,12 +56,14 @@ class SpeakerTask(TaskModule):
     """
 
     def __init__(self, model, optim=None, scheduler=None, monitor="val_loss", mode="min", *,
-                 label_smoothing: float = 0.0, margin_warmup: int = 0, eer_items: int = 2000) -> None:
+                 label_smoothing: float = 0.0, margin_warmup: int = 0, eer_items: int = 2000,
+                 distill_weight: float = 0.0) -> None:
         super().__init__(model, optim, scheduler, monitor, mode)
         if not hasattr(self.model, "outputs"):
             raise ConfigError(f"model {model['name']!r}", "is not a speaker embedding network",
                               "use model: {name: speaker_net, ...}")
         self.label_smoothing, self.margin_warmup, self.eer_items = label_smoothing, margin_warmup, eer_items
+        self.distill_weight = float(distill_weight)
         aam = getattr(self.model, "aam", None)
         self.margin = aam.margin if aam is not None else 0.0
         self.frontend: dict[str, Any] | None = None
@@ -97,7 +102,7 @@ class SpeakerTask(TaskModule):
     # -- loss and metrics -----------------------------------------------------------------------
     def compute(self, batch: dict[str, torch.Tensor], stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         y = batch["y"].long()
-        known = y < self.model.num_speakers                  # open-set validation speakers: embeddings only
+        known = (y >= 0) & (y < self.model.num_speakers)    # open-set validation speakers, unlabeled: no CE
         out = self.model.outputs(batch["x"], batch.get("lengths"), torch.where(known, y, 0))
         if known.all():
             loss = F.cross_entropy(out["logits"], y, label_smoothing=self.label_smoothing)
@@ -107,9 +112,18 @@ class SpeakerTask(TaskModule):
             acc = (out["plain"].detach()[known].argmax(-1) == y[known]).float().mean()
         else:
             loss = acc = out["embedding"].new_zeros(())
+        logs = {"acc": acc}
+        if self.distill_weight > 0 and "t" in batch:
+            t = batch["t"].to(out["embedding"].dtype)
+            if t.shape[-1] != out["embedding"].shape[-1]:
+                raise ConfigError("model.embed_dim", f"is {out['embedding'].shape[-1]} but the teacher's embeddings "
+                                  f"have {t.shape[-1]} dimensions", f"set model.embed_dim={t.shape[-1]}")
+            distill = (1 - F.cosine_similarity(out["embedding"], t, dim=-1)).mean()
+            loss = loss + self.distill_weight * distill
+            logs["distill"] = distill.detach()
         if stage == "val" and sum(len(e) for e, _ in self._val) < self.eer_items:
             self._val.append((out["embedding"].detach().float().cpu(), y.cpu()))
-        return loss, {"acc": acc}
+        return loss, logs
 
     def on_validation_epoch_start(self) -> None:
         self._val = []
