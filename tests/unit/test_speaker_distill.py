@@ -146,3 +146,33 @@ def test_teacher_embed_writes_unit_embeddings_and_resumes(corpus):
 
 def test_doctests():
     assert doctest.testmod(styles).failed == 0 and doctest.testmod(T).failed == 0
+
+
+def test_overlap_adds_another_talker_and_keeps_the_targets(corpus):
+    manifest, ids = corpus
+    _write_teacher(manifest, ids)
+    kw = {"frontend": FRONTEND, "crop_seconds": [1.0, 1.0], "teacher": "resemblyzer"}
+    plain, mixed = D.speaker_utts(str(manifest), **kw), D.speaker_utts(str(manifest), p_overlap=1.0, **kw)
+    a, b = plain[0], mixed[0]
+    assert not torch.allclose(a["x"], b["x"]) and a["x"].shape == b["x"].shape
+    assert int(a["y"]) == int(b["y"]) and torch.equal(a["t"], b["t"])
+    with pytest.raises(ConfigError, match="p_overlap"):
+        D.speaker_utts(str(manifest), frontend=FRONTEND, p_overlap=-0.1)
+
+
+def test_real_noise_bank_by_family(corpus, tmp_path):
+    import json
+
+    from speechdl import audio
+
+    manifest, _ = corpus
+    bank = tmp_path / "bank"
+    bank.mkdir()
+    audio.save(bank / "rain.wav", np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    (bank / "manifest.jsonl").write_text(json.dumps({"audio": "rain.wav", "kind": "noise", "duration": 1.0,
+                                                     "source": "x", "family": "weather"}) + "\n")
+    ds = D.speaker_utts(str(manifest), frontend=FRONTEND, crop_seconds=[1.0, 1.0], noise_dir=str(bank),
+                        noise_families=["weather"], augment={"prob": 1.0, "p_clean": 0.0})
+    assert [nf.family for nf in ds.bank] == ["weather"] and ds[0]["x"].shape == (101, 40)
+    with pytest.raises(DataError, match="no noise files"):
+        D.speaker_utts(str(manifest), frontend=FRONTEND, noise_dir=str(bank), noise_families=["music"])

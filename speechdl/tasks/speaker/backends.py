@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,9 @@ class LDA:
         a = _rows(x)
         classes, index, _, _ = _class_stats(a, labels)          # checks: one label per row, >= 2 speakers
         dim = min(self.dim or a.shape[1], a.shape[1], len(classes) - 1)
-        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=self.eps, n_components=dim).fit(a, index)
+        with warnings.catch_warnings():     # a speaker with one utterance adds no within-class scatter: fine
+            warnings.filterwarnings("ignore", message="Only one sample available")
+            lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=self.eps, n_components=dim).fit(a, index)
         self.mean, self.W = a.mean(0), lda.scalings_[:, :dim]   # sklearn's eigen transform does not centre
         return self
 

@@ -85,11 +85,18 @@ class SpeakerUtterances(Dataset):
         open_set: speakers of ``rows`` that are not in ``speakers`` get the ids after them (validation on
             held-out speakers: the task scores their embeddings but leaves them out of the loss).
         p_whisper: probability that a training crop is whispered (:func:`speechdl.data.styles.whisperize`).
+        p_overlap: probability that another training utterance (another speaker, or unlabelled) is added
+            under the crop at ``overlap_snr`` dB (a second talker, as in meetings); the targets stay the crop's.
+        noise_dir, noise_families: real noise files for the augmentation's ``real`` noise
+            (:func:`speechdl.data.synth.noise.load_noise_bank`: a folder with ``manifest.jsonl``, optionally
+            only some families, so that others stay held out for evaluation).
     """
 
     def __init__(self, rows: list[dict[str, Any]], frontend: Any = None, crop_seconds: Sequence[float] | None = None,
                  augment: dict[str, Any] | None = None, speakers: Sequence[str] | None = None,
-                 training: bool = True, seed: int = 0, open_set: bool = False, p_whisper: float = 0.0) -> None:
+                 training: bool = True, seed: int = 0, open_set: bool = False, p_whisper: float = 0.0,
+                 p_overlap: float = 0.0, overlap_snr: Sequence[float] = (5.0, 20.0), noise_dir: str | None = None,
+                 noise_families: Sequence[str] | None = None) -> None:
         if not rows:
             raise DataError("speaker data", "no utterances", "check the manifests")
         self.cfg = frontend_config(frontend)
@@ -105,12 +112,23 @@ class SpeakerUtterances(Dataset):
             raise DataError("speaker data", f"speaker {unknown[0]!r} is not among the training speakers",
                             "validate on utterances of the training speakers, or set data.val_open_set: true")
         self.rows = [{**r, "label": index[r["speaker"]]} for r in rows]
+        self._labels = np.array([r["label"] for r in self.rows], dtype=np.int64)
         self.crop = _span(crop_seconds, "data.crop_seconds")
         self.aug_prob, self.conditions = parse_augment(augment)
         self.training, self.seed, self._draws = training, seed, 0
-        if not 0.0 <= p_whisper <= 1.0:
-            raise ConfigError("data.p_whisper", f"{p_whisper} is not a probability", "use a value in [0, 1]")
-        self.p_whisper = float(p_whisper)
+        for name, value in (("p_whisper", p_whisper), ("p_overlap", p_overlap)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"data.{name}", f"{value} is not a probability", "use a value in [0, 1]")
+        self.p_whisper, self.p_overlap = float(p_whisper), float(p_overlap)
+        self.overlap_snr = tuple(float(v) for v in overlap_snr)
+        self.bank: list[Any] = []
+        if noise_dir is not None:
+            from speechdl.data.synth.noise import load_noise_bank
+
+            self.bank = load_noise_bank(noise_dir, families=list(noise_families) if noise_families else None)
+            if not self.bank:
+                raise DataError(noise_dir, "no noise files here (of the families asked for)",
+                                "build it with speechdl data noise-bank, or check data.noise_families")
 
     @property
     def num_speakers(self) -> int:
@@ -131,7 +149,7 @@ class SpeakerUtterances(Dataset):
         r = self.rows[i]
         return audio.load(r["path"], sample_rate=self.cfg.sample_rate, offset=r["offset"], duration=r["duration"])[0]
 
-    def _train_wave(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _train_wave(self, wave: np.ndarray, rng: np.random.Generator, label: int = -1) -> np.ndarray:
         sr = self.cfg.sample_rate
         if self.crop is not None:
             n = int(rng.uniform(*self.crop) * sr)
@@ -142,16 +160,37 @@ class SpeakerUtterances(Dataset):
             from speechdl.data.styles import whisperize
 
             wave = whisperize(wave, sr, rng)
+        if self.p_overlap > 0 and rng.random() < self.p_overlap:
+            wave = self._overlap(wave, rng, label)
         if self.aug_prob > 0 and rng.random() < self.aug_prob:
-            wave, _ = apply_conditions(wave, np.ones(len(wave), bool), sr, rng, self.conditions)
+            wave, _ = apply_conditions(wave, np.ones(len(wave), bool), sr, rng, self.conditions, bank=self.bank)
         return wave
+
+    def _overlap(self, wave: np.ndarray, rng: np.random.Generator, label: int) -> np.ndarray:
+        """``wave`` with a stretch of another speaker's utterance (another label, or unlabelled) under it at an
+        SNR drawn from ``overlap_snr``."""
+        from speechdl.data.synth.noise import mix_at_snr
+
+        others = np.flatnonzero((self._labels != label) | (self._labels < 0))
+        if not len(others):
+            return wave
+        other = self.wave(int(others[rng.integers(len(others))]))
+        if len(other) < 160 or not np.any(other):
+            return wave
+        if len(other) >= len(wave):
+            start = int(rng.integers(0, len(other) - len(wave) + 1))
+            other = other[start:start + len(wave)]
+        else:                                           # a shorter talker: somewhere inside the crop
+            at = int(rng.integers(0, len(wave) - len(other) + 1))
+            other = np.pad(other, (at, len(wave) - len(other) - at))
+        return mix_at_snr(wave, other, float(rng.uniform(*self.overlap_snr)))[0]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         wave = self.wave(i)
         if self.training:
             rng = np.random.default_rng([self.seed, i, self._draws])
             self._draws += 1
-            wave = self._train_wave(wave, rng)
+            wave = self._train_wave(wave, rng, self.rows[i]["label"])
         item = {"x": self.frontend.features_of(wave), "y": torch.tensor(self.rows[i]["label"], dtype=torch.long)}
         if "teacher" in self.rows[i]:
             item["t"] = torch.from_numpy(self.rows[i]["teacher"])
@@ -187,14 +226,17 @@ def speaker_utts(manifests: str | list[str], val_manifests: str | list[str] | No
                  crop_seconds: list[float] | None = None, augment: dict[str, Any] | None = None,
                  min_duration: float = 1.0, seed: int = 0, val_open_set: bool = False,
                  max_val_seconds: float = 8.0, teacher: str | None = None,
-                 unlabeled: bool = False, p_whisper: float = 0.0) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
+                 unlabeled: bool = False, p_whisper: float = 0.0, p_overlap: float = 0.0,
+                 overlap_snr: list[float] | None = None, noise_dir: str | None = None,
+                 noise_families: list[str] | None = None) -> SpeakerUtterances | tuple[SpeakerUtterances, ...]:
     """Recipe dataset ``speaker_utts``: speaker-labelled utterances of at least ``min_duration`` s, random
     crops of ``crop_seconds`` (default ``[2, 4]``) in training. With ``val_manifests`` a ``(train, val)``
     pair (clean utterances, cut to their first ``max_val_seconds``, of the same speakers, or with
     ``val_open_set`` of held-out ones: then ``val_eer`` measures what verification needs); otherwise the
     engine's ``val_fraction`` split (its items are cropped and augmented like training items). ``teacher``:
     distillation targets for the training items; ``unlabeled``: speaker-less utterances too (needs ``teacher``);
-    ``p_whisper``: share of training crops whispered."""
+    ``p_whisper``, ``p_overlap``, ``overlap_snr``, ``noise_dir``, ``noise_families``: see
+    :class:`SpeakerUtterances`."""
     rows = read_speaker_utterances(manifests)
     if unlabeled:
         if not teacher:
@@ -205,7 +247,8 @@ def speaker_utts(manifests: str | list[str], val_manifests: str | list[str] | No
     if teacher:
         rows = with_teacher(rows, manifests, teacher)
     train = SpeakerUtterances(rows, frontend, crop_seconds or [2.0, 4.0], augment, None, True, seed,
-                              p_whisper=p_whisper)
+                              p_whisper=p_whisper, p_overlap=p_overlap, overlap_snr=overlap_snr or (5.0, 20.0),
+                              noise_dir=noise_dir, noise_families=noise_families)
     if val_manifests is None:
         return train
     val_rows = [{**r, "duration": min(r["duration"], max_val_seconds)} for r in read_speaker_utterances(val_manifests)
