@@ -92,6 +92,7 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "data pseudo-speakers": ["data", "pseudo-speakers", m["good"], "--copies", "1", "--out", "{tmp}/ps",
                                  "--format", "json"],
         "data pseudo-label": ["data", "pseudo-label", m["good"], "--out", "{tmp}/pl", "--format", "json"],
+        "data teacher-embed": ["data", "teacher-embed", m["good"], "--format", "json"],
         "train": ["train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "tune": ["tune", r["good.yaml"], "--trials", "1", "--param", tune_param, "--study-dir", "{tmp}/study",
                  "--format", "json"],

@@ -35,6 +35,7 @@ MANIFEST_VERBS = {
     "data pseudo-speakers": lambda M: ["data", "pseudo-speakers", M, "--copies", "1", "--out", "{tmp}/ps",
                                        "--format", "json"],
     "data pseudo-label": lambda M: ["data", "pseudo-label", M, "--out", "{tmp}/pl", "--format", "json"],
+    "data teacher-embed": lambda M: ["data", "teacher-embed", M, "--format", "json"],
     "vad eval": lambda M: ["vad", "eval", M, "--format", "json"],
     "vad export-frames": lambda M: ["vad", "export-frames", M, "--out", "{tmp}/f.csv", "--format", "json"],
     "asr eval": lambda M: ["asr", "eval", M, "--format", "json"],
