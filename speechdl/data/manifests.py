@@ -176,11 +176,11 @@ def check_manifests(where: str | os.PathLike, recordings: RecordingSet, supervis
 
 
 def supervision_rows(manifests: str | os.PathLike | Sequence[str | os.PathLike], field: str,
-                     need: str, label: str | None = None) -> list[dict[str, Any]]:
+                     need: str, label: str | None = None, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Rows ``{"id", "path", "offset", "duration", field}`` of the supervisions whose ``field`` (``text``,
     ``speaker``) is set, from one or more manifests. Raises :class:`DataError` for a manifest with none
     (``need`` says who needs them; ``label`` names the field in that message) and for recordings that
-    are not plain files."""
+    are not plain files. ``extra``: more supervision attributes copied into each row (None when unset)."""
     paths = [manifests] if isinstance(manifests, str | os.PathLike) else list(manifests)
     rows = []
     for m in paths:
@@ -195,7 +195,8 @@ def supervision_rows(manifests: str | os.PathLike | Sequence[str | os.PathLike],
             if src.type != "file":
                 raise DataError(m, f"recording {rec.id} is not a file source ({src.type})", "import audio files")
             rows.append({"id": s.id, "path": str(src.source), "offset": float(s.start),
-                         "duration": float(s.duration), field: value})
+                         "duration": float(s.duration), field: value,
+                         **{k: getattr(s, k, None) or None for k in extra}})
             found += 1
         if not found:
             raise DataError(m, f"no supervision with a {label or field}", need)

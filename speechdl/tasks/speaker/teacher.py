@@ -56,12 +56,10 @@ def _save(path: Path, ids: list[str], emb: list[np.ndarray], version: str) -> No
 
 def utterance_rows(manifest: str | os.PathLike) -> list[dict[str, Any]]:
     """Rows ``{"id", "path", "offset", "duration", "speaker"}`` of every supervision (speaker may be None)."""
-    from speechdl.data.manifests import load_manifests, supervision_rows
+    from speechdl.data.manifests import supervision_rows
 
-    speakers = {s.id: s.speaker or None for s in load_manifests(manifest)[1] or []}
-    rows = supervision_rows(manifest, "recording_id", "teacher embeddings need supervisions")
-    return [{"id": r["id"], "path": r["path"], "offset": r["offset"], "duration": r["duration"],
-             "speaker": speakers.get(r["id"])} for r in rows]
+    rows = supervision_rows(manifest, "recording_id", "teacher embeddings need supervisions", extra=("speaker",))
+    return [{k: r[k] for k in ("id", "path", "offset", "duration", "speaker")} for r in rows]
 
 
 def embed_manifest(manifest: str | os.PathLike, batch_size: int = 32, save_every: int = 1000,
