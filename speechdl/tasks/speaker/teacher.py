@@ -76,8 +76,8 @@ def embed_manifest(manifest: str | os.PathLike, batch_size: int = 32, save_every
     rows = [r for r in utterance_rows(manifest) if r["id"] not in done]
     teacher = Resemblyzer()
     ids, emb = list(done), list(done.values())
-    todo = list(range(0, len(rows), batch_size))
-    for n, k in enumerate(progress(todo, desc="teacher", unit="batch", enabled=show_progress)):
+    saved = len(ids)
+    for k in progress(range(0, len(rows), batch_size), desc="teacher", unit="batch", enabled=show_progress):
         chunk = rows[k:k + batch_size]
         waves = []
         for r in chunk:
@@ -86,8 +86,9 @@ def embed_manifest(manifest: str | os.PathLike, batch_size: int = 32, save_every
             waves.append(pre if len(pre) >= teacher.sample_rate // 4 else wave)   # VAD cut it all: keep the clip
         emb.extend(teacher.embed_preprocessed(waves, batch_size))
         ids.extend(r["id"] for r in chunk)
-        if (n + 1) * batch_size % save_every < batch_size:
+        if len(ids) - saved >= save_every:
             _save(path, ids, emb, teacher.version or "unknown")
+            saved = len(ids)
     _save(path, ids, emb, teacher.version or "unknown")
     return {"out": str(path), "utterances": len(ids), "new": len(rows),
             "teacher": f"resemblyzer {teacher.version}"}
