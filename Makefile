@@ -50,5 +50,20 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/features.py
 
+# Text corpora (word2vec, small BERT, seq2seq translation) from Debian packages only: WordNet glosses, the
+# World English Bible and Reina-Valera 1909 (SWORD modules read with diatheke), fortunes, the Jargon File.
+# Writes data/text/en_corpus.txt (+ .card.json) and data/text/bible_en_es/{train,dev,test}.tsv (+ card.json).
+TEXT_PKGS := wordnet-base sword-text-web sword-text-sparv diatheke fortunes fortunes-min jargon-text
+
+.PHONY: text-data
+text-data: setup
+	@missing=""; for p in $(TEXT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(BIN)/python -m speechdl.text.corpora --out data/text
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -22,6 +22,7 @@ PIPELINES: dict[str, str] = {
     "enhance": "speechdl.tasks.enhance.pipeline:EnhancePipeline",
     "vocoder": "speechdl.tasks.vocoder.pipeline:VocoderPipeline",
     "kws": "speechdl.tasks.kws.pipeline:KwsPipeline",
+    "word2vec": "speechdl.tasks.text.pipeline:Word2VecPipeline",
 }
 
 # `speechdl <group>` -> (module with register(subparsers), one-line help)
@@ -36,6 +37,7 @@ CLI_GROUPS: dict[str, tuple[str, str]] = {
     "enhance": ("speechdl.tasks.enhance.cli", "speech enhancement: denoise files, train, export, eval"),
     "kws": ("speechdl.tasks.kws.cli", "keyword spotting: detect commands and keywords, synth, train, export, eval"),
     "vocode": ("speechdl.tasks.vocoder.cli", "vocoders: mel -> waveform, copy-synthesis, train, export, data"),
+    "text": ("speechdl.tasks.text.cli", "text: corpora, word2vec (train, similar, analogy, eval, export)"),
     "run": ("speechdl.api_cli", "run any model by name (the application contract) on inputs"),
     "models": ("speechdl.pretrained.cli", "list the shipped and registered models"),
     "serve": ("speechdl.serve.cli", "HTTP API and web page for every model (FastAPI + uvicorn)"),
@@ -60,6 +62,7 @@ ARCHITECTURES: dict[str, str] = {
     "resnet": "speechdl.nn.resnet:ResNet",
     "ds_cnn": "speechdl.nn.dscnn:DSCNN",
     "seq2seq": "speechdl.nn.seq2seq:Seq2Seq",
+    "token_encoder": "speechdl.nn.seq2seq:TokenEncoder",
     "tdnn": "speechdl.nn.tdnn:TDNN",
     "xvector": "speechdl.nn.tdnn:XVector",
     "conformer": "speechdl.nn.transformer:ConformerEncoder",
@@ -118,4 +121,5 @@ DATASETS: dict[str, str] = {
     "enhance_mixes": "speechdl.tasks.enhance.data:enhance_mixes",
     "vocoder_segments": "speechdl.tasks.vocoder.data:vocoder_segments",
     "kws_words": "speechdl.tasks.kws.data:kws_words",
+    "translation_pairs": "speechdl.tasks.text.translation:translation_pairs",
 }

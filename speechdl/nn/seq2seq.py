@@ -88,6 +88,37 @@ class RNNEncoder(nn.Module):
         return self.encode(x, lengths)[0]
 
 
+@register("token_encoder")
+class TokenEncoder(nn.Module):
+    """Token ids -> bidirectional LSTM states: the source side of text-to-text seq2seq (translation, G2P).
+
+    Args: in_dim: source vocabulary size (id ``pad_id`` is padding); emb_dim; hidden, layers, dropout, cell:
+    the :class:`RNNEncoder` over the embeddings.
+
+    Shapes: ids (B, T) int64, lengths (B,) -> (B, T, 2 * hidden), lengths (B,).
+
+    Example:
+        >>> enc = TokenEncoder(in_dim=50, emb_dim=8, hidden=6, layers=1)
+        >>> out, lens = enc.encode(torch.tensor([[5, 6, 7], [8, 9, 0]]), torch.tensor([3, 2]))
+        >>> tuple(out.shape), lens.tolist(), enc.out_dim
+        ((2, 3, 12), [3, 2], 12)
+    """
+
+    def __init__(self, in_dim: int, emb_dim: int = 256, hidden: int = 256, layers: int = 2, dropout: float = 0.0,
+                 cell: str = "lstm", pad_id: int = 0) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(in_dim, emb_dim, padding_idx=pad_id)
+        self.rnn = RNNEncoder(emb_dim, hidden, layers, cell, 1, dropout, True)
+        self.drop = nn.Dropout(dropout)
+        self.out_dim = self.rnn.out_dim
+
+    def encode(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        return self.rnn.encode(self.drop(self.embed(ids.long())), lengths)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        return self.encode(ids, lengths)[0]
+
+
 @register("seq2seq")
 class Seq2Seq(nn.Module):
     """Attention encoder-decoder for frames -> tokens.
@@ -160,6 +191,12 @@ class Seq2Seq(nn.Module):
     def _step(self, prev: Tensor, state: dict[str, Any], enc: Tensor, mask: Tensor,
               keys: Tensor) -> tuple[Tensor, dict[str, Any]]:
         """prev tokens (B,) -> logits (B, V) and the next state."""
+        feats, state = self._step_features(prev, state, enc, mask, keys)
+        return self.out(feats), state
+
+    def _step_features(self, prev: Tensor, state: dict[str, Any], enc: Tensor, mask: Tensor,
+                       keys: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """prev tokens (B,) -> the output layer's input ``[h, context]`` (B, dec_hidden + key_dim), next state."""
         inp = torch.cat([self.embed(prev), state["ctx"]], dim=-1)
         hs, cs = [], []
         for i, cell in enumerate(self.cells):
@@ -168,8 +205,7 @@ class Seq2Seq(nn.Module):
             cs.append(c)
             inp = self.drop(h)
         ctx, w = self.attn(inp, enc, mask, state["w"], keys)
-        logits = self.out(torch.cat([inp, ctx], dim=-1))
-        return logits, {"h": hs, "c": cs, "ctx": ctx, "w": w}
+        return torch.cat([inp, ctx], dim=-1), {"h": hs, "c": cs, "ctx": ctx, "w": w}
 
     def _prepare(self, x: Tensor, x_lengths: Tensor | None,
                  encoded: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -192,16 +228,16 @@ class Seq2Seq(nn.Module):
         state = self._init_state(enc, mask)
         prev = torch.full((x.shape[0],), self.sos_id, dtype=torch.long, device=enc.device)
         targets = targets.to(enc.device)
-        all_logits, all_w = [], []
+        all_feats, all_w = [], []
         for u in range(targets.shape[1]):
-            logits, state = self._step(prev, state, enc, mask, keys)
-            all_logits.append(logits)
+            feats, state = self._step_features(prev, state, enc, mask, keys)
+            all_feats.append(feats)
             all_w.append(state["w"])
             prev = targets[:, u]
-            if ratio < 1.0:
+            if ratio < 1.0:   # scheduled sampling needs this step's prediction now
                 own = torch.rand(prev.shape[0], device=prev.device) >= ratio
-                prev = torch.where(own, logits.detach().argmax(-1), prev)
-        out = torch.stack(all_logits, dim=1)
+                prev = torch.where(own, self.out(feats).detach().argmax(-1), prev)
+        out = self.out(torch.stack(all_feats, dim=1))   # one (B·U, ·) x (·, V) product instead of U small ones
         return (out, torch.stack(all_w, dim=1)) if return_attention else out
 
     def loss(self, logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:

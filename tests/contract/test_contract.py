@@ -141,6 +141,10 @@ def test_cli_errors_are_one_line_with_exit_2(name, tmp_path, capsys):
     cases = [["run", name, str(tmp_path / "missing.wav")], ["run", name, str(junk)],
              ["run", name, str(SAMPLE), "--no-such-option", "1"]]
     cases += [["run", name, str(SAMPLE), f"--{o.name}", _bad_value(o)] for o in p.options]
+    if p.inputs == "text":    # an input is the text itself: words it cannot use, then the same option cases
+        flags = {f"--{o.name}" for o in p.options if o.kind == "bool"}   # a flag's next word is another text
+        cases = [["run", name, "qzxqzx vvkkjj"], ["run", name, "   "]] + [
+            [c[0], c[1], "speech", *c[3:]] for c in cases[2:] if c[3] not in flags]
     if p.inputs == "audio_pair":
         cases = [c + [str(SAMPLE)] if len(c) == 3 else c[:3] + [str(SAMPLE)] + c[3:] for c in cases]
     out = speechdl_cli(*cases[0])           # one real process: exit code and stderr as a user sees them
@@ -169,6 +173,12 @@ def test_http_answers_with_the_python_json(name):
         listed = {t["name"]: t for t in client.get("/v1/tasks").json()["models"]}
         assert listed[name]["task"] == p.task
         x = example_input(p)
+        if p.inputs == "text":
+            r = client.post(f"/v1/{name}", json={"text": x})
+            assert r.status_code == 200, r.text
+            assert r.json() == p.run(x).to_dict()
+            assert client.post(f"/v1/{name}", json={"text": "qzxqzx"}).status_code == 400
+            return
         paths = [x] if isinstance(x, str) else list(x)
         files = {key: (Path(f).name, Path(f).read_bytes(), "audio/flac") for key, f in zip(("audio", "audio2"), paths)}
         r = client.post(f"/v1/{name}", files=files)

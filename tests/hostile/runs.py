@@ -138,6 +138,14 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "vocode export": ["vocode", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
         "vocode data": ["vocode", "data", "actor", "--actor", "Ann", "--manifest", inp.paths["actor_manifest"],
                         "--out", "{tmp}/corpus"],
+        "text corpus": ["text", "corpus", "--out", "{tmp}/t", "--root", "{tmp}", "--format", "json"],
+        "text word2vec train": ["text", "word2vec", "train", inp.texts["good.txt"], "--out", "{tmp}/w2v", "--min-count",
+                                "1", "--dim", "8", "--epochs", "1", "--threads", "1", "--format", "json"],
+        "text word2vec similar": ["text", "word2vec", "similar", "water", "--top", "3", "--format", "json"],
+        "text word2vec analogy": ["text", "word2vec", "analogy", "man", "king", "woman", "--format", "json"],
+        "text word2vec eval": ["text", "word2vec", "eval", "--restrict", "5000", "--format", "json"],
+        "text word2vec export": ["text", "word2vec", "export", "word2vec", "--vectors", "{tmp}/v.bin", "--format",
+                                 "json"],
         "run": ["run", "vad", good, "--format", "json"],
         "models": ["models", "--format", "json"],
         "serve": ["serve", "--models", "vad", "--port", "8"],   # a privileged port: refused before serving
@@ -167,7 +175,9 @@ def _replace(argv: list[str], flag: str, value: str) -> list[str]:
 
 #: verbs whose base line is refused by design (a bundle is exported from a training run; none exists here)
 # noise-bank: downloads; kws eval: needs a word manifest (tests/cli/test_kws_cli.py runs it)
-NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank", "kws export", "kws eval")
+# text corpus: reads Debian packages (the base line points --root at an empty folder: one-line error)
+NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank", "kws export", "kws eval",
+                 "text corpus")
 QUICK_BASES = ("features extract", "vad detect", "data info", "speaker list")
 
 

@@ -144,6 +144,8 @@ OUTPUTS = {
     "vocode synth": [("--out", "file")],
     "vocode mel": [("--out", "file")],
     "vocode data": [("--out", "dir")],
+    "text word2vec train": [("--out", "dir")],
+    "text word2vec export": [("--vectors", "file")],
 }
 QUICK_OUTPUTS = {("features extract", "folder"), ("vad detect", "under_file"), ("vad detect", "unwritable")}
 

@@ -65,6 +65,12 @@ def list_runs(inp: Inputs) -> list[Run]:
                                                          "--format", "json"]))
         runs.append(Run("asr lm perplexity", f"text:{name}", ["asr", "lm", "perplexity", path, "--lm", path,
                                                               "--format", "json"]))
+        runs.append(Run("text word2vec train", f"text:{name}", ["text", "word2vec", "train", path, "--out", "{tmp}/w",
+                                                                "--min-count", "1", "--epochs", "1", "--format", "json"]))
+        runs.append(Run("text word2vec eval", f"text:{name}", ["text", "word2vec", "eval", "--wordsim", path,
+                                                               "--format", "json"]))
+        runs.append(Run("text word2vec similar", f"text:{name}", ["text", "word2vec", "similar", "cat", "--model", path,
+                                                                  "--format", "json"]))
     runs.append(Run("asr lm build", "opt:--order=100", ["asr", "lm", "build", inp.texts["good.txt"], "--order",
                                                         "100", "--out", "{tmp}/lm.arpa", "--format", "json"]))
     return runs

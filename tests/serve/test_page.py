@@ -113,6 +113,22 @@ def test_keyword_events_appear(browser, live_server):
     assert browser.find_element("id", "score").text == f"{expected['score']:.3f}"
 
 
+def test_nearest_words_appear_for_a_text_query(browser, live_server):
+    query = "king - man + woman"
+    expected = pipeline_or_skip("word2vec").run(query, top=5).to_dict()
+    open_model(browser, live_server[0], "word2vec")
+    browser.find_element("id", "text").send_keys(query)
+    top = browser.find_element("id", "opt-top")
+    top.clear()
+    top.send_keys("5")
+    run_and_wait(browser)
+    shown = [e.text for e in browser.find_elements("css selector", "#ranked-neighbours li")]
+    assert shown == [f"{n['word']} {n['score']:.3f}" for n in expected["neighbours"]]
+    shot = os.environ.get("SPEECHDL_SCREENSHOT_TEXT")
+    if shot:
+        browser.save_screenshot(shot)
+
+
 def test_record_from_the_microphone_and_stream_live(browser, live_server):
     from selenium.webdriver.support.ui import WebDriverWait
 

@@ -117,7 +117,7 @@
     state.model = state.models.find((m) => m.name === name);
     const m = state.model;
     history.replaceState(null, "", `#model=${encodeURIComponent(name)}`);
-    $("model-desc").textContent = `${m.description || ""} (${m.inputs}, ${m.sample_rate} Hz${m.streaming ? ", streams" : ""})`;
+    $("model-desc").textContent = `${m.description || ""} (${m.inputs}${m.sample_rate ? `, ${m.sample_rate} Hz` : ""}${m.streaming ? ", streams" : ""})`;
     $("options").replaceChildren(...m.options.map(optionInput));
     state.inputs = [];
     const box = $("inputs");

@@ -160,16 +160,29 @@ SD.renderResult = function (box, result, inputs) {
     }
     box.append(SD.el("p", { class: "muted", text: `${events.length} event(s)` }), ol);
   }
+  for (const [k, v] of Object.entries(result)) {   // ranked lists [{<name>: "...", score}] (nearest words), best first
+    if (used.has(k) || !Array.isArray(v) || !v.length || !v.every((x) => x && typeof x === "object" && typeof x.score === "number")) continue;
+    used.add(k);
+    const ol = SD.el("ol", { class: "ranked", id: `ranked-${k}` });
+    for (const x of v) {
+      const name = Object.entries(x).find(([, y]) => typeof y === "string");
+      const m = SD.el("div", { class: "meter", title: `score ${x.score}` }, SD.el("div", { style: `width:${Math.max(0, 100 * x.score).toFixed(1)}%` }));
+      ol.append(SD.el("li", {}, SD.el("b", { text: name ? name[1] : "" }), " ", SD.el("span", { class: "muted", text: x.score.toFixed(3) }), m));
+    }
+    box.append(SD.el("p", { class: "muted", text: k }), ol);
+  }
   for (const [key, src] of audioSources(result)) {
     used.add(key);
     box.append(SD.el("div", { class: "player" }, SD.el("span", { class: "muted", text: key }), SD.el("audio", { controls: "", src })));
   }
   const table = SD.el("table", { class: "kv" });
   for (const [k, v] of Object.entries(result)) {
-    if (used.has(k) || v === null || Array.isArray(v)) continue;
+    const words = Array.isArray(v) && v.length <= 50 && v.every((x) => typeof x === "string");   // e.g. query words
+    if (used.has(k) || v === null || (Array.isArray(v) && !words)) continue;
     const show = (x) => (typeof x === "number" ? String(Math.round(x * 1e4) / 1e4) : String(x));
     let text;
-    if (typeof v === "object") {   // a flat object of scalars: "k v, k v"
+    if (words) text = v.join(", ") || "(none)";
+    else if (typeof v === "object") {   // a flat object of scalars: "k v, k v"
       const parts = Object.entries(v).filter(([, x]) => x === null || typeof x !== "object");
       if (!parts.length) continue;
       text = parts.map(([a, x]) => `${a} ${show(x)}`).join(", ");
