@@ -23,6 +23,7 @@ PIPELINES: dict[str, str] = {
     "vocoder": "speechdl.tasks.vocoder.pipeline:VocoderPipeline",
     "kws": "speechdl.tasks.kws.pipeline:KwsPipeline",
     "word2vec": "speechdl.tasks.text.pipeline:Word2VecPipeline",
+    "translate": "speechdl.tasks.text.translate_pipeline:TranslatePipeline",
 }
 
 # `speechdl <group>` -> (module with register(subparsers), one-line help)
@@ -37,7 +38,7 @@ CLI_GROUPS: dict[str, tuple[str, str]] = {
     "enhance": ("speechdl.tasks.enhance.cli", "speech enhancement: denoise files, train, export, eval"),
     "kws": ("speechdl.tasks.kws.cli", "keyword spotting: detect commands and keywords, synth, train, export, eval"),
     "vocode": ("speechdl.tasks.vocoder.cli", "vocoders: mel -> waveform, copy-synthesis, train, export, data"),
-    "text": ("speechdl.tasks.text.cli", "text: corpora, word2vec (train, similar, analogy, eval, export)"),
+    "text": ("speechdl.tasks.text.cli", "text: corpora, word2vec, translation (prepare, export, eval)"),
     "run": ("speechdl.api_cli", "run any model by name (the application contract) on inputs"),
     "models": ("speechdl.pretrained.cli", "list the shipped and registered models"),
     "serve": ("speechdl.serve.cli", "HTTP API and web page for every model (FastAPI + uvicorn)"),

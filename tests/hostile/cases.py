@@ -323,4 +323,20 @@ def build(root: str | os.PathLike) -> Inputs:
     (root / "actor_dev" / "manifest.jsonl").write_text(json.dumps(
         {"audio": inp.audio["good.wav"].path, "actor": "Ann", "speaker": "x:ann", "sample_rate": 16000}) + "\n")
     inp.paths["actor_manifest"] = str(root / "actor_dev" / "manifest.jsonl")
+    inp.paths.update(_parallel(root))
     return inp
+
+
+def _parallel(root: Path) -> dict[str, str]:
+    """Parallel corpora (``text translate prepare``): a good one, wrong columns, binary, empty."""
+    good = "".join(f"Ref {i}:1\tthe cat {i % 5} sat.\tel gato {i % 5} se sentó.\n" for i in range(30))
+    cases = {"good": good.encode(), "two_columns": b"Ref 1:1\tonly one side\n" * 5,
+             "binary": np.random.default_rng(3).bytes(2000), "empty": b""}
+    out = {}
+    for name, content in cases.items():
+        d = root / "parallel" / name
+        d.mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            (d / f"{split}.tsv").write_bytes(content)
+        out[f"parallel:{name}"] = str(d)
+    return out

@@ -146,6 +146,11 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "text word2vec eval": ["text", "word2vec", "eval", "--restrict", "5000", "--format", "json"],
         "text word2vec export": ["text", "word2vec", "export", "word2vec", "--vectors", "{tmp}/v.bin", "--format",
                                  "json"],
+        "text translate prepare": ["text", "translate", "prepare", inp.paths["parallel:good"], "--out", "{tmp}/mt",
+                                   "--vocab", "60", "--format", "json"],
+        "text translate export": ["text", "translate", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
+        "text translate eval": ["text", "translate", "eval", inp.paths["parallel:good"] + "/test.tsv", "--model",
+                                "word2vec", "--format", "json"],
         "run": ["run", "vad", good, "--format", "json"],
         "models": ["models", "--format", "json"],
         "serve": ["serve", "--models", "vad", "--port", "8"],   # a privileged port: refused before serving
@@ -176,8 +181,9 @@ def _replace(argv: list[str], flag: str, value: str) -> list[str]:
 #: verbs whose base line is refused by design (a bundle is exported from a training run; none exists here)
 # noise-bank: downloads; kws eval: needs a word manifest (tests/cli/test_kws_cli.py runs it)
 # text corpus: reads Debian packages (the base line points --root at an empty folder: one-line error)
+# text translate export / eval: need a training run / a translate bundle (tests/integration/test_translation.py)
 NO_VALID_BASE = ("asr export", "speaker export", "vocode export", "serve", "data noise-bank", "kws export", "kws eval",
-                 "text corpus")
+                 "text corpus", "text translate export", "text translate eval")
 QUICK_BASES = ("features extract", "vad detect", "data info", "speaker list")
 
 

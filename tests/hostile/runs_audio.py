@@ -146,6 +146,8 @@ OUTPUTS = {
     "vocode data": [("--out", "dir")],
     "text word2vec train": [("--out", "dir")],
     "text word2vec export": [("--vectors", "file")],
+    "text translate prepare": [("--out", "dir")],
+    "text translate export": [("--bundle", "dir")],
 }
 QUICK_OUTPUTS = {("features extract", "folder"), ("vad detect", "under_file"), ("vad detect", "unwritable")}
 
@@ -166,7 +168,8 @@ def output_runs(inp: Inputs) -> list[Run]:
                 "missing_parent": "{tmp}/new/deeper/x" + (suffix if kind == "file" else ""),
             }
             for label, value in values.items():
-                if verb in ("asr export", "speaker export", "kws export") and label == "missing_parent":
+                if verb in ("asr export", "speaker export", "kws export", "text translate export") and \
+                        label == "missing_parent":
                     continue      # a bundle needs a run: nothing valid to write
                 if opt.startswith("pos:"):
                     argv = list(base[verb])

@@ -65,10 +65,13 @@ def list_runs(inp: Inputs) -> list[Run]:
                                                          "--format", "json"]))
         runs.append(Run("asr lm perplexity", f"text:{name}", ["asr", "lm", "perplexity", path, "--lm", path,
                                                               "--format", "json"]))
-        runs.append(Run("text word2vec train", f"text:{name}", ["text", "word2vec", "train", path, "--out", "{tmp}/w",
-                                                                "--min-count", "1", "--epochs", "1", "--format", "json"]))
+        runs.append(Run("text word2vec train", f"text:{name}", [
+            "text", "word2vec", "train", path, "--out", "{tmp}/w", "--min-count", "1", "--epochs", "1", "--format",
+            "json"]))
         runs.append(Run("text word2vec eval", f"text:{name}", ["text", "word2vec", "eval", "--wordsim", path,
                                                                "--format", "json"]))
+        runs.append(Run("text translate eval", f"text:{name}", ["text", "translate", "eval", path, "--model",
+                                                                "word2vec", "--format", "json"]))
         runs.append(Run("text word2vec similar", f"text:{name}", ["text", "word2vec", "similar", "cat", "--model", path,
                                                                   "--format", "json"]))
     runs.append(Run("asr lm build", "opt:--order=100", ["asr", "lm", "build", inp.texts["good.txt"], "--order",
@@ -84,6 +87,9 @@ def folder_runs(inp: Inputs) -> list[Run]:
             runs.append(Run("data import folder", f"folder:{name}", ["data", "import", "folder", path, "--out",
                                                                      "{tmp}/m", "--format", "json"],
                             quick=name == "binary_transcript"))
+        elif kind == "parallel":
+            runs.append(Run("text translate prepare", f"folder:parallel_{name}", [
+                "text", "translate", "prepare", path, "--out", "{tmp}/mt", "--vocab", "60", "--format", "json"]))
         elif kind == "kaldi":
             runs.append(Run("data import kaldi", f"kaldi:{name}", ["data", "import", "kaldi", path, "--out",
                                                                    "{tmp}/m", "--format", "json"]))

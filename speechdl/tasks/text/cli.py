@@ -124,6 +124,39 @@ def run_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_mt_prepare(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl text translate prepare``."""
+    from speechdl.tasks.text.translation import prepare
+
+    info = prepare(args.tsv_dir, args.out, vocab_size=args.vocab)
+    rows = [{"split": k, "pairs": v, "source tokens": info["tokens"][k]["src"],
+             "target tokens": info["tokens"][k]["tgt"]} for k, v in info["pairs"].items()]
+    emit(info, args.format, table=rows)
+    return 0
+
+
+def run_mt_export(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl text translate export``."""
+    from speechdl.tasks.text.translate_pipeline import export_translation
+
+    path = export_translation(args.run, args.bundle, languages=(args.src_lang, args.tgt_lang))
+    emit({"bundle": str(path)}, args.format)
+    return 0
+
+
+def run_mt_eval(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl text translate eval``."""
+    from speechdl.tasks.text.translate_eval import evaluate_bundle
+
+    r = evaluate_bundle(args.model, args.tsv, tuple(args.beams), args.limit)
+    rows = [{"system": "copy source", "BLEU": r["copy_source"]["bleu"], "chrF": r["copy_source"]["chrf"],
+             "sentences/s": ""}]
+    rows += [{"system": f"beam {b}", "BLEU": v["bleu"], "chrF": v["chrf"], "sentences/s": v["sentences_per_second"]}
+             for b, v in r["beams"].items()]
+    emit(r, args.format, table=rows)
+    return 0
+
+
 def register(groups: Any) -> None:
     """Add the ``text`` group (corpus, word2vec) to the top-level subparsers."""
     from speechdl import validate
@@ -190,6 +223,8 @@ def register(groups: Any) -> None:
     add_format_option(e)
     e.set_defaults(func=run_eval)
 
+    _register_translate(groups_)
+
     x = verbs.add_parser("export", help="a bundle (--bundle) or word2vec-format vectors (--vectors)")
     x.add_argument("run", help="run directory (or any vectors file / bundle)")
     x.add_argument("--bundle", type=validate.dir_arg("--bundle", path=True), default=None, help="bundle folder")
@@ -200,3 +235,37 @@ def register(groups: Any) -> None:
     x.add_argument("--text", action="store_true", help="--vectors in the text format (default binary)")
     add_format_option(x)
     x.set_defaults(func=run_export)
+
+
+def _register_translate(groups_: Any) -> None:
+    """``speechdl text translate prepare|export|eval`` (training: ``speechdl train recipes/text/mt_lstm.yaml``)."""
+    from speechdl import validate
+
+    m = groups_.add_parser("translate", help="LSTM seq2seq translation: prepare data, export a run, BLEU")
+    verbs = m.add_subparsers(dest="mt_verb", metavar="VERB")
+    m.set_defaults(subparser=m)
+
+    p = verbs.add_parser("prepare", help="BPE tokenizers + id arrays of a parallel corpus (train/dev/test.tsv)")
+    p.add_argument("tsv_dir", help="folder with train.tsv (dev.tsv, test.tsv): reference<TAB>source<TAB>target")
+    p.add_argument("--out", required=True, type=validate.dir_arg("--out", path=True), help="output folder")
+    p.add_argument("--vocab", type=validate.flag("--vocab", "int", 50, 64000, example=4000), default=4000,
+                   help="BPE ids per language (default 4000)")
+    add_format_option(p)
+    p.set_defaults(func=run_mt_prepare)
+
+    x = verbs.add_parser("export", help="a translate bundle from a training run (tokenizers from its data.dir)")
+    x.add_argument("run", help="run directory of speechdl train recipes/text/mt_lstm.yaml")
+    x.add_argument("--bundle", required=True, type=validate.dir_arg("--bundle", path=True), help="bundle folder")
+    x.add_argument("--src-lang", default="en", help="source language code (default en)")
+    x.add_argument("--tgt-lang", default="es", help="target language code (default es)")
+    add_format_option(x)
+    x.set_defaults(func=run_mt_export)
+
+    e = verbs.add_parser("eval", help="BLEU and chrF (sacrebleu) on a parallel .tsv, per beam width")
+    e.add_argument("tsv", help="reference<TAB>source<TAB>target lines (e.g. data/text/bible_en_es/test.tsv)")
+    e.add_argument("--model", required=True, help="translate bundle")
+    e.add_argument("--beams", nargs="+", type=validate.flag("--beams", "int", 1, 16, example=4), default=[1, 4])
+    e.add_argument("--limit", type=validate.flag("--limit", "int", 1, example=100), default=None,
+                   help="first N lines only")
+    add_format_option(e)
+    e.set_defaults(func=run_mt_eval)
