@@ -102,6 +102,16 @@ def _loggers(out: Path) -> list:
     return loggers
 
 
+class _EarlyStopping(EarlyStopping):
+    """Early stopping that waits for the first validation: a run that ``max_steps`` ends inside its first epoch
+    stops instead of failing on the missing metric; once validation has logged, a missing monitor still fails."""
+
+    def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
+        if not any(str(k).startswith("val_") for k in trainer.callback_metrics):
+            return
+        super()._run_early_stopping_check(trainer)
+
+
 def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.Trainer, dict[str, Callback]]:
     """A ``lightning.Trainer`` for ``cfg`` and its named speechdl callbacks (``checkpoint``, ...)."""
     t, es = cfg.trainer, cfg.trainer.early_stopping
@@ -121,8 +131,8 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
     faults = FaultTolerance(out / "checkpoints" / "last.ckpt", t.checkpoint_every_steps, t.checkpoint_every_minutes)
     named: dict[str, Callback] = {"checkpoint": ckpt, "last": last, "faults": faults}
     if es.patience is not None and has_val:
-        named["early_stopping"] = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
-                                                min_delta=es.min_delta)
+        named["early_stopping"] = _EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
+                                                 min_delta=es.min_delta)
     progress = t.progress_bar if t.progress_bar is not None else sys.stderr.isatty()
     trainer = L.Trainer(
         default_root_dir=str(out), max_epochs=t.max_epochs, max_steps=t.max_steps,

@@ -158,6 +158,12 @@ def test_seq2seq_token_error_falls(tmp_path):
     assert ter[0] > 0.3 and ter[-1] < 0.1 and s["metrics"]["val_ter"] == pytest.approx(ter[-1], abs=1e-6)
 
 
+def test_max_steps_inside_the_first_epoch_stops_cleanly(tmp_path):
+    """Early stopping waits for a validation: a 3-step run ends with a checkpoint, not an error."""
+    s = cli_train(ROOT / "recipes/seq2seq/reverse_location.yaml", tmp_path / "r", "trainer.max_steps=3")
+    assert s["global_step"] == 3 and s["best_score"] is None and Path(s["last_checkpoint"]).is_file()
+
+
 def test_wavenet_loss_falls_and_conditioning_helps(tmp_path):
     recipe = ROOT / "recipes/wavenet/tones.yaml"
     cond = cli_train(recipe, tmp_path / "c")
