@@ -94,6 +94,7 @@ def test_a_run_directory_refuses_other_settings(tmp_path):
     train(corpus, tmp_path / "r", small(epochs=1), quiet=True)
     with pytest.raises(ConfigError, match="other settings \\(dim\\)"):
         train(corpus, tmp_path / "r", small(epochs=1, dim=8), quiet=True)
+    train(corpus, tmp_path / "r", small(epochs=1, threads=2), quiet=True)    # threads may change on resume
 
 
 def test_bad_corpora_and_settings_are_one_line_errors(tmp_path):
@@ -139,9 +140,10 @@ def test_word2vec_files_round_trip_and_gensim_reads_them(tmp_path):
     np.testing.assert_array_equal(kv["naïve"], v.vectors[0])
     kv.save_word2vec_format(str(tmp_path / "g.bin"), binary=True)
     np.testing.assert_array_equal(WordVectors.load(tmp_path / "g.bin").vectors, v.vectors)
-    (tmp_path / "bad.bin").write_bytes(b"3 5\nab")
-    with pytest.raises(DataError, match="corrupt word2vec file"):
-        WordVectors.load(tmp_path / "bad.bin")
+    for content in (b"3 5\nab" + b"x" * 20, b"999999999999 100\nab", b"2 2\na 1 2\nb 3\n"):
+        (tmp_path / "bad.bin").write_bytes(content)
+        with pytest.raises(DataError, match="corrupt word2vec file"):
+            WordVectors.load(tmp_path / "bad.bin")
 
 
 def test_evaluation_equals_gensims(tmp_path):

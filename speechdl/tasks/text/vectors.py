@@ -132,6 +132,9 @@ class WordVectors:
         except ValueError:
             raise DataError(p, "not in word2vec format (first line must be 'WORDS DIM')",
                             "pass a file written by word2vec, gensim or speechdl") from None
+        if n < 1 or dim < 1 or n * dim > len(body):   # every number takes a byte at least: a header that lies
+            raise DataError(p, f"corrupt word2vec file (header says {n} x {dim}, the file holds {len(body)} bytes)",
+                            "re-export the vectors")
         try:
             return cls(*_parse_binary(body, n, dim)) if _looks_binary(body, dim) else cls(*_parse_text(body, n, dim))
         except (ValueError, UnicodeDecodeError) as err:

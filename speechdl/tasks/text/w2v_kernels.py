@@ -100,13 +100,16 @@ def _negative_step(l1, syn1neg, cum_table, word, negative, alpha, work, r):
 
 @njit(fastmath=True, inline="always")
 def _hs_step(l1, syn1, codes, points, start, stop, alpha, work):
-    """Hierarchical-softmax steps along one word's Huffman path ``[start, stop)``."""
+    """Hierarchical-softmax steps along one word's Huffman path ``[start, stop)``. As in word2vec.c (and gensim),
+    a node whose score is outside [-6, 6] is left alone (unlike negative sampling, which saturates)."""
     dim = l1.shape[0]
     for n in range(start, stop):
         node = points[n]
         f = np.float32(0.0)
         for k in range(dim):
             f += l1[k] * syn1[node, k]
+        if f <= -MAX_EXP or f >= MAX_EXP:
+            continue
         g = (np.float32(1 - codes[n]) - _sigmoid(f)) * alpha
         for k in range(dim):
             work[k] += g * syn1[node, k]

@@ -117,6 +117,7 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
     Returns the trained :class:`WordVectors` (the input vectors ``syn0``, (V, dim)). ``out/report.json``
     holds the vocabulary size, corpus words, training time and words per second.
     """
+    from numba import config as numba_config
     from numba import set_num_threads
 
     from speechdl.console import interruptible, progress
@@ -129,8 +130,8 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
     resolved = {**dataclasses.asdict(cfg), "corpus": str(corpus)}
     if ckpt_path.is_file() and config_path.is_file():
         before = json.loads(config_path.read_text())
-        if before != resolved:
-            changed = sorted(k for k in resolved if before.get(k) != resolved[k])
+        changed = sorted(k for k in resolved if k != "threads" and before.get(k) != resolved[k])  # threads: free
+        if changed:
             raise ConfigError(out, f"holds a run with other settings ({', '.join(changed)})",
                               "use another --out, or delete the directory to start over")
     t0 = time.perf_counter()
@@ -162,7 +163,7 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
     n_chunks = len(chunks) - 1
     n_words = int(starts[-1])
     total = n_words * cfg.epochs
-    set_num_threads(cfg.threads)
+    set_num_threads(min(cfg.threads, numba_config.NUMBA_NUM_THREADS))   # numba's pool has one thread per core
     K.train_chunks(*weights.values(), tokens, starts, chunks[:1], chunks[:0], vocab.keep, vocab.cum_table,
                    codes, points, offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
                    cfg.min_alpha, total, cfg.seed, 0)   # no chunk: compiles (or loads the cached build) untimed
