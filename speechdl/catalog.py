@@ -64,6 +64,7 @@ ARCHITECTURES: dict[str, str] = {
     "ds_cnn": "speechdl.nn.dscnn:DSCNN",
     "seq2seq": "speechdl.nn.seq2seq:Seq2Seq",
     "token_encoder": "speechdl.nn.seq2seq:TokenEncoder",
+    "bert": "speechdl.nn.bert:BertEncoder",
     "tdnn": "speechdl.nn.tdnn:TDNN",
     "xvector": "speechdl.nn.tdnn:XVector",
     "conformer": "speechdl.nn.transformer:ConformerEncoder",
