@@ -101,6 +101,7 @@ TRAIN_TASKS: dict[str, str] = {
     "enhance_metricgan": "speechdl.tasks.enhance.metricgan:MetricGANTask",
     "vocoder_gan": "speechdl.tasks.vocoder.train:VocoderGANTask",
     "vocoder_distill": "speechdl.tasks.vocoder.distill:VocoderDistillTask",
+    "mlm": "speechdl.tasks.text.mlm:MLMTask",
 }
 
 # recipes' data.name -> dataset factory
@@ -124,4 +125,5 @@ DATASETS: dict[str, str] = {
     "vocoder_segments": "speechdl.tasks.vocoder.data:vocoder_segments",
     "kws_words": "speechdl.tasks.kws.data:kws_words",
     "translation_pairs": "speechdl.tasks.text.translation:translation_pairs",
+    "mlm_sentences": "speechdl.tasks.text.mlm:mlm_sentences",
 }

@@ -146,6 +146,8 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "text word2vec eval": ["text", "word2vec", "eval", "--restrict", "5000", "--format", "json"],
         "text word2vec export": ["text", "word2vec", "export", "word2vec", "--vectors", "{tmp}/v.bin", "--format",
                                  "json"],
+        "text bert prepare": ["text", "bert", "prepare", inp.texts["good.txt"], "--out", "{tmp}/mlm", "--vocab", "20",
+                              "--format", "json"],
         "text translate prepare": ["text", "translate", "prepare", inp.paths["parallel:good"], "--out", "{tmp}/mt",
                                    "--vocab", "60", "--format", "json"],
         "text translate export": ["text", "translate", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],

@@ -147,6 +147,7 @@ OUTPUTS = {
     "text word2vec train": [("--out", "dir")],
     "text word2vec export": [("--vectors", "file")],
     "text translate prepare": [("--out", "dir")],
+    "text bert prepare": [("--out", "dir")],
     "text translate export": [("--bundle", "dir")],
 }
 QUICK_OUTPUTS = {("features extract", "folder"), ("vad detect", "under_file"), ("vad detect", "unwritable")}

@@ -70,6 +70,8 @@ def list_runs(inp: Inputs) -> list[Run]:
             "json"]))
         runs.append(Run("text word2vec eval", f"text:{name}", ["text", "word2vec", "eval", "--wordsim", path,
                                                                "--format", "json"]))
+        runs.append(Run("text bert prepare", f"text:{name}", ["text", "bert", "prepare", path, "--out", "{tmp}/mlm",
+                                                              "--vocab", "20", "--format", "json"]))
         runs.append(Run("text translate eval", f"text:{name}", ["text", "translate", "eval", path, "--model",
                                                                 "word2vec", "--format", "json"]))
         runs.append(Run("text word2vec similar", f"text:{name}", ["text", "word2vec", "similar", "cat", "--model", path,

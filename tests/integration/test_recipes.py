@@ -23,8 +23,8 @@ RECIPES = sorted((ROOT / "recipes").glob("*/*.yaml"))
 IDS = [str(p.relative_to(ROOT / "recipes")) for p in RECIPES]
 # recipes on real corpora (no ``n``): validated here; their tasks are trained end to end in tests/cli/test_vad_cli.py
 # and tests/cli/test_asr_cli.py (speaker_utts: tests/cli/test_speaker_cli.py; kws_words: tests/cli/test_kws_cli.py;
-# translation_pairs: tests/integration/test_translation.py)
-CORPUS_DATA = {"vad_frames", "asr_utts", "speaker_utts", "kws_words", "translation_pairs"}
+# translation_pairs, mlm_sentences: tests/integration/test_translation.py)
+CORPUS_DATA = {"vad_frames", "asr_utts", "speaker_utts", "kws_words", "translation_pairs", "mlm_sentences"}
 SMOKE = [p for p in RECIPES if yaml.safe_load(p.read_text())["data"]["name"] not in CORPUS_DATA]
 # small data for the smoke runs (every recipe's dataset takes ``n``)
 SMOKE_N = {"toy_tones": 96, "toy_gaussian": 512}

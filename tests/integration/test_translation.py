@@ -1,5 +1,6 @@
 """The LSTM seq2seq translator learns a small language pair through the real path: ``text translate prepare``,
-``speechdl train`` (the shipped recipe, shrunk), ``text translate export``, the pipeline, BLEU, ONNX."""
+``speechdl train`` (the shipped recipe, shrunk), ``text translate export``, the pipeline, BLEU, ONNX. The small
+BERT's masked-LM recipe (shrunk) learns to fill in words of the same toy language."""
 
 from __future__ import annotations
 
@@ -88,3 +89,18 @@ def test_bad_input_is_one_line(trained, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("speechdl: error:"), err
+
+
+def test_bert_recipe_learns_masked_words(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(sentence(rng)[0] + "\n" for _ in range(1500)))
+    assert main(["text", "bert", "prepare", str(corpus), "--out", str(tmp_path / "mlm"), "--vocab", "40",
+                 "--format", "json"]) == 0
+    out = tmp_path / "run"
+    cli_train(ROOT / "recipes/text/bert_small.yaml", out, f"data.dir={tmp_path / 'mlm'}", "model.vocab_size=40",
+              "model.d_model=32", "model.n_heads=4", "model.n_layers=2", "model.ff_dim=64", "model.dropout=0.0",
+              "data.max_batch_seconds=null", "trainer.batch_size=32", "trainer.max_epochs=6", "optim.lr=0.003",
+              "scheduler.warmup_steps=20", "trainer.early_stopping.patience=null")
+    acc = series(logged(out), "val_acc")
+    assert acc[0] < acc[-1] and acc[-1] > 0.6, acc

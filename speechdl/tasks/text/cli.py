@@ -157,6 +157,16 @@ def run_mt_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bert_prepare(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl text bert prepare``."""
+    from speechdl.tasks.text.mlm import prepare_mlm
+
+    info = prepare_mlm(args.corpus, args.out, vocab_size=args.vocab, max_len=args.max_len)
+    rows = [{"split": k, "sentences": v, "tokens": info["tokens"][k]} for k, v in info["sentences"].items()]
+    emit(info, args.format, table=rows)
+    return 0
+
+
 def register(groups: Any) -> None:
     """Add the ``text`` group (corpus, word2vec) to the top-level subparsers."""
     from speechdl import validate
@@ -224,6 +234,17 @@ def register(groups: Any) -> None:
     e.set_defaults(func=run_eval)
 
     _register_translate(groups_)
+    b = groups_.add_parser("bert", help="a small BERT: prepare masked-LM data (train: recipes/text/bert_small.yaml)")
+    bverbs = b.add_subparsers(dest="bert_verb", metavar="VERB")
+    b.set_defaults(subparser=b)
+    bp = bverbs.add_parser("prepare", help="BPE tokenizer + sentence ids (train / 1 % dev) of a corpus")
+    bp.add_argument("corpus", help="text file, one sentence per line (.gz too)")
+    bp.add_argument("--out", required=True, type=validate.dir_arg("--out", path=True), help="output folder")
+    bp.add_argument("--vocab", type=validate.flag("--vocab", "int", 20, 64000, example=8000), default=8000)
+    bp.add_argument("--max-len", type=validate.flag("--max-len", "int", 4, 512, example=64), default=64,
+                    help="pieces per sentence at most (default 64)")
+    add_format_option(bp)
+    bp.set_defaults(func=run_bert_prepare)
 
     x = verbs.add_parser("export", help="a bundle (--bundle) or word2vec-format vectors (--vectors)")
     x.add_argument("run", help="run directory (or any vectors file / bundle)")
