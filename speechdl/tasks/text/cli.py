@@ -1,4 +1,4 @@
-"""``speechdl text ...``: text corpora and word2vec (issue 21).
+"""``speechdl text ...``: text corpora, word2vec, the LSTM translator and the small BERT (issue 21).
 
 * ``corpus [--out data/text]``: the English corpus and the English-Spanish Bible from Debian packages
   (:mod:`speechdl.text.corpora`).
@@ -9,7 +9,13 @@
 * ``word2vec export RUN --bundle OUT [--max-words N]`` or ``--vectors FILE [--text]``: a bundle, or the
   vectors in word2vec's format.
 
-``--model`` takes a shipped name (default ``word2vec``), a bundle, a run directory or a ``.bin``/``.txt`` file.
+* ``translate prepare TSV_DIR --out DIR [--vocab N]`` / ``translate export RUN --bundle OUT`` /
+  ``translate eval TEST.tsv --model BUNDLE [--beams 1 4]``: the LSTM translator's data, bundle and BLEU/chrF
+  (training: ``speechdl train recipes/text/mt_lstm.yaml``).
+* ``bert prepare CORPUS --out DIR``: masked-LM data (training: ``speechdl train recipes/text/bert_small.yaml``).
+
+``--model`` of the word2vec verbs takes a shipped name (default ``word2vec``), a bundle, a run directory or a
+``.bin``/``.txt`` file.
 """
 
 from __future__ import annotations
