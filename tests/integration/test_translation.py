@@ -77,6 +77,13 @@ def test_pipeline_cli_and_onnx_agree(trained, capsys, tmp_path):
     capsys.readouterr()
     assert main(["run", str(trained / "bundle"), "The big dog eats the fish.", "--beam", "2", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["translation"] == "el perro grande come el pez."
+    from fastapi.testclient import TestClient
+
+    from speechdl.serve import create_app
+
+    with TestClient(create_app(pipelines={"mt": pipe})) as client:      # HTTP: the same JSON as Python
+        got = client.post("/v1/mt", json={"text": "The big dog eats the fish.", "beam": 2})
+        assert got.status_code == 200 and got.json() == pipe.run("The big dog eats the fish.", beam=2).to_dict()
     info = pipe.export_onnx(tmp_path / "mt.onnx")
     assert info["same_tokens"] and info["max_abs_diff"] < 1e-4 and Path(info["encoder"]).is_file()
 
