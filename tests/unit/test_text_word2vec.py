@@ -59,6 +59,19 @@ def test_learns_which_words_share_contexts(tmp_path, mode):
     assert topic_purity(vec) > 0.9
 
 
+def test_training_leaves_the_process_openmp_threads_alone(tmp_path):
+    """numba's OpenMP layer sets the process-wide OpenMP threads; torch's count must come back as it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(topic_corpus(tmp_path / "c.txt", 100), tmp_path / "r", small(epochs=1, threads=2), quiet=True)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_one_thread_is_reproducible_and_the_seed_matters(tmp_path):
     corpus = topic_corpus(tmp_path / "c.txt", 600)
     a = train(corpus, tmp_path / "a", small(seed=3), quiet=True).vectors

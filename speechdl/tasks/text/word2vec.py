@@ -110,6 +110,20 @@ def _load_vocab(path: Path, cfg: Word2VecConfig) -> Vocab:
     return Vocab(words, np.asarray(counts, np.int64), cfg.sample)
 
 
+class _OpenMPThreads:
+    """The OpenMP thread count of torch (when it is loaded), to put back after numba's parallel loops changed it."""
+
+    def __init__(self) -> None:
+        import sys
+
+        self.torch = sys.modules.get("torch")
+        self.threads = self.torch.get_num_threads() if self.torch is not None else None
+
+    def restore(self) -> None:
+        if self.torch is not None:
+            self.torch.set_num_threads(self.threads)
+
+
 def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig | None = None,
           quiet: bool = False) -> WordVectors:
     """Train word2vec on ``corpus`` into run directory ``out`` (resuming a run that was interrupted there).
@@ -163,28 +177,32 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
     n_chunks = len(chunks) - 1
     n_words = int(starts[-1])
     total = n_words * cfg.epochs
-    set_num_threads(min(cfg.threads, numba_config.NUMBA_NUM_THREADS))   # numba's pool has one thread per core
-    K.train_chunks(*weights.values(), tokens, starts, chunks[:1], chunks[:0], vocab.keep, vocab.cum_table,
-                   codes, points, offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
-                   cfg.min_alpha, total, cfg.seed, 0)   # no chunk: compiles (or loads the cached build) untimed
-    block = max(4 * cfg.threads, 1)
-    with interruptible(f"word2vec train into {out}", "epochs"):
-        for epoch in range(start_epoch, cfg.epochs):
-            bar = progress(None, total=n_words, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="word",
-                           enabled=not quiet)
-            t_epoch = time.perf_counter()
-            before = epoch * n_words + np.concatenate([[0], np.cumsum(words_per_chunk)[:-1]])
-            for b in range(0, n_chunks, block):
-                e = min(b + block, n_chunks)
-                kept = K.train_chunks(weights["syn0"], weights["syn1neg"], weights["syn1"], tokens, starts,
-                                      chunks[b:e + 1], before[b:e], vocab.keep, vocab.cum_table, codes, points,
-                                      offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
-                                      cfg.min_alpha, total, cfg.seed, epoch)
-                stats["kept_words"] += int(kept)
-                bar.update(int(words_per_chunk[b:e].sum()))
-            bar.close()
-            stats["train_seconds"] += time.perf_counter() - t_epoch
-            _save_checkpoint(ckpt_path, weights, epoch + 1, stats)
+    omp = _OpenMPThreads()   # numba's OpenMP layer sets the process's OpenMP threads (torch's too): restored after
+    try:
+        set_num_threads(min(cfg.threads, numba_config.NUMBA_NUM_THREADS))   # numba's pool has one thread per core
+        K.train_chunks(*weights.values(), tokens, starts, chunks[:1], chunks[:0], vocab.keep, vocab.cum_table,
+                       codes, points, offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
+                       cfg.min_alpha, total, cfg.seed, 0)   # no chunk: compiles (or loads the cached build) untimed
+        block = max(4 * cfg.threads, 1)
+        with interruptible(f"word2vec train into {out}", "epochs"):
+            for epoch in range(start_epoch, cfg.epochs):
+                bar = progress(None, total=n_words, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="word",
+                               enabled=not quiet)
+                t_epoch = time.perf_counter()
+                before = epoch * n_words + np.concatenate([[0], np.cumsum(words_per_chunk)[:-1]])
+                for b in range(0, n_chunks, block):
+                    e = min(b + block, n_chunks)
+                    kept = K.train_chunks(weights["syn0"], weights["syn1neg"], weights["syn1"], tokens, starts,
+                                          chunks[b:e + 1], before[b:e], vocab.keep, vocab.cum_table, codes, points,
+                                          offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
+                                          cfg.min_alpha, total, cfg.seed, epoch)
+                    stats["kept_words"] += int(kept)
+                    bar.update(int(words_per_chunk[b:e].sum()))
+                bar.close()
+                stats["train_seconds"] += time.perf_counter() - t_epoch
+                _save_checkpoint(ckpt_path, weights, epoch + 1, stats)
+    finally:
+        omp.restore()
     vec = WordVectors(vocab.words, weights["syn0"], counts=vocab.counts)
     vec.save_word2vec(out / "vectors.bin", binary=True)
     report = {"vocab": len(vocab), "corpus_words": n_words, "raw_tokens": raw_tokens, "epochs": cfg.epochs,
