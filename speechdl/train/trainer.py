@@ -45,7 +45,8 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping as _LightningEarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.trainer.states import TrainerStatus
 
@@ -102,9 +103,10 @@ def _loggers(out: Path) -> list:
     return loggers
 
 
-class _EarlyStopping(EarlyStopping):
+class EarlyStopping(_LightningEarlyStopping):
     """Early stopping that waits for the first validation: a run that ``max_steps`` ends inside its first epoch
-    stops instead of failing on the missing metric; once validation has logged, a missing monitor still fails."""
+    stops instead of failing on the missing metric; once validation has logged, a missing monitor still fails.
+    (Named like Lightning's class: its checkpoint state key holds the class name, so runs resume across both.)"""
 
     def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
         if not any(str(k).startswith("val_") for k in trainer.callback_metrics):
@@ -131,8 +133,8 @@ def build_trainer(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> tuple[L.
     faults = FaultTolerance(out / "checkpoints" / "last.ckpt", t.checkpoint_every_steps, t.checkpoint_every_minutes)
     named: dict[str, Callback] = {"checkpoint": ckpt, "last": last, "faults": faults}
     if es.patience is not None and has_val:
-        named["early_stopping"] = _EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
-                                                 min_delta=es.min_delta)
+        named["early_stopping"] = EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience,
+                                                min_delta=es.min_delta)
     progress = t.progress_bar if t.progress_bar is not None else sys.stderr.isatty()
     trainer = L.Trainer(
         default_root_dir=str(out), max_epochs=t.max_epochs, max_steps=t.max_steps,

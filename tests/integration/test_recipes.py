@@ -162,6 +162,10 @@ def test_max_steps_inside_the_first_epoch_stops_cleanly(tmp_path):
     """Early stopping waits for a validation: a 3-step run ends with a checkpoint, not an error."""
     s = cli_train(ROOT / "recipes/seq2seq/reverse_location.yaml", tmp_path / "r", "trainer.max_steps=3")
     assert s["global_step"] == 3 and s["best_score"] is None and Path(s["last_checkpoint"]).is_file()
+    from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping
+
+    from speechdl.train.trainer import EarlyStopping  # its checkpoint state resumes runs saved with Lightning's
+    assert EarlyStopping(monitor="val_loss").state_key == LightningEarlyStopping(monitor="val_loss").state_key
 
 
 def test_wavenet_loss_falls_and_conditioning_helps(tmp_path):
