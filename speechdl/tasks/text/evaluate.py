@@ -53,10 +53,9 @@ def _case_index(vectors: WordVectors, restrict: int) -> dict[str, int]:
 
 
 def _read(path: str | os.PathLike) -> list[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(p, "evaluation file not found", "pass a word-pair (.tsv) or analogy (.txt) file")
-    return p.read_text(encoding="utf-8", errors="replace").splitlines()
+    from speechdl.validate import read_text
+
+    return read_text(path, "evaluation file", DataError, "pass a word-pair (.tsv) or analogy (.txt) file").splitlines()
 
 
 def word_pairs(vectors: WordVectors, path: str | os.PathLike, restrict: int = 300000) -> dict[str, Any]:

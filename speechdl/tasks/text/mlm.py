@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ def prepare_mlm(corpus: str | os.PathLike, out: str | os.PathLike, vocab_size: i
     """Tokenizer (trained on every sentence of ``corpus``) and id arrays of a seeded train/dev split in ``out``;
     sentences are cut to ``max_len`` pieces."""
     from speechdl.audio import atomic_write
-    from speechdl.tasks.text.translation import _pack
+    from speechdl.tasks.text.translation import pack_ids
     from speechdl.tasks.text.vocab import read_lines
     from speechdl.text.tokenizers import BPETokenizer
 
@@ -57,7 +56,7 @@ def prepare_mlm(corpus: str | os.PathLike, out: str | os.PathLike, vocab_size: i
     info: dict[str, Any] = {"corpus": str(corpus), "vocab_size": tok.vocab_size, "max_len": max_len,
                             "sentences": {}, "tokens": {}}
     for name, rows in splits.items():
-        flat, offsets = _pack([ids[i] for i in rows])
+        flat, offsets = pack_ids([ids[i] for i in rows])
         with atomic_write(out / f"{name}.npz", suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, ids=flat, offsets=offsets)
         info["sentences"][name], info["tokens"][name] = len(rows), int(offsets[-1])
@@ -136,7 +135,3 @@ class MLMTask(TaskModule):
     def on_validation_epoch_start(self) -> None:
         self._val_gen.manual_seed(1234)
 
-
-def perplexity(loss: float) -> float:
-    """exp(loss), for reports."""
-    return float(math.exp(min(loss, 50.0)))

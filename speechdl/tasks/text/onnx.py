@@ -60,8 +60,7 @@ def export_neighbours(vectors: WordVectors, out: str | os.PathLike, k: int = 10)
         pos = [vectors.words[i] for i, s in zip(ids, signs) if s > 0]
         neg = [vectors.words[i] for i, s in zip(ids, signs) if s < 0]
         want = vectors.most_similar(pos, neg, topn=k)
-        q = np.sum([s * vectors.unit[i] for i, s in zip(ids, signs)], axis=0)
-        ref = vectors.unit @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        ref = vectors.unit @ vectors.query(pos, neg)
         worst = max(worst, float(np.abs(scores - ref).max()))
         same &= [vectors.words[i] for i in top[:len(want)]] == [w for w, _ in want]
     if worst > TOLERANCE:

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from speechdl.api import Option, Pipeline, Result
 from speechdl.errors import DataError
 from speechdl.tasks.text.vectors import WordVectors
@@ -111,10 +109,7 @@ class Word2VecPipeline(Pipeline):
             raise DataError(f"word2vec query {inputs[:60]!r}", f"no word of it is in the vocabulary ({words})",
                               "try common English words, e.g. water, king - man + woman")
         near = vocab.most_similar(pos, neg, topn=top)
-        vec = None
-        if vector:
-            q = np.sum([vocab.unit[vocab.index[w]] for w in pos] + [-vocab.unit[vocab.index[w]] for w in neg], axis=0)
-            vec = (q / max(float(np.linalg.norm(q)), 1e-12)).tolist()
+        vec = vocab.query(pos, neg).tolist() if vector else None
         return NeighboursResult(query=inputs, positive=pos, negative=neg, unknown=unknown,
                                 neighbours=[{"word": w, "score": s} for w, s in near], vector=vec)
 

@@ -54,13 +54,15 @@ def read_tsv(path: str | os.PathLike) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _pack(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+def pack_ids(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Id lists -> ``(flat (N,) int32, offsets (S + 1,) int64)``; list ``i`` is ``flat[offsets[i]:offsets[i + 1]]``."""
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
     flat = np.fromiter((t for s in seqs for t in s), dtype=np.int32, count=int(offsets[-1]))
     return flat, offsets
 
 
-def _unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+def unpack_ids(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """The inverse of :func:`pack_ids` (views into ``flat``)."""
     return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
@@ -81,8 +83,8 @@ def prepare(tsv_dir: str | os.PathLike, out: str | os.PathLike, vocab_size: int 
     for split, rows in data.items():
         src = [toks["src"].encode(r[1]) for r in rows]
         tgt = [toks["tgt"].encode(r[2]) for r in rows]
-        arrays = dict(zip(("src", "src_offsets"), _pack(src), strict=True))
-        arrays.update(zip(("tgt", "tgt_offsets"), _pack(tgt), strict=True))
+        arrays = dict(zip(("src", "src_offsets"), pack_ids(src), strict=True))
+        arrays.update(zip(("tgt", "tgt_offsets"), pack_ids(tgt), strict=True))
         with atomic_write(out / f"{split}.npz", suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
         info["pairs"][split] = len(rows)
@@ -114,7 +116,7 @@ def load_split(dir: str | os.PathLike, split: str, max_tokens: int | None = None
     if not path.is_file():
         raise DataError(path, "prepared split not found", "run speechdl text translate prepare")
     with np.load(path) as z:
-        src, tgt = _unpack(z["src"], z["src_offsets"]), _unpack(z["tgt"], z["tgt_offsets"])
+        src, tgt = unpack_ids(z["src"], z["src_offsets"]), unpack_ids(z["tgt"], z["tgt_offsets"])
     keep = [i for i in range(len(src)) if len(src[i]) and len(tgt[i]) and
             (not max_tokens or max(len(src[i]), len(tgt[i])) <= max_tokens)]
     return PairItems([src[i] for i in keep], [tgt[i] for i in keep])

@@ -79,16 +79,20 @@ class WordVectors:
         """Cosine similarity of two words."""
         return float(self.unit[self.lookup(a)] @ self.unit[self.lookup(b)])
 
+    def query(self, positive: Sequence[str] = (), negative: Sequence[str] = ()) -> np.ndarray:
+        """The unit-length sum of the unit vectors of ``positive`` minus those of ``negative`` (D,)."""
+        if not positive and not negative:
+            raise ConfigError("most_similar", "no query words", "give at least one word")
+        q = np.sum([self.unit[self.lookup(w)] for w in positive] + [-self.unit[self.lookup(w)] for w in negative],
+                   axis=0)
+        return q / max(float(np.linalg.norm(q)), 1e-12)
+
     def most_similar(self, positive: Sequence[str] = (), negative: Sequence[str] = (), topn: int = 10,
                      restrict: int | None = None) -> list[tuple[str, float]]:
         """Words nearest (cosine) to the mean of the unit vectors of ``positive`` minus ``negative``;
         the query words themselves are left out. ``restrict``: search only the first (most frequent) words."""
-        if not positive and not negative:
-            raise ConfigError("most_similar", "no query words", "give at least one word")
-        ids = [self.lookup(w) for w in positive] + [self.lookup(w) for w in negative]
-        weights = [1.0] * len(positive) + [-1.0] * len(negative)
-        query = np.sum([w * self.unit[i] for w, i in zip(weights, ids)], axis=0)
-        query /= max(float(np.linalg.norm(query)), 1e-12)
+        query = self.query(positive, negative)
+        ids = [self.lookup(w) for w in (*positive, *negative)]
         unit = self.unit[:restrict] if restrict else self.unit
         scores = unit @ query
         scores[[i for i in ids if i < len(scores)]] = -np.inf

@@ -106,11 +106,10 @@ class Vocab:
     def encode(self, lines: Iterable[str], max_sentence: int = 10000) -> tuple[np.ndarray, np.ndarray]:
         """``(tokens (N,) int32, sentence starts (S + 1,) int64)`` of ``lines``; sentences longer than
         ``max_sentence`` words are cut into pieces (as gensim does), empty ones dropped."""
-        index = self.index
         ids: list[int] = []
         starts = [0]
         for line in lines:
-            row = [index[w] for w in line.split() if w in index]
+            row = self.encode_line(line)
             for a in range(0, len(row), max_sentence):
                 piece = row[a:a + max_sentence]
                 ids.extend(piece)

@@ -177,12 +177,18 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
     n_chunks = len(chunks) - 1
     n_words = int(starts[-1])
     total = n_words * cfg.epochs
+
+    def run(bounds: np.ndarray, done_before: np.ndarray, epoch: int) -> int:
+        """The compiled loops on the chunks cut at ``bounds``; returns the words kept by subsampling."""
+        return int(K.train_chunks(weights["syn0"], weights["syn1neg"], weights["syn1"], tokens, starts, bounds,
+                                  done_before, vocab.keep, vocab.cum_table, codes, points, offsets, cfg.sg, cfg.hs,
+                                  cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha, cfg.min_alpha, total, cfg.seed,
+                                  epoch))
+
     omp = _OpenMPThreads()   # numba's OpenMP layer sets the process's OpenMP threads (torch's too): restored after
     try:
         set_num_threads(min(cfg.threads, numba_config.NUMBA_NUM_THREADS))   # numba's pool has one thread per core
-        K.train_chunks(*weights.values(), tokens, starts, chunks[:1], chunks[:0], vocab.keep, vocab.cum_table,
-                       codes, points, offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
-                       cfg.min_alpha, total, cfg.seed, 0)   # no chunk: compiles (or loads the cached build) untimed
+        run(chunks[:1], chunks[:0], 0)   # no chunk: compiles (or loads the cached build) untimed
         block = max(4 * cfg.threads, 1)
         with interruptible(f"word2vec train into {out}", "epochs"):
             for epoch in range(start_epoch, cfg.epochs):
@@ -192,11 +198,7 @@ def train(corpus: str | os.PathLike, out: str | os.PathLike, cfg: Word2VecConfig
                 before = epoch * n_words + np.concatenate([[0], np.cumsum(words_per_chunk)[:-1]])
                 for b in range(0, n_chunks, block):
                     e = min(b + block, n_chunks)
-                    kept = K.train_chunks(weights["syn0"], weights["syn1neg"], weights["syn1"], tokens, starts,
-                                          chunks[b:e + 1], before[b:e], vocab.keep, vocab.cum_table, codes, points,
-                                          offsets, cfg.sg, cfg.hs, cfg.negative, cfg.window, cfg.cbow_mean, cfg.alpha,
-                                          cfg.min_alpha, total, cfg.seed, epoch)
-                    stats["kept_words"] += int(kept)
+                    stats["kept_words"] += run(chunks[b:e + 1], before[b:e], epoch)
                     bar.update(int(words_per_chunk[b:e].sum()))
                 bar.close()
                 stats["train_seconds"] += time.perf_counter() - t_epoch
