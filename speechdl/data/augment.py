@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from speechdl.data.synth.noise_families import DEFAULT_FAMILIES, TEST_FAMILIES, TRAIN_ONLY_FAMILIES
 from speechdl.data.synth.noise_families import FAMILIES as ALL_FAMILIES
-from speechdl.data.synth.noise_families import TEST_FAMILIES, TRAIN_ONLY_FAMILIES
 from speechdl.errors import ConfigError
 
-__all__ = ["ALL_FAMILIES", "TEST_FAMILIES", "TRAIN_ONLY_FAMILIES", "AugmentConfig", "augment_wave", "draw_family_noise"]
+__all__ = ["ALL_FAMILIES", "DEFAULT_FAMILIES", "TEST_FAMILIES", "TRAIN_ONLY_FAMILIES", "AugmentConfig", "augment_wave",
+           "draw_family_noise"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class AugmentConfig:
     """Probabilities and ranges of the conditions drawn per crop.
 
     Attributes:
-        families: noise families to draw from (``ALL_FAMILIES`` minus what a fold holds out).
+        families: noise families to draw from (``DEFAULT_FAMILIES`` minus what a fold holds out; ``ALL_FAMILIES``
+            also has the opt-in ``signals``).
         p_noise: probability of added noise; ``snr_range`` dB (uniform) against the active speech.
         p_noise_only: probability that the crop's speech is removed (noise only, labels all 0).
         p_reverb: probability of a synthetic room response on the speech; ``rt60`` s.
@@ -50,7 +52,7 @@ class AugmentConfig:
         noise_dirs: noise bank folders (``manifest.jsonl`` rows with ``family``).
     """
 
-    families: tuple[str, ...] = ALL_FAMILIES
+    families: tuple[str, ...] = DEFAULT_FAMILIES
     p_noise: float = 0.85
     snr_range: tuple[float, float] = (-5.0, 25.0)
     p_noise_only: float = 0.08

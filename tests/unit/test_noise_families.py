@@ -11,8 +11,8 @@ import pytest
 from scipy import signal
 
 from speechdl import audio
-from speechdl.data.synth import channel, noise
-from speechdl.data.synth.noise_families import FAMILIES, SYNTH_FAMILIES, TEST_FAMILIES, draw_noise
+from speechdl.data.synth import channel, noise, sfx_signals
+from speechdl.data.synth.noise_families import DEFAULT_FAMILIES, FAMILIES, SYNTH_FAMILIES, TEST_FAMILIES, draw_noise
 from speechdl.errors import ConfigError
 
 SR = 16000
@@ -59,7 +59,8 @@ def _many(gen, seeds=SEEDS) -> list[np.ndarray]:
 
 
 def test_families_are_the_fixed_names():
-    assert set(FAMILIES) == {"weather", "animals", "vehicles", "music", "clicks", "stationary", "babble"}
+    assert set(DEFAULT_FAMILIES) == {"weather", "animals", "vehicles", "music", "clicks", "stationary", "babble"}
+    assert set(FAMILIES) == set(DEFAULT_FAMILIES) | {"signals"}          # signals: opt-in, train-only
     assert set(TEST_FAMILIES) == {"weather", "animals", "vehicles", "music", "clicks"}
     assert set(SYNTH_FAMILIES) == set(FAMILIES) and all(SYNTH_FAMILIES.values())
 
@@ -162,6 +163,50 @@ def test_babble_like_is_speech_band_and_modulated():
     for x in _many(gen):
         assert _band_share(x, 100, 4000) > 0.9
         assert np.std(_frame_db(x, 160)) > 1.0                          # syllable-rate modulation
+
+
+def _peaks_hz(x: np.ndarray, count: int) -> list[float]:
+    f, p = signal.welch(x, SR, nperseg=8192)
+    return sorted(float(f[i]) for i in np.argsort(p)[::-1][:count])
+
+
+def test_phone_tones_sit_on_the_standard_frequencies():
+    pairs = [(350, 440), (440, 480), (480, 620), (400, 450)]
+    dtmf = set(sfx_signals.DTMF_LOW) | set(sfx_signals.DTMF_HIGH)
+    kinds = set()
+    for seed in range(20):
+        x = sfx_signals.phone_tones(N, SR, np.random.default_rng(seed))
+        top = _peaks_hz(x, 2)
+        match = [p for p in pairs if all(abs(a - b) < 4 for a, b in zip(top, p))]
+        if match:
+            kinds.add(match[0])
+        else:                                                       # DTMF: every strong peak is a DTMF row/column
+            kinds.add("dtmf")
+            assert all(min(abs(t - d) for d in dtmf) < 8 for t in top), top
+    assert len(kinds) >= 4
+
+
+def test_sirens_sweep_beeps_switch_buzzers_are_low_and_harmonic():
+    for x in _many(sfx_signals.siren):
+        _, _, s = signal.spectrogram(x, SR, nperseg=512)
+        loud = s.sum(axis=0) > 0.1 * s.sum(axis=0).max()
+        assert _tonality(x) < 0.05 and np.ptp(np.argmax(s[:, loud], axis=0)) >= 3    # the pitch moves
+    for x in _many(sfx_signals.beeps):
+        assert _tonality(x) < 0.05
+    switched = [np.ptp(_frame_db(x, 320)) > 30 for x in _many(sfx_signals.beeps)]
+    assert sum(switched) >= 4                                       # most beep patterns switch fully off
+    for x in _many(sfx_signals.buzzer):
+        assert _band_share(x, 0, 400) > 0.15 and _peakiness(x) > 10
+
+
+def test_the_default_draw_never_picks_an_opt_in_family():
+    from speechdl.data.augment import AugmentConfig
+
+    assert "signals" not in AugmentConfig().families
+    got = {draw_noise(DEFAULT_FAMILIES, SR, SR, np.random.default_rng(s))[1]["family"] for s in range(80)}
+    assert got == set(DEFAULT_FAMILIES)
+    got = {draw_noise(FAMILIES, SR, SR, np.random.default_rng(s), p_mix=0)[1]["family"] for s in range(80)}
+    assert "signals" in got
 
 
 # ---------------------------------------------------------------- the bank and draw_noise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speechdl.data.augment import ALL_FAMILIES, TEST_FAMILIES, AugmentConfig, augment_wave
+from speechdl.data.augment import DEFAULT_FAMILIES, TEST_FAMILIES, AugmentConfig, augment_wave
 from speechdl.errors import ConfigError
 from speechdl.tasks.vad import folds as F
 from speechdl.tasks.vad.data import split_of
@@ -34,7 +34,7 @@ def test_fold_recipe_keeps_the_held_out_families_out_of_training_and_selection(f
     assert (d["split"], d["val_split"]) == ("train", "dev")
     for key in ("augment", "val_augment"):
         assert held_noise not in d[key]["families"]
-        assert set(d[key]["families"]) == set(ALL_FAMILIES) - {held_noise}
+        assert set(d[key]["families"]) == set(DEFAULT_FAMILIES) - {held_noise}
     assert d["augment"]["p_noise"] == 0.9
     assert r["out_dir"] == f"runs/vad_lofo/lstm/{F.fold_name(fold)}"
     assert base["data"]["augment"] == {"p_noise": 0.9}          # the base recipe is not modified
@@ -43,7 +43,14 @@ def test_fold_recipe_keeps_the_held_out_families_out_of_training_and_selection(f
 def test_the_shipped_recipe_uses_every_family():
     d = F.fold_recipe({"data": {}}, None, parts="/p")["data"]
     assert {f"/p/{s}" for s in F.SPEECH_FAMILIES} <= set(d["manifests"])
-    assert set(d["augment"]["families"]) == set(ALL_FAMILIES)
+    assert set(d["augment"]["families"]) == set(DEFAULT_FAMILIES)
+
+
+def test_an_opt_in_family_named_by_the_recipe_stays_in_every_fold():
+    base = {"data": {"augment": {"families": [*DEFAULT_FAMILIES, "signals"]}}}
+    for fold in (*range(len(F.FOLDS)), None):
+        d = F.fold_recipe(base, fold, parts="/p")["data"]
+        assert "signals" in d["augment"]["families"] and "signals" in d["val_augment"]["families"]
 
 
 def test_dev_split_is_a_fixed_tenth():

@@ -3,9 +3,12 @@
 Families (fixed names): ``weather``, ``animals``, ``vehicles``, ``music``, ``clicks`` (each may be held
 out as a test family) and ``stationary`` (white, pink, brown, mains hum, fans) and ``babble`` (espeak-ng
 talkers, or speech-shaped modulated noise without them), which are always in training and never a
-test family. :data:`SYNTH_FAMILIES` maps each family to its generators
+test family. ``signals`` (sirens, beeps, phone tones, chimes, whistles, buzzers) is train-only and opt-in:
+it is not in :data:`DEFAULT_FAMILIES`, so a recipe that does not name it draws exactly what it drew before
+it existed. :data:`SYNTH_FAMILIES` maps each family to its generators
 ``(n, sample_rate, rng) -> float32 (n,)`` at unit RMS (see :mod:`~speechdl.data.synth.sfx_nature`,
-:mod:`~speechdl.data.synth.sfx_machines`, :mod:`~speechdl.data.synth.sfx_music`).
+:mod:`~speechdl.data.synth.sfx_machines`, :mod:`~speechdl.data.synth.sfx_music`,
+:mod:`~speechdl.data.synth.sfx_signals`).
 
 :func:`draw_noise` picks a family uniformly from the allowed ones, then a real bank file of that family
 (probability ``p_real``, when the bank has one) or one of its synthetic generators; with probability
@@ -29,12 +32,15 @@ from speechdl.data.synth.sfx_common import CTRL, band, hold, shaped, unit_rms
 from speechdl.data.synth.sfx_machines import engine, fan, knocks, machine, mouse, passing, typing
 from speechdl.data.synth.sfx_music import music
 from speechdl.data.synth.sfx_nature import birdsong, frogs, insects, rain, rainforest, stream, thunder, wind
+from speechdl.data.synth.sfx_signals import beeps, buzzer, chimes, phone_tones, siren, whistle
 
 Generator = Callable[[int, int, np.random.Generator], np.ndarray]
 
 TEST_FAMILIES = ("weather", "animals", "vehicles", "music", "clicks")    # may be held out for testing
 TRAIN_ONLY_FAMILIES = ("stationary", "babble")                          # always in training, never tested
-FAMILIES = TEST_FAMILIES + TRAIN_ONLY_FAMILIES
+DEFAULT_FAMILIES = TEST_FAMILIES + TRAIN_ONLY_FAMILIES                  # what a recipe draws unless it says
+OPT_IN_FAMILIES = ("signals",)                                           # train-only, named by a recipe
+FAMILIES = DEFAULT_FAMILIES + OPT_IN_FAMILIES
 
 
 def white(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,6 +115,7 @@ SYNTH_FAMILIES: dict[str, list[Generator]] = {
     "clicks": [typing, mouse, knocks],
     "stationary": [white, pink, brown, hum, fan],
     "babble": [babble_like],
+    "signals": [siren, beeps, phone_tones, chimes, whistle, buzzer],
 }
 
 
@@ -121,7 +128,7 @@ def check_families(families: Sequence[str], where: str = "noise families") -> li
         Traceback (most recent call last):
         ...
         speechdl.errors.ConfigError: noise families: unknown noise family 'rain' (use some of: weather, \
-animals, vehicles, music, clicks, stationary, babble)
+animals, vehicles, music, clicks, stationary, babble, signals)
     """
     from speechdl.errors import ConfigError
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from speechdl.data.augment import ALL_FAMILIES, AugmentConfig, augment_wave
+from speechdl.data.augment import DEFAULT_FAMILIES, AugmentConfig, augment_wave
 
 # speech family -> the real_dev sources in its part (built with `speechdl data mix --select source=...`)
 SPEECH_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -71,7 +71,7 @@ def fold_recipe(base: dict[str, Any], fold: int | None, parts: str | Path = "${S
     data = r.setdefault("data", {})
     aug = dict(data.get("augment") or {})
     held_noise = () if fold is None else (FOLDS[fold][1],)
-    aug["families"] = [f for f in aug.get("families", ALL_FAMILIES) if f not in held_noise]
+    aug["families"] = [f for f in aug.get("families", DEFAULT_FAMILIES) if f not in held_noise]
     data.update(manifests=train_parts(fold, parts), val_manifests=train_parts(fold, parts), split="train",
                 val_split="dev", augment=aug, val_augment=dict(aug, **(data.get("val_augment") or {})))
     data["val_augment"]["families"] = aug["families"]
