@@ -84,9 +84,9 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
             for s in systems:
                 scored = score_items(items, s.scorer, cond, clock=clock)
                 sc, y = scored.concat()
-                if cond == "noise":
+                if cond == "noise":                   # pooled below: each fold's decisions at its own threshold
                     res[s.name]["noise_fa"] = float(np.mean(sc >= s.threshold))
-                    pooled.setdefault(s.name, {}).setdefault("noise", []).append((sc, y))
+                    pooled.setdefault(s.name, {}).setdefault("noise", []).append((sc >= s.threshold, y))
                     continue
                 m = metrics_of(scored, s.threshold)
                 res[s.name][cond] = {"auc": m["roc_auc"], "f1": m["f1"], "fa": m["false_alarm"], "miss": m["miss"]}
@@ -107,15 +107,9 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
         for cond, parts in conds.items():
             sc = np.concatenate([a for a, _ in parts])
             y = np.concatenate([b for _, b in parts])
-            out[cond] = {"fa_noise_only": float(np.mean(sc >= _thr(report, name)))} if cond == "noise" else \
-                {"auc": roc_auc(sc, y)}
+            out[cond] = {"fa_noise_only": float(np.mean(sc))} if cond == "noise" else {"auc": roc_auc(sc, y)}
         report["pooled"][name] = out
     return report
-
-
-def _thr(report: dict[str, Any], name: str) -> float:
-    """A system's threshold (the same in every fold for the baselines; the mean for fold bundles)."""
-    return float(np.mean([r[name]["threshold"] for r in report["folds"].values() if name in r]))
 
 
 def _f1(pred: np.ndarray, y: np.ndarray) -> float:

@@ -124,3 +124,39 @@ def test_noise_only_test_items_are_all_non_speech_of_the_held_out_family():
         assert labels.shape == (1 + SR // 160,) and not labels.any()
     again = list(F.fold_test_items(1, "noise", "/nonexistent", noise_items=3, noise_seconds=1.0))
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(items, again, strict=True))
+
+
+def test_lofo_benchmark_pools_noise_only_false_alarms_at_each_folds_own_threshold(monkeypatch):
+    """Two folds whose bundles carry different thresholds: the pooled noise-only false-alarm share is the
+    share of all noise frames each fold's model calls speech at its own threshold (not at a mean threshold)."""
+    import argparse
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "vad_lofo.py"
+    spec = importlib.util.spec_from_file_location("bench_vad_lofo", path)
+    L = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vad_lofo"] = L
+    spec.loader.exec_module(L)
+
+    class Fake:                               # scores: a constant per fold, threshold per fold
+        def __init__(self, level, threshold):
+            self.name, self.threshold, self.level = "m", threshold, level
+
+        def scorer(self, wave):
+            return np.full(1 + wave.size // 160, self.level, np.float32)
+
+    per_fold = {0: Fake(0.5, 0.4), 1: Fake(0.5, 0.6)}      # fold 0 calls all noise speech, fold 1 none
+    monkeypatch.setattr(L, "fold_systems", lambda args, fold, make: [per_fold[fold]])
+    y = (np.arange(101) % 2).astype(np.float32)
+
+    def items(fold, cond, *a, **k):
+        return iter([("x", np.zeros(16000, np.float32), np.zeros(101, np.float32) if cond == "noise" else y)])
+
+    monkeypatch.setattr(L.F, "fold_test_items", items)
+    args = argparse.Namespace(folds="0,1", max_recordings=None, noise_dirs=(), lofo_models=["m"],
+                              tune_baselines=False, noise_items=1)
+    report = L.run_lofo(args, {}, lambda: 0.0)
+    assert [report["folds"][F.fold_name(f)]["m"]["noise_fa"] for f in (0, 1)] == [1.0, 0.0]
+    assert report["pooled"]["m"]["noise"]["fa_noise_only"] == 0.5     # a mean threshold 0.5 would give 1.0
