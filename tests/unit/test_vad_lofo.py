@@ -160,3 +160,16 @@ def test_lofo_benchmark_pools_noise_only_false_alarms_at_each_folds_own_threshol
     report = L.run_lofo(args, {}, lambda: 0.0)
     assert [report["folds"][F.fold_name(f)]["m"]["noise_fa"] for f in (0, 1)] == [1.0, 0.0]
     assert report["pooled"]["m"]["noise"]["fa_noise_only"] == 0.5     # a mean threshold 0.5 would give 1.0
+
+
+def test_the_base_recipes_manifests_are_extra_train_only_parts_of_every_fold():
+    base = {"data": {"manifests": ["bass", "synth_engines"]}}
+    for fold in (*range(len(F.FOLDS)), None):
+        d = F.fold_recipe(base, fold, parts="/p")["data"]
+        assert {"/p/bass", "/p/synth_engines"} <= set(d["manifests"])
+        assert d["val_manifests"] == d["manifests"]
+        if fold is not None:
+            assert f"/p/{F.FOLDS[fold][0]}" not in d["manifests"]
+    assert base["data"]["manifests"] == ["bass", "synth_engines"]
+    with pytest.raises(ConfigError, match="'drascula' is a test family"):
+        F.fold_recipe({"data": {"manifests": ["drascula"]}}, 0, parts="/p")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from speechdl.data.augment import DEFAULT_FAMILIES, AugmentConfig, augment_wave
+from speechdl.errors import ConfigError
 
 # speech family -> the real_dev sources in its part (built with `speechdl data mix --select source=...`)
 SPEECH_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -66,13 +67,21 @@ def fold_recipe(base: dict[str, Any], fold: int | None, parts: str | Path = "${S
 
     Training and validation read the same part folders, split by recording id (``split`` train/dev);
     the validation conditions are fixed per item; the held-out noise family is removed from both.
+    The base recipe's ``data.manifests`` (part folder names under ``parts``, never a test family) are extra
+    train-only speech added to every fold.
     """
     r = copy.deepcopy(base)
     data = r.setdefault("data", {})
     aug = dict(data.get("augment") or {})
     held_noise = () if fold is None else (FOLDS[fold][1],)
     aug["families"] = [f for f in aug.get("families", DEFAULT_FAMILIES) if f not in held_noise]
-    data.update(manifests=train_parts(fold, parts), val_manifests=train_parts(fold, parts), split="train",
+    extra = [data["manifests"]] if isinstance(data.get("manifests"), str) else list(data.get("manifests") or [])
+    for name in extra:
+        if name in SPEECH_FAMILIES or name in TRAIN_ONLY_SPEECH:
+            raise ConfigError("data.manifests", f"{name!r} is a test family or already in every fold",
+                              "name only extra train-only part folders (e.g. bass, synth_engines)")
+    train = train_parts(fold, parts) + [str(Path(parts) / name) for name in extra]
+    data.update(manifests=train, val_manifests=list(train), split="train",
                 val_split="dev", augment=aug, val_augment=dict(aug, **(data.get("val_augment") or {})))
     data["val_augment"]["families"] = aug["families"]
     name = Path(str(r.get("out_dir", "vad"))).name
