@@ -45,6 +45,7 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.callbacks import EarlyStopping as _LightningEarlyStopping
 from lightning.pytorch.loggers import CSVLogger
@@ -230,6 +231,12 @@ def train(cfg: RecipeConfig, callbacks: list[Callback] = ()) -> RunResult:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
     except StopRequested as stop:
         raise TrainingInterrupted(*((stop.path, stop.step) if stop.path else _kept(last, faults))) from None
+    except MisconfigurationException as err:   # a monitor name the task never logs: known only after validation
+        if "monitored key" not in str(err):
+            raise
+        logged = sorted(k for k in trainer.callback_metrics if k.startswith("val_"))
+        raise ConfigError("trainer.early_stopping.monitor", f"this task logs no metric {es.monitor!r}",
+                          "use one of: " + ", ".join(logged or ["val_loss"])) from None
     except SystemExit:   # a second Ctrl-C (or a KeyboardInterrupt): Lightning stopped at once
         if trainer.state.status != TrainerStatus.INTERRUPTED:
             raise

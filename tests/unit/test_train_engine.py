@@ -103,6 +103,13 @@ def test_early_stopping_on_plateau(tmp_path):
     assert res.summary["stopped_early"] and res.summary["epochs"] == 3
 
 
+def test_a_monitor_the_task_never_logs_is_a_one_line_config_error(tmp_path):
+    from speechdl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"logs no metric 'val_losss' \(use one of: val_acc, val_loss\)"):
+        train(cfg_for(tmp_path, "trainer.early_stopping.monitor=val_losss"))
+
+
 def test_same_seed_same_result_other_seed_differs(tmp_path):
     a = train(cfg_for(tmp_path, "trainer.seed=3", name="a"))
     b = train(cfg_for(tmp_path, "trainer.seed=3", name="b"))
