@@ -75,7 +75,9 @@ def fold_recipe(base: dict[str, Any], fold: int | None, parts: str | Path = "${S
     aug = dict(data.get("augment") or {})
     held_noise = () if fold is None else (FOLDS[fold][1],)
     aug["families"] = [f for f in aug.get("families", DEFAULT_FAMILIES) if f not in held_noise]
-    extra = [data["manifests"]] if isinstance(data.get("manifests"), str) else list(data.get("manifests") or [])
+    from speechdl.tasks.vad.data import _paths
+
+    extra = _paths(data.get("manifests") or [])
     for name in extra:
         if name in SPEECH_FAMILIES or name in TRAIN_ONLY_SPEECH:
             raise ConfigError("data.manifests", f"{name!r} is a test family or already in every fold",
