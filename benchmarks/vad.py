@@ -33,7 +33,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from speechdl.metrics.detection import tune_threshold  # noqa: E402
 from speechdl.paths import real_dev, work_dir  # noqa: E402
 from speechdl.tasks.vad import baselines as B  # noqa: E402
 from speechdl.tasks.vad.evaluate import grid_scorer, iter_references, load_vad, metrics_of, score_items  # noqa: E402
+from speechdl.tasks.vad.post import PostConfig  # noqa: E402
 
 DATA = work_dir("vad")  # $SPEECHDL_WORK/vad (default ./data/vad)
 DEFAULT_EVAL = (DATA / "eval_clean", DATA / "eval_noisy")
@@ -67,6 +68,14 @@ class System:
     bytes: int | None = None
     threshold: float = 0.5
     dev: dict[str, float] = field(default_factory=dict)
+    post: PostConfig | None = None  # its own segment rules on the 10 ms grid (onset: ``threshold``); None: raw
+
+
+def grid_post(post: PostConfig, frame_hop: float) -> PostConfig:
+    """``post`` of a model with ``frame_hop`` s frames, for scores on the 10 ms grid: the smoothing window keeps its
+    length in seconds (odd frame count); thresholds follow :attr:`System.threshold`."""
+    frames = max(1, round(post.smooth_frames * frame_hop / 0.01)) | 1
+    return replace(post, onset=0.5, offset=None, smooth_frames=frames)
 
 
 def _timed_calls(fn: Callable[[np.ndarray], Any], x: np.ndarray, step: int) -> np.ndarray:
@@ -118,7 +127,8 @@ def speechdl_system(name: str, bundle: str | None) -> System:
         s.flush()
         return times
 
-    return System(name, grid_scorer(vad), stream, HOP, params=params, bytes=size)
+    return System(name, grid_scorer(vad), stream, HOP, params=params, bytes=size,
+                  post=grid_post(vad.post, vad.frame_hop))
 
 
 def webrtc_system(mode: int, frame_ms: int) -> System:
@@ -146,7 +156,9 @@ def silero_system() -> System:
         live.reset()
         return _timed_calls(live.chunk, x, B.SILERO_CHUNK)
 
-    return System("silero", offline, stream, B.SILERO_CHUNK, params=params, bytes=size)
+    # get_speech_timestamps' defaults: off at threshold - 0.15, speech >= 250 ms, silence >= 100 ms, 30 ms padding
+    return System("silero", offline, stream, B.SILERO_CHUNK, params=params, bytes=size,
+                  post=PostConfig(smoothing="none", min_speech=0.25, min_silence=0.1, pad=0.03))
 
 
 def _load_set(path: Path, limit: int | None, max_seconds: float | None) -> list[tuple[str, np.ndarray, np.ndarray]]:

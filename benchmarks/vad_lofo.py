@@ -10,6 +10,10 @@ Silero VAD and WebRTC VAD are scored on the same audio, built in memory by ``fol
   system's operating point: speechdl bundles at their shipped threshold (best F1 on the fold's dev audio,
   written by ``lofo.py export``), Silero at its default 0.5, WebRTC at its own decision.
   ``--tune-baselines`` also gives Silero a threshold tuned on the same dev audio.
+* The same after each system's **own segment rules** ("post"): speechdl bundles their shipped post-processing
+  (median smoothing, hysteresis, minimum speech and silence, padding), Silero the defaults of its
+  ``get_speech_timestamps`` (hysteresis 0.15, speech >= 250 ms, silence >= 100 ms, 30 ms padding), WebRTC none.
+  This is what a user of each tool gets as speech segments.
 
 The summary prints each system's pooled figure (all folds' frames together) beside its **worst family**.
 """
@@ -27,7 +31,8 @@ from speechdl.console import format_table
 from speechdl.metrics.detection import roc_auc, tune_threshold
 from speechdl.paths import work_dir
 from speechdl.tasks.vad import folds as F
-from speechdl.tasks.vad.evaluate import metrics_of, score_items
+from speechdl.tasks.vad.evaluate import centre_labels, metrics_of, score_items
+from speechdl.tasks.vad.post import segments
 
 RUNS = Path("runs/vad_lofo")
 PARTS = work_dir("vad_lofo") / "parts"
@@ -54,6 +59,26 @@ def fold_systems(args: argparse.Namespace, fold: int, make: dict[str, Any]) -> l
     if not args.no_silero:
         systems.append(make["silero"]())
     return systems
+
+
+def post_decisions(scores: list[np.ndarray], system: Any) -> np.ndarray:
+    """Speech/non-speech per 10 ms frame ``(sum T_i,)`` after ``system``'s own segment rules (raw threshold if none).
+
+    >>> from types import SimpleNamespace
+    >>> from speechdl.tasks.vad.post import PostConfig
+    >>> blip = np.r_[np.zeros(50), np.ones(10), np.zeros(50)].astype(np.float32)  # 100 ms above threshold
+    >>> raw = SimpleNamespace(threshold=0.5, post=None)
+    >>> ruled = SimpleNamespace(threshold=0.5, post=PostConfig(smoothing="none", min_speech=0.25, pad=0.0))
+    >>> int(post_decisions([blip], raw).sum()), int(post_decisions([blip], ruled).sum())
+    (10, 0)
+    """
+    from dataclasses import replace
+
+    if system.post is None:
+        return np.concatenate([s >= system.threshold for s in scores])
+    cfg = replace(system.post, onset=system.threshold)
+    return np.concatenate([centre_labels([(g["start"], g["end"]) for g in segments(s, 0.01, cfg)], s.size, 0.01) > 0.5
+                           for s in scores])
 
 
 def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict[str, Any]:
@@ -84,21 +109,23 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
             for s in systems:
                 scored = score_items(items, s.scorer, cond, clock=clock)
                 sc, y = scored.concat()
+                post = post_decisions(scored.scores, s)
                 if cond == "noise":                   # pooled below: each fold's decisions at its own threshold
                     res[s.name]["noise_fa"] = float(np.mean(sc >= s.threshold))
+                    res[s.name]["noise_fa_post"] = float(np.mean(post))
                     pooled.setdefault(s.name, {}).setdefault("noise", []).append((sc >= s.threshold, y))
+                    pooled[s.name].setdefault("noise_post", []).append((post, y))
                     continue
                 m = metrics_of(scored, s.threshold)
                 res[s.name][cond] = {"auc": m["roc_auc"], "f1": m["f1"], "fa": m["false_alarm"], "miss": m["miss"]}
                 res[s.name].setdefault("x_rt", []).append(m["x_real_time"])
                 if cond != "clean":
-                    noisy[s.name].append((sc, y))
+                    noisy[s.name].append((sc, y, post))
                 pooled.setdefault(s.name, {}).setdefault(cond if cond == "clean" else "noisy", []).append((sc, y))
         for s in systems:
-            sc = np.concatenate([a for a, _ in noisy[s.name]])
-            y = np.concatenate([b for _, b in noisy[s.name]])
+            sc, y, post = (np.concatenate(a) for a in zip(*noisy[s.name], strict=True))
             res[s.name]["noisy"] = {"auc": roc_auc(sc, y), "fa": float(np.mean(sc[y < 0.5] >= s.threshold)),
-                                    "f1": _f1(sc >= s.threshold, y)}
+                                    "f1": _f1(sc >= s.threshold, y), "f1_post": _f1(post, y)}
             res[s.name]["x_rt"] = float(np.median(res[s.name]["x_rt"]))
         report["folds"][F.fold_name(fold)] = res
         print(f"{F.fold_name(fold)}: {time.perf_counter() - t0:.0f} s", flush=True)
@@ -107,7 +134,7 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
         for cond, parts in conds.items():
             sc = np.concatenate([a for a, _ in parts])
             y = np.concatenate([b for _, b in parts])
-            out[cond] = {"fa_noise_only": float(np.mean(sc))} if cond == "noise" else {"auc": roc_auc(sc, y)}
+            out[cond] = {"fa_noise_only": float(np.mean(sc))} if cond.startswith("noise") else {"auc": roc_auc(sc, y)}
         report["pooled"][name] = out
     return report
 
@@ -128,6 +155,8 @@ def lofo_tables(report: dict[str, Any]) -> str:
                          **{f"{s} dB": f"{r[s]['auc']:.3f}" for s in snrs},
                          "noisy AUC": f"{r['noisy']['auc']:.3f}", "noisy F1 %": f"{100 * r['noisy']['f1']:.1f}",
                          "FA % noisy": f"{100 * r['noisy']['fa']:.1f}", "FA % noise-only": f"{100 * r['noise_fa']:.1f}",
+                         "noisy F1 % post": f"{100 * r['noisy']['f1_post']:.1f}",
+                         "FA % noise-only post": f"{100 * r['noise_fa_post']:.1f}",
                          "x RT": f"{r['x_rt']:,.0f}"})
     names = list(report["pooled"])
     for name in names:
@@ -140,7 +169,10 @@ def lofo_tables(report: dict[str, Any]) -> str:
             "worst clean AUC": f"{worst_clean['clean']['auc']:.3f}",
             "pooled noisy AUC": f"{p['noisy']['auc']:.3f}", "worst noisy AUC": f"{worst_noisy['noisy']['auc']:.3f}",
             "FA % noise-only (pooled)": f"{100 * p['noise']['fa_noise_only']:.1f}",
-            "worst FA % noise-only": f"{100 * max(r['noise_fa'] for r in per):.1f}"})
-    return ("Per fold (AUC by condition; F1 and false alarms at each system's operating point)\n"
+            "worst FA % noise-only": f"{100 * max(r['noise_fa'] for r in per):.1f}",
+            "FA % noise-only post (pooled)": f"{100 * p['noise_post']['fa_noise_only']:.1f}",
+            "worst FA % post": f"{100 * max(r['noise_fa_post'] for r in per):.1f}"})
+    return ("Per fold (AUC by condition; F1 and false alarms at each system's operating point, raw frames and after"
+            " its own segment rules: post)\n"
             + format_table(rows) + "\n\nSummary over folds: pooled frames vs the worst held-out family\n"
             + format_table(summary))

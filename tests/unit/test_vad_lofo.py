@@ -142,7 +142,7 @@ def test_lofo_benchmark_pools_noise_only_false_alarms_at_each_folds_own_threshol
 
     class Fake:                               # scores: a constant per fold, threshold per fold
         def __init__(self, level, threshold):
-            self.name, self.threshold, self.level = "m", threshold, level
+            self.name, self.threshold, self.level, self.post = "m", threshold, level, None
 
         def scorer(self, wave):
             return np.full(1 + wave.size // 160, self.level, np.float32)
@@ -160,6 +160,52 @@ def test_lofo_benchmark_pools_noise_only_false_alarms_at_each_folds_own_threshol
     report = L.run_lofo(args, {}, lambda: 0.0)
     assert [report["folds"][F.fold_name(f)]["m"]["noise_fa"] for f in (0, 1)] == [1.0, 0.0]
     assert report["pooled"]["m"]["noise"]["fa_noise_only"] == 0.5     # a mean threshold 0.5 would give 1.0
+
+
+def test_lofo_benchmark_reports_false_alarms_after_each_systems_own_segment_rules(monkeypatch):
+    """A system whose noise-only scores are 100 ms blips: raw frames count them as false alarms; its segment rules
+    (speech >= 250 ms) drop them, so the post figures are 0 in the fold and pooled, and speech that lasts stays."""
+    import argparse
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from speechdl.tasks.vad.post import PostConfig
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "vad_lofo.py"
+    spec = importlib.util.spec_from_file_location("bench_vad_lofo_post", path)
+    L = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vad_lofo_post"] = L
+    spec.loader.exec_module(L)
+    n = 101
+    blips = np.zeros(n, np.float32)
+    blips[20:30] = blips[60:70] = 0.9                          # two 100 ms blips
+    speech = np.zeros(n, np.float32)
+    speech[30:80] = 1.0                                         # 500 ms of speech
+
+    class Blippy:
+        name, threshold = "m", 0.5
+        post = PostConfig(smoothing="none", min_speech=0.25, min_silence=0.1, pad=0.0)
+
+        def scorer(self, wave):
+            return blips if wave[0] == 0 else speech
+
+    monkeypatch.setattr(L, "fold_systems", lambda args, fold, make: [Blippy()])
+
+    def items(fold, cond, *a, **k):
+        if cond == "noise":
+            return iter([("n", np.zeros(16000, np.float32), np.zeros(n, np.float32))])
+        return iter([("s", np.ones(16000, np.float32), speech)])
+
+    monkeypatch.setattr(L.F, "fold_test_items", items)
+    args = argparse.Namespace(folds="0", max_recordings=None, noise_dirs=(), lofo_models=["m"],
+                              tune_baselines=False, noise_items=1)
+    report = L.run_lofo(args, {}, lambda: 0.0)
+    r = report["folds"][F.fold_name(0)]["m"]
+    assert r["noise_fa"] == pytest.approx(20 / n) and r["noise_fa_post"] == 0.0
+    assert report["pooled"]["m"]["noise_post"]["fa_noise_only"] == 0.0
+    assert r["noisy"]["f1_post"] == r["noisy"]["f1"] == 1.0
+    assert "FA % noise-only post" in L.lofo_tables(report)
 
 
 def test_the_base_recipes_manifests_are_extra_train_only_parts_of_every_fold():
