@@ -73,9 +73,9 @@ class System:
 
 def grid_post(post: PostConfig, frame_hop: float) -> PostConfig:
     """``post`` of a model with ``frame_hop`` s frames, for scores on the 10 ms grid: the smoothing window keeps its
-    length in seconds (odd frame count); thresholds follow :attr:`System.threshold`."""
+    length in seconds (odd frame count). The thresholds move with :attr:`System.threshold`, keeping their gap."""
     frames = max(1, round(post.smooth_frames * frame_hop / 0.01)) | 1
-    return replace(post, onset=0.5, offset=None, smooth_frames=frames)
+    return replace(post, smooth_frames=frames)
 
 
 def _timed_calls(fn: Callable[[np.ndarray], Any], x: np.ndarray, step: int) -> np.ndarray:

@@ -76,7 +76,8 @@ def post_decisions(scores: list[np.ndarray], system: Any) -> np.ndarray:
 
     if system.post is None:
         return np.concatenate([s >= system.threshold for s in scores])
-    cfg = replace(system.post, onset=system.threshold)
+    gap = system.post.onset - system.post.offset_threshold          # hysteresis width, kept at any threshold
+    cfg = replace(system.post, onset=system.threshold, offset=max(0.01, system.threshold - gap))
     return np.concatenate([centre_labels([(g["start"], g["end"]) for g in segments(s, 0.01, cfg)], s.size, 0.01) > 0.5
                            for s in scores])
 
@@ -119,9 +120,10 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
                 m = metrics_of(scored, s.threshold)
                 res[s.name][cond] = {"auc": m["roc_auc"], "f1": m["f1"], "fa": m["false_alarm"], "miss": m["miss"]}
                 res[s.name].setdefault("x_rt", []).append(m["x_real_time"])
+                pooled.setdefault(s.name, {}).setdefault(cond if cond == "clean" else "noisy", []).append((sc, y))
                 if cond != "clean":
                     noisy[s.name].append((sc, y, post))
-                pooled.setdefault(s.name, {}).setdefault(cond if cond == "clean" else "noisy", []).append((sc, y))
+                    pooled[s.name].setdefault("noisy_post", []).append((post, y))
         for s in systems:
             sc, y, post = (np.concatenate(a) for a in zip(*noisy[s.name], strict=True))
             res[s.name]["noisy"] = {"auc": roc_auc(sc, y), "fa": float(np.mean(sc[y < 0.5] >= s.threshold)),
@@ -134,7 +136,12 @@ def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict
         for cond, parts in conds.items():
             sc = np.concatenate([a for a, _ in parts])
             y = np.concatenate([b for _, b in parts])
-            out[cond] = {"fa_noise_only": float(np.mean(sc))} if cond.startswith("noise") else {"auc": roc_auc(sc, y)}
+            if cond == "noisy_post":
+                out[cond] = {"f1": _f1(sc, y)}
+            elif cond.startswith("noise"):
+                out[cond] = {"fa_noise_only": float(np.mean(sc))}
+            else:
+                out[cond] = {"auc": roc_auc(sc, y)}
         report["pooled"][name] = out
     return report
 
@@ -170,6 +177,7 @@ def lofo_tables(report: dict[str, Any]) -> str:
             "pooled noisy AUC": f"{p['noisy']['auc']:.3f}", "worst noisy AUC": f"{worst_noisy['noisy']['auc']:.3f}",
             "FA % noise-only (pooled)": f"{100 * p['noise']['fa_noise_only']:.1f}",
             "worst FA % noise-only": f"{100 * max(r['noise_fa'] for r in per):.1f}",
+            "noisy F1 % post (pooled)": f"{100 * p['noisy_post']['f1']:.1f}",
             "FA % noise-only post (pooled)": f"{100 * p['noise_post']['fa_noise_only']:.1f}",
             "worst FA % post": f"{100 * max(r['noise_fa_post'] for r in per):.1f}"})
     return ("Per fold (AUC by condition; F1 and false alarms at each system's operating point, raw frames and after"

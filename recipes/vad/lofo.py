@@ -5,12 +5,16 @@ Steps (each skips what is done, so rerunning the same command resumes):
     python recipes/vad/lofo.py babble                               # synthetic babble noise bank
     python recipes/vad/lofo.py train  --recipe recipes/vad/lofo_lstm.yaml [--folds 0,1,all]
     python recipes/vad/lofo.py export --recipe recipes/vad/lofo_lstm.yaml [--folds ...]
+    python recipes/vad/lofo.py rules  --recipe recipes/vad/lofo_lstm.yaml   # segment rules from the folds' dev
     python benchmarks/vad.py                                        # the per-fold table
 
 ``train`` writes ``runs/vad_lofo/<name>/<fold>.yaml`` (``speechdl.tasks.vad.folds.fold_recipe``) and runs
 ``speechdl vad train`` on it (rerun: resumes from ``last.ckpt``). ``export`` bundles each run into
 ``runs/vad_lofo/<name>/<fold>/bundle`` and sets its threshold to the best F1 on the fold's **dev** audio
-(training families only, ``folds.fold_dev_items``). Data: ``recipes/vad/DATA.md``.
+(training families only, ``folds.fold_dev_items``). ``rules`` picks the post-processing (hysteresis, median
+window, minimum speech and silence: ``speechdl.tasks.vad.calibrate``) with the best mean rank of frame F1 after
+segmentation over the folds' dev audio, saves it as ``runs/vad_lofo/<name>/segment_rules.json`` and writes it into
+every bundle of the recipe (``export`` applies it too once it exists). Data: ``recipes/vad/DATA.md``.
 """
 
 from __future__ import annotations
@@ -86,8 +90,32 @@ def train(base: Path, folds: list[int | None]) -> None:
         (Path(cfg["out_dir"]) / "DONE").write_text("ok\n")
 
 
-def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int | None = None) -> float:
-    """Best-F1 threshold of ``bundle`` on the fold's dev audio; written into the bundle's onset."""
+def _rules_file(base: Path) -> Path:
+    return Path(yaml.safe_load(base.read_text())["out_dir"]) / "segment_rules.json"
+
+
+def write_operating_point(bundle: Path, onset: float, rule: list | None = None, dev_f1: float | None = None) -> None:
+    """Set ``bundle``'s onset, and its segment rules (``None``: keep them, offset ``onset - 0.15``); atomic."""
+    from speechdl.tasks.vad.calibrate import post_of
+
+    meta_path = bundle / "bundle.json"
+    meta = json.loads(meta_path.read_text())
+    post = {**meta.get("post", {}), "onset": onset, "offset": None}
+    if rule is not None:
+        post = post_of(tuple(rule), onset).to_dict()
+    meta["post"] = post
+    meta["thresholds"] = {"onset": onset, "offset": post["offset"] if post["offset"] is not None
+                          else round(max(0.01, onset - 0.15), 4)}
+    if dev_f1 is not None:
+        meta.setdefault("metrics", {})["dev_f1_at_onset"] = round(float(dev_f1), 4)
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, meta_path)
+
+
+def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int | None = None,
+              rule: list | None = None) -> float:
+    """Best-F1 threshold of ``bundle`` on the fold's dev audio; written into the bundle's onset (with ``rule``)."""
     from speechdl.metrics.detection import tune_threshold
     from speechdl.tasks.vad.evaluate import grid_scorer, load_vad, score_items
 
@@ -95,17 +123,46 @@ def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int
     scored = score_items(F.fold_dev_items(fold, PARTS, expand(augment), max_recordings=max_recordings),
                          grid_scorer(vad), "dev")
     thr, f1 = tune_threshold(*scored.concat(), criterion="f1")
-    meta_path = bundle / "bundle.json"
-    meta = json.loads(meta_path.read_text())
     onset = round(float(thr), 4)
-    meta.setdefault("post", {})["onset"] = onset
-    meta["post"]["offset"] = None
-    meta["thresholds"] = {"onset": onset, "offset": round(max(0.01, onset - 0.15), 4)}
-    meta.setdefault("metrics", {})["dev_f1_at_onset"] = round(float(f1), 4)
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, meta_path)
+    write_operating_point(bundle, onset, rule, f1)
     return onset
+
+
+def pick_rules(base: Path, folds: list[int | None]) -> None:
+    """Segment rules with the best mean dev rank over the exported folds; saved and written into every bundle."""
+    from speechdl.tasks.vad.calibrate import pick_rule, rule_f1
+    from speechdl.tasks.vad.evaluate import load_vad
+
+    per_fold, bundles = [], []
+    for fold in folds:
+        cfg, _ = _recipe(base, fold)
+        bundle = Path(cfg["out_dir"]) / "bundle"
+        if not (bundle / "bundle.json").is_file():
+            print(f"{F.fold_name(fold)}: not exported yet, skipped", file=sys.stderr)
+            continue
+        bundles.append(bundle)
+        if fold is None:                      # the shipped model gets the rule; it has no dev of its own here
+            continue
+        vad = load_vad(str(bundle))
+        items = list(F.fold_dev_items(fold, PARTS, expand(cfg["data"]["val_augment"])))
+        per_fold.append(rule_f1([vad.probabilities(w) for _, w, _ in items], [y for _, _, y in items],
+                                vad.frame_hop, vad.post.onset))
+        print(f"{F.fold_name(fold)}: {len(per_fold[-1])} rules scored on {len(items)} dev recordings", file=sys.stderr)
+    if not per_fold:
+        raise SystemExit("no exported fold to pick segment rules on: run the export step first")
+    rule, ranks = pick_rule(per_fold)
+    for r in sorted(ranks, key=ranks.get)[:5]:
+        print(f"rule (onset-offset, median frames, min speech s, min silence s) {r}: mean dev rank {ranks[r]:.1f}, "
+              f"dev F1 % {' '.join(f'{100 * s[r]:.1f}' for s in per_fold)}")
+    out = _rules_file(base)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"rule": list(rule), "mean_rank": ranks[rule], "folds": len(per_fold),
+                               "rules": len(ranks)}, indent=2))
+    os.replace(tmp, out)
+    for bundle in bundles:
+        meta = json.loads((bundle / "bundle.json").read_text())
+        write_operating_point(bundle, float(meta["post"]["onset"]), list(rule))
+    print(f"segment rules {rule} -> {out} and {len(bundles)} bundles", file=sys.stderr)
 
 
 def export(base: Path, folds: list[int | None]) -> None:
@@ -118,13 +175,15 @@ def export(base: Path, folds: list[int | None]) -> None:
             continue
         subprocess.run([*SPEECHDL, "vad", "export", str(run), "--bundle", str(bundle)], check=True,
                        stdout=subprocess.DEVNULL)
-        onset = calibrate(bundle, fold, cfg["data"]["val_augment"])
+        rules = _rules_file(base)
+        rule = json.loads(rules.read_text())["rule"] if rules.is_file() else None
+        onset = calibrate(bundle, fold, cfg["data"]["val_augment"], rule=rule)
         print(f"{F.fold_name(fold)}: {bundle} onset {onset}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("step", choices=["babble", "train", "export"])
+    p.add_argument("step", choices=["babble", "train", "export", "rules"])
     p.add_argument("--recipe", type=Path, default=Path("recipes/vad/lofo_lstm.yaml"))
     p.add_argument("--folds", default="0,1,2,3,4,all", help="comma list of fold numbers and 'all'")
     args = p.parse_args(argv)
@@ -132,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         build_babble()
     elif args.step == "train":
         train(args.recipe, _folds(args.folds))
+    elif args.step == "rules":
+        pick_rules(args.recipe, _folds(args.folds))
     else:
         export(args.recipe, _folds(args.folds))
     return 0

@@ -204,6 +204,7 @@ def test_lofo_benchmark_reports_false_alarms_after_each_systems_own_segment_rule
     r = report["folds"][F.fold_name(0)]["m"]
     assert r["noise_fa"] == pytest.approx(20 / n) and r["noise_fa_post"] == 0.0
     assert report["pooled"]["m"]["noise_post"]["fa_noise_only"] == 0.0
+    assert report["pooled"]["m"]["noisy_post"]["f1"] == 1.0
     assert r["noisy"]["f1_post"] == r["noisy"]["f1"] == 1.0
     assert "FA % noise-only post" in L.lofo_tables(report)
 
@@ -219,3 +220,26 @@ def test_the_base_recipes_manifests_are_extra_train_only_parts_of_every_fold():
     assert base["data"]["manifests"] == ["bass", "synth_engines"]
     with pytest.raises(ConfigError, match="'drascula' is a test family"):
         F.fold_recipe({"data": {"manifests": ["drascula"]}}, 0, parts="/p")
+
+
+def test_post_decisions_keep_the_systems_hysteresis_width_at_its_threshold():
+    """The segment rules follow the system's threshold but keep their own onset-offset gap (0 here, not the
+    PostConfig default of 0.15), so a tail at 0.45 ends the segment at threshold 0.5."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from speechdl.tasks.vad.post import PostConfig
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "vad_lofo.py"
+    spec = importlib.util.spec_from_file_location("bench_vad_lofo_gap", path)
+    L = importlib.util.module_from_spec(spec)
+    sys.modules["bench_vad_lofo_gap"] = L
+    spec.loader.exec_module(L)
+    p = np.r_[np.full(10, 0.1), np.full(10, 0.9), np.full(10, 0.45), np.full(10, 0.1)].astype(np.float32)
+    rules = dict(smoothing="none", min_speech=0.0, min_silence=0.0, pad=0.0)
+    no_gap = SimpleNamespace(threshold=0.5, post=PostConfig(onset=0.6, offset=0.6, **rules))
+    wide = SimpleNamespace(threshold=0.5, post=PostConfig(onset=0.6, offset=0.4, **rules))
+    assert int(L.post_decisions([p], no_gap).sum()) == 10
+    assert int(L.post_decisions([p], wide).sum()) == 20            # gap 0.2: offset 0.3 keeps the 0.45 tail
