@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from speechdl.paths import expand, work_dir  # noqa: E402
 from speechdl.tasks.vad import folds as F  # noqa: E402
+from speechdl.tasks.vad.calibrate import post_of, write_post  # noqa: E402
+from speechdl.tasks.vad.post import PostConfig  # noqa: E402
 
 PARTS = work_dir("vad_lofo") / "parts"
 BABBLE = work_dir("vad_lofo") / "babble"
@@ -94,25 +96,6 @@ def _rules_file(base: Path) -> Path:
     return Path(yaml.safe_load(base.read_text())["out_dir"]) / "segment_rules.json"
 
 
-def write_operating_point(bundle: Path, onset: float, rule: list | None = None, dev_f1: float | None = None) -> None:
-    """Set ``bundle``'s onset, and its segment rules (``None``: keep them, offset ``onset - 0.15``); atomic."""
-    from speechdl.tasks.vad.calibrate import post_of
-
-    meta_path = bundle / "bundle.json"
-    meta = json.loads(meta_path.read_text())
-    post = {**meta.get("post", {}), "onset": onset, "offset": None}
-    if rule is not None:
-        post = post_of(tuple(rule), onset).to_dict()
-    meta["post"] = post
-    meta["thresholds"] = {"onset": onset, "offset": post["offset"] if post["offset"] is not None
-                          else round(max(0.01, onset - 0.15), 4)}
-    if dev_f1 is not None:
-        meta.setdefault("metrics", {})["dev_f1_at_onset"] = round(float(dev_f1), 4)
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, meta_path)
-
-
 def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int | None = None,
               rule: list | None = None) -> float:
     """Best-F1 threshold of ``bundle`` on the fold's dev audio; written into the bundle's onset (with ``rule``)."""
@@ -124,7 +107,8 @@ def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int
                          grid_scorer(vad), "dev")
     thr, f1 = tune_threshold(*scored.concat(), criterion="f1")
     onset = round(float(thr), 4)
-    write_operating_point(bundle, onset, rule, f1)
+    write_post(bundle, post_of(tuple(rule), onset) if rule else PostConfig(**{**vad.post.to_dict(), "onset": onset,
+                                                                              "offset": None}), f1)
     return onset
 
 
@@ -161,7 +145,7 @@ def pick_rules(base: Path, folds: list[int | None]) -> None:
     os.replace(tmp, out)
     for bundle in bundles:
         meta = json.loads((bundle / "bundle.json").read_text())
-        write_operating_point(bundle, float(meta["post"]["onset"]), list(rule))
+        write_post(bundle, post_of(rule, float(meta["post"]["onset"])))
     print(f"segment rules {rule} -> {out} and {len(bundles)} bundles", file=sys.stderr)
 
 

@@ -136,3 +136,44 @@ def test_tiny_end_to_end_train_export_detect(tmp_path, capsys, wav):
     t = np.arange(len(p)) * 0.01
     assert p[(t > 0.8) & (t < 1.5)].mean() > 0.7 and p[(t > 1.9) & (t < 2.3)].mean() < 0.3
     assert _close([(s["start"], s["end"]) for s in out["segments"]], tol=0.15)
+
+
+def test_calibrate_writes_a_fitted_copy_and_refuses_bad_input(tmp_path, capsys, bundle, wav):
+    """``vad calibrate``: a new bundle whose onset and segment rules were fitted to the manifest (the source bundle
+    untouched), F1 after segmentation not below the bundle's own rules there; an existing --out and a manifest
+    without any speech frame are one-line errors (exit 2)."""
+    from speechdl.tasks.vad.infer import load_vad
+    from speechdl.tasks.vad.post import PostConfig
+
+    manifest = _manifest(tmp_path)
+    original = (bundle / "bundle.json").read_text()
+    out = tmp_path / "fitted"
+    assert main(["vad", "calibrate", str(manifest), "--model", str(bundle), "--out", str(out), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["recordings"] == 4 and 0 < report["fitted_onset"] < 1
+    assert report["f1_after_segments"] >= report["f1_after_segments_before"]   # the bundle itself is a candidate
+    assert (bundle / "bundle.json").read_text() == original and not (tmp_path / "fitted.partial").exists()
+    assert load_vad(str(out)).post == PostConfig.from_dict(report["post"])
+    assert "Recalibrated" in (out / "MODEL_CARD.md").read_text()
+    segs = json.loads(_detect(capsys, wav, "--model", out, "--format", "json"))["segments"]
+    assert _close([(s["start"], s["end"]) for s in segs], tol=0.2)
+    assert main(["vad", "calibrate", str(manifest), "--model", str(bundle), "--out", str(tmp_path / "t"),
+                 "--threshold-only", "--format", "json"]) == 0
+    kept = load_vad(str(tmp_path / "t")).post
+    assert kept.min_speech == PostConfig.from_dict(json.loads(original)["post"]).min_speech == 0.1
+    capsys.readouterr()
+    for argv in (["vad", "calibrate", str(manifest), "--model", str(bundle), "--out", str(out)],   # exists
+                 ["vad", "calibrate", str(_no_speech_manifest(tmp_path)), "--model", str(bundle),
+                  "--out", str(tmp_path / "x")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0]
+
+
+def _no_speech_manifest(root):
+    path = root / "quiet.wav"
+    x = burst_signal(1.0, [], seed=3)
+    audio.save(path, x, 16000)
+    rec = Recording("q", [AudioSource("file", [0], str(path))], 16000, len(x), len(x) / 16000)
+    sup = SupervisionSegment("q-s", "q", 0.0, 1.0, channel=0, custom={"speech": []})
+    return save_manifests(root / "m_quiet", RecordingSet.from_recordings([rec]), SupervisionSet.from_segments([sup]))

@@ -100,6 +100,7 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
         "vad train": ["vad", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "vad export": ["vad", "export", "--onnx", "{tmp}/v.onnx"],
         "vad eval": ["vad", "eval", m["good"], "--format", "json"],
+        "vad calibrate": ["vad", "calibrate", m["good"], "--out", "{tmp}/cal", "--format", "json"],
         "vad export-frames": ["vad", "export-frames", m["good"], "--out", "{tmp}/f.csv", "--format", "json"],
         "asr transcribe": ["asr", "transcribe", good, "--format", "json"],
         "asr eval": ["asr", "eval", m["good"], "--format", "json"],

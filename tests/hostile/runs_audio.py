@@ -112,6 +112,7 @@ OUTPUTS = {
     "features extract": [("--out", "file")],
     "vad detect": [("--plot", "file"), ("--out-dir", "dir")],
     "vad eval": [("--plot", "file")],
+    "vad calibrate": [("--out", "dir")],
     "vad export-frames": [("--out", "file")],
     "vad export": [("--onnx", "file")],
     "asr export": [("--bundle", "dir")],

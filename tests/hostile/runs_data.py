@@ -37,6 +37,7 @@ MANIFEST_VERBS = {
     "data pseudo-label": lambda M: ["data", "pseudo-label", M, "--out", "{tmp}/pl", "--format", "json"],
     "data teacher-embed": lambda M: ["data", "teacher-embed", M, "--format", "json"],
     "vad eval": lambda M: ["vad", "eval", M, "--format", "json"],
+    "vad calibrate": lambda M: ["vad", "calibrate", M, "--out", "{tmp}/cal", "--format", "json"],
     "vad export-frames": lambda M: ["vad", "export-frames", M, "--out", "{tmp}/f.csv", "--format", "json"],
     "asr eval": lambda M: ["asr", "eval", M, "--format", "json"],
     "speaker trials": lambda M: ["speaker", "trials", M, "--out", "{tmp}/t.txt", "--format", "json"],

@@ -1,14 +1,10 @@
 """Segment rules picked on dev audio (speechdl.tasks.vad.calibrate) and written into bundles (recipes/vad/lofo.py)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-from speechdl.tasks.vad.calibrate import decisions, pick_rule, post_of, rule_f1, rules
+from speechdl.tasks.vad.calibrate import at_onset, decisions, pick_rule, post_of, rule_f1, rules, write_post
 from speechdl.tasks.vad.post import PostConfig
 
 
@@ -70,24 +66,14 @@ def test_pick_rule_ignores_rules_missing_from_a_set():
     assert pick_rule([a, {(0.0, 1, 0.15, 0.1): 0.4}])[0] == (0.0, 1, 0.15, 0.1)
 
 
-@pytest.fixture()
-def lofo():
-    path = Path(__file__).resolve().parents[2] / "recipes" / "vad" / "lofo.py"
-    spec = importlib.util.spec_from_file_location("recipe_vad_lofo", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["recipe_vad_lofo"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_write_operating_point_sets_onset_and_rule_atomically(tmp_path, lofo):
+def test_write_post_sets_thresholds_and_rules_atomically(tmp_path):
     (tmp_path / "bundle.json").write_text(json.dumps({"task": "vad", "post": {"onset": 0.5, "smooth_frames": 5}}))
-    lofo.write_operating_point(tmp_path, 0.43, None, 0.87)
+    write_post(tmp_path, at_onset(PostConfig(onset=0.5, smooth_frames=5), 0.43), 0.87)
     meta = json.loads((tmp_path / "bundle.json").read_text())
     assert meta["thresholds"] == {"onset": 0.43, "offset": 0.28} and meta["post"]["smooth_frames"] == 5
     assert meta["metrics"]["dev_f1_at_onset"] == 0.87
-    lofo.write_operating_point(tmp_path, 0.43, [0.0, 3, 0.25, 0.1])
+    write_post(tmp_path, post_of((0.0, 3, 0.25, 0.1), 0.43))
     meta = json.loads((tmp_path / "bundle.json").read_text())
     assert PostConfig.from_dict(meta["post"]) == post_of((0.0, 3, 0.25, 0.1), 0.43)
-    assert meta["thresholds"] == {"onset": 0.43, "offset": 0.43}
+    assert meta["thresholds"] == {"onset": 0.43, "offset": 0.43} and meta["metrics"]["dev_f1_at_onset"] == 0.87
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.json"]

@@ -20,7 +20,10 @@ Example:
 from __future__ import annotations
 
 import itertools
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -96,3 +99,112 @@ def pick_rule(per_set: Sequence[dict[Rule, float]]) -> tuple[Rule, dict[Rule, fl
             ranks.setdefault(rule, []).append(i + 1)
     mean = {r: float(np.mean(v)) for r, v in ranks.items() if len(v) == len(per_set)}
     return min(mean, key=lambda r: (mean[r], r)), mean
+
+
+def write_post(bundle: str | os.PathLike, post: PostConfig, dev_f1: float | None = None) -> None:
+    """Write ``post`` (onset, offset, segment rules) into a bundle directory's ``bundle.json``, atomically;
+    ``dev_f1`` (the raw frame F1 at the onset) is recorded in its metrics."""
+    meta_path = Path(bundle) / "bundle.json"
+    meta = json.loads(meta_path.read_text())
+    meta["post"] = post.to_dict()
+    meta["thresholds"] = {"onset": post.onset, "offset": round(post.offset_threshold, 4)}
+    if dev_f1 is not None:
+        meta.setdefault("metrics", {})["dev_f1_at_onset"] = round(float(dev_f1), 4)
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, meta_path)
+
+
+def at_onset(post: PostConfig, onset: float) -> PostConfig:
+    """``post`` moved to ``onset``, its hysteresis width kept."""
+    from dataclasses import replace
+
+    return replace(post, onset=onset, offset=max(0.01, round(onset - (post.onset - post.offset_threshold), 6)))
+
+
+def calibrate_bundle(model: str | os.PathLike, manifest: str | os.PathLike, out: str | os.PathLike,
+                     rules_too: bool = True, desc: str | None = None) -> dict[str, object]:
+    """Copy bundle ``model`` to ``out`` with its onset (best frame F1) and, with ``rules_too``, its segment rules
+    (best F1 after segmentation over :func:`rules`) fitted to the labelled audio of ``manifest``; the report.
+
+    ``out`` appears complete or not at all (written beside it, then renamed); an existing ``out`` is refused.
+    """
+    import shutil
+
+    from speechdl.errors import ConfigError, DataError
+    from speechdl.metrics.detection import tune_threshold
+    from speechdl.pretrained.locate import resolve_bundle
+    from speechdl.tasks.vad.evaluate import iter_references, load_vad, to_grid
+
+    src, dst = resolve_bundle(model), Path(out)
+    if dst.exists():
+        raise ConfigError(str(dst), "already exists", "choose another --out or remove it")
+    vad = load_vad(str(src))
+    probs, labels = [], []
+    for _, wave, y in iter_references(manifest, desc=desc):
+        probs.append(vad.probabilities(wave))
+        labels.append(y)
+    y_all = np.concatenate(labels) if labels else np.zeros(0)
+    if y_all.size == 0 or y_all.min() == y_all.max():
+        raise DataError(str(manifest), "needs recordings with both speech and non-speech frames to calibrate on",
+                        "add recordings whose speech intervals leave pauses (or silence-only recordings)")
+    grid = np.concatenate([to_grid(p, vad.frame_hop, y.size)[: y.size] for p, y in zip(probs, labels, strict=True)])
+    thr, raw_f1 = tune_threshold(grid, y_all[: grid.size], criterion="f1")
+    onset = round(float(thr), 4)
+
+    def f1_of(post: PostConfig) -> float:
+        return _f1(np.concatenate([decisions(p, vad.frame_hop, y.size, post)
+                                   for p, y in zip(probs, labels, strict=True)]), y_all)
+
+    # the bundle as it is and at the fitted onset stay candidates: calibration never makes this audio worse
+    candidates: dict[Rule | str, PostConfig] = {"bundle": vad.post, "bundle rules at the fitted onset":
+                                                at_onset(vad.post, onset)}
+    if rules_too:
+        candidates.update({r: post_of(r, onset) for r in rules()})
+    scores = {k: f1_of(p) for k, p in candidates.items()}
+    best = max(scores, key=lambda k: scores[k])              # first of equals: the bundle's own rules win ties
+    post = candidates[best]
+    tmp = dst.with_name(dst.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    write_post(tmp, post, raw_f1 if post.onset == onset else None)
+    before, after = scores["bundle"], scores[best]
+    card = tmp / "MODEL_CARD.md"
+    note = (f"\n\n## Recalibrated\n`speechdl vad calibrate {manifest}` ({len(probs)} recordings): {post}; frame F1 "
+            f"after segmentation {100 * before:.1f} -> {100 * after:.1f} % on that audio.\n")
+    card.write_text((card.read_text() if card.is_file() else "") + note)
+    os.replace(tmp, dst)
+    return {"model": str(src), "out": str(dst), "recordings": len(probs), "chosen": str(best),
+            "post": post.to_dict(), "previous_post": vad.post.to_dict(), "fitted_onset": onset,
+            "frame_f1_raw_at_fitted_onset": round(float(raw_f1), 4), "f1_after_segments_before": round(before, 4),
+            "f1_after_segments": round(after, 4)}
+
+
+def run_calibrate(args: object) -> int:
+    """Handler of ``speechdl vad calibrate``."""
+    from speechdl.console import START_OVER, emit, interruptible
+
+    with interruptible("vad calibrate", "recordings", "nothing was written; " + START_OVER):
+        report = calibrate_bundle(args.model, args.manifest, args.out, rules_too=not args.threshold_only,  # type: ignore[attr-defined]
+                                  desc="vad calibrate")
+    emit(report, args.format)  # type: ignore[attr-defined]
+    return 0
+
+
+def add_calibrate(verbs: object) -> None:
+    """Register ``calibrate`` on the ``speechdl vad`` sub-parsers ``verbs``."""
+    from speechdl import validate
+    from speechdl.console import add_format_option
+
+    p = verbs.add_parser(  # type: ignore[attr-defined]
+        "calibrate", help="fit a bundle's threshold and segment rules to your labelled audio",
+        description="Copy a VAD bundle with its onset threshold (best frame F1) and its segment rules (hysteresis, "
+                    "median window, minimum speech and silence: best F1 after segmentation) fitted to the speech "
+                    "intervals of MANIFEST, e.g. a dev set from your own microphones and rooms.")
+    p.add_argument("manifest", metavar="MANIFEST", help="manifest directory or file with speech intervals")
+    p.add_argument("--model", default="vad", metavar="BUNDLE", help="bundle directory or shipped name (vad)")
+    p.add_argument("--out", required=True, metavar="DIR", type=validate.dir_arg("--out"),
+                   help="the calibrated copy (a new directory)")
+    p.add_argument("--threshold-only", action="store_true", help="keep the bundle's segment rules")
+    add_format_option(p)
+    p.set_defaults(func=run_calibrate)

@@ -152,7 +152,7 @@ def register(groups: Any) -> None:
     from speechdl.tasks.vad.evaluate import add_eval
     from speechdl.tasks.vad.export_frames import add_export_frames
 
-    g = groups.add_parser("vad", help="voice activity detection: detect, train, export, eval")
+    g = groups.add_parser("vad", help="voice activity detection: detect, train, export, eval, calibrate")
     verbs = g.add_subparsers(dest="verb", metavar="VERB")
     g.set_defaults(subparser=g)
     p = verbs.add_parser("detect", help="speech segments of audio files (any format, any length)",
@@ -193,3 +193,6 @@ def register(groups: Any) -> None:
     e.set_defaults(func=run_export)
     add_eval(verbs)
     add_export_frames(verbs)
+    from speechdl.tasks.vad.calibrate import add_calibrate
+
+    add_calibrate(verbs)
