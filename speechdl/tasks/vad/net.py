@@ -159,7 +159,6 @@ class NumpyBandNorm:
         self.a_k = np.float32(float(self.a) ** self.taps)
         self.inv_cumw = (1.0 / np.cumsum(w)).astype(np.float32)
         self.step_w, self.step_b = self._fold_step(inner)
-        self.scratch = np.empty(2 * len(mean) + inner.hidden, np.float32)
 
     def _fold_step(self, inner: NumpyRNN) -> tuple[np.ndarray | None, np.ndarray | None]:
         """One-frame fast path of a 1-layer LSTM: ``[x, band mean of x, h] @ W + b`` gives every gate input.
@@ -181,33 +180,16 @@ class NumpyBandNorm:
         return [0, np.zeros((self.taps, dim), np.float32), np.zeros(dim, np.float32), self.inner.init_state()]
 
     def _step(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
-        """:meth:`__call__` for one frame of a 1-layer LSTM (the streaming hop), equal to float32 rounding."""
+        """:meth:`__call__` for one frame of a 1-layer LSTM (the streaming hop), equal to float32 rounding: one
+        compiled call (:func:`speechdl.tasks.vad.step_kernel.band_lstm_step`) on copies of the state."""
+        from speechdl.tasks.vad.step_kernel import band_lstm_step
+
         past, ring, acc, ((h, c),) = state
-        ring = ring.copy()   # the caller's state stays valid (a stream may be replayed from it)
-        x0 = x[0]
-        slot = past % self.taps
-        acc = acc * self.a
-        acc += x0
-        acc -= ring[slot]    # ring[slot] holds a^K x_{t-K} (0 before)
-        np.multiply(x0, self.a_k, out=ring[slot])
-        dim, H = len(x0), self.inner.hidden
-        v = self.scratch
-        v[:dim] = x0
-        np.multiply(acc, self.inv_cumw[min(past, self.taps - 1)], out=v[dim: 2 * dim])
-        v[2 * dim:] = h
-        th = v @ self.step_w
-        th += self.step_b
-        np.tanh(th, out=th)
-        s = th * 0.5
-        s += 0.5
-        c = s[H: 2 * H] * c
-        c += s[:H] * th[2 * H: 3 * H]
-        h = np.tanh(c)
-        h *= s[3 * H:]
+        ring, acc, h, c = ring.copy(), acc.copy(), h.copy(), c.copy()   # the caller's state stays valid (replay)
         w, b = self.inner.head
-        out = h @ w
-        out += b
-        return out, [past + 1, ring, acc, [[h, c]]]
+        logit = band_lstm_step(np.ascontiguousarray(x[0], np.float32), acc, ring, past % self.taps, self.a, self.a_k,
+                               self.inv_cumw[min(past, self.taps - 1)], self.step_w, self.step_b, h, c, w, b)
+        return np.array([logit], np.float32), [past + 1, ring, acc, [[h, c]]]
 
     def __call__(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
         if len(x) == 1 and self.step_w is not None:
