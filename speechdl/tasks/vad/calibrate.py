@@ -5,7 +5,8 @@ tune_threshold`); then every rule of :data:`RULE_GRID` (hysteresis width, median
 silence) turns the posteriors into segments (:func:`speechdl.tasks.vad.post.segments`, what users get), the
 segments are read back on the 10 ms reference grid, and their F1 is measured. :func:`pick_rule` takes the rule
 with the best mean rank over several dev sets (the folds of ``recipes/vad/lofo.py``), so one setting serves them
-all and none of the folds' test families is looked at.
+all and none of the folds' test families is looked at. ``speechdl vad calibrate`` (:func:`calibrate_bundle`) fits
+both to a user's own labelled audio.
 
 Example:
     >>> import numpy as np
@@ -19,11 +20,13 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,23 +183,23 @@ def calibrate_bundle(model: str | os.PathLike, manifest: str | os.PathLike, out:
             "f1_after_segments": round(after, 4)}
 
 
-def run_calibrate(args: object) -> int:
+def run_calibrate(args: argparse.Namespace) -> int:
     """Handler of ``speechdl vad calibrate``."""
     from speechdl.console import START_OVER, emit, interruptible
 
     with interruptible("vad calibrate", "recordings", "nothing was written; " + START_OVER):
-        report = calibrate_bundle(args.model, args.manifest, args.out, rules_too=not args.threshold_only,  # type: ignore[attr-defined]
+        report = calibrate_bundle(args.model, args.manifest, args.out, rules_too=not args.threshold_only,
                                   desc="vad calibrate")
-    emit(report, args.format)  # type: ignore[attr-defined]
+    emit(report, args.format)
     return 0
 
 
-def add_calibrate(verbs: object) -> None:
+def add_calibrate(verbs: Any) -> None:
     """Register ``calibrate`` on the ``speechdl vad`` sub-parsers ``verbs``."""
     from speechdl import validate
     from speechdl.console import add_format_option
 
-    p = verbs.add_parser(  # type: ignore[attr-defined]
+    p = verbs.add_parser(
         "calibrate", help="fit a bundle's threshold and segment rules to your labelled audio",
         description="Copy a VAD bundle with its onset threshold (best frame F1) and its segment rules (hysteresis, "
                     "median window, minimum speech and silence: best F1 after segmentation) fitted to the speech "
