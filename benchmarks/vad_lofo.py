@@ -31,8 +31,8 @@ from speechdl.console import format_table
 from speechdl.metrics.detection import roc_auc, tune_threshold
 from speechdl.paths import work_dir
 from speechdl.tasks.vad import folds as F
-from speechdl.tasks.vad.evaluate import centre_labels, metrics_of, score_items
-from speechdl.tasks.vad.post import segments
+from speechdl.tasks.vad.calibrate import at_onset, decisions
+from speechdl.tasks.vad.evaluate import metrics_of, score_items
 
 RUNS = Path("runs/vad_lofo")
 PARTS = work_dir("vad_lofo") / "parts"
@@ -72,14 +72,10 @@ def post_decisions(scores: list[np.ndarray], system: Any) -> np.ndarray:
     >>> int(post_decisions([blip], raw).sum()), int(post_decisions([blip], ruled).sum())
     (10, 0)
     """
-    from dataclasses import replace
-
     if system.post is None:
         return np.concatenate([s >= system.threshold for s in scores])
-    gap = system.post.onset - system.post.offset_threshold          # hysteresis width, kept at any threshold
-    cfg = replace(system.post, onset=system.threshold, offset=max(0.01, system.threshold - gap))
-    return np.concatenate([centre_labels([(g["start"], g["end"]) for g in segments(s, 0.01, cfg)], s.size, 0.01) > 0.5
-                           for s in scores])
+    cfg = at_onset(system.post, system.threshold)                  # its hysteresis width, at its threshold
+    return np.concatenate([decisions(s, 0.01, s.size, cfg) for s in scores])
 
 
 def run_lofo(args: argparse.Namespace, make: dict[str, Any], clock: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from speechdl.paths import expand, work_dir  # noqa: E402
 from speechdl.tasks.vad import folds as F  # noqa: E402
 from speechdl.tasks.vad.calibrate import post_of, write_post  # noqa: E402
-from speechdl.tasks.vad.post import PostConfig  # noqa: E402
 
 PARTS = work_dir("vad_lofo") / "parts"
 BABBLE = work_dir("vad_lofo") / "babble"
@@ -107,8 +107,7 @@ def calibrate(bundle: Path, fold: int | None, augment: dict, max_recordings: int
                          grid_scorer(vad), "dev")
     thr, f1 = tune_threshold(*scored.concat(), criterion="f1")
     onset = round(float(thr), 4)
-    write_post(bundle, post_of(tuple(rule), onset) if rule else PostConfig(**{**vad.post.to_dict(), "onset": onset,
-                                                                              "offset": None}), f1)
+    write_post(bundle, post_of(tuple(rule), onset) if rule else replace(vad.post, onset=onset, offset=None), f1)
     return onset
 
 

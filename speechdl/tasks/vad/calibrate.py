@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from speechdl.metrics.detection import frame_metrics
 from speechdl.tasks.vad.post import PostConfig, segments
 
 Rule = tuple[float, int, float, float]  # (onset - offset, median window in model frames, min speech s, min silence s)
@@ -65,28 +66,21 @@ def post_of(rule: Rule, onset: float, pad: float = PAD) -> PostConfig:
 def decisions(probs: np.ndarray, frame_hop: float, n_frames: int, post: PostConfig) -> np.ndarray:
     """Speech (True) per 10 ms reference frame ``(n_frames,)`` from the segments of ``probs`` ``(T,)`` (one
     recording, frames ``frame_hop`` s apart): a frame is speech when its centre lies in a segment."""
-    centres = np.arange(n_frames) * 0.01
-    out = np.zeros(n_frames, bool)
-    for seg in segments(probs, frame_hop, post):
-        out[(centres >= seg["start"] - 1e-9) & (centres < seg["end"] - 1e-9)] = True
-    return out
+    from speechdl.tasks.vad.evaluate import centre_labels
+
+    return centre_labels([(g["start"], g["end"]) for g in segments(probs, frame_hop, post)], n_frames, 0.01) > 0.5
 
 
-def _f1(pred: np.ndarray, y: np.ndarray) -> float:
-    truth = y > 0.5
-    return 2.0 * float(np.sum(pred & truth)) / max(1.0, float(pred.sum() + truth.sum()))
+def segment_f1(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray], frame_hop: float, post: PostConfig) -> float:
+    """Frame F1 of ``post``'s segments over recordings ``probs[i] (T_i,)`` with 10 ms ``labels[i]``."""
+    pred = np.concatenate([decisions(p, frame_hop, y.size, post) for p, y in zip(probs, labels, strict=True)])
+    return frame_metrics(pred, np.concatenate([np.asarray(y) for y in labels]), 0.5)["f1"]
 
 
 def rule_f1(probs: Sequence[np.ndarray], labels: Sequence[np.ndarray], frame_hop: float, onset: float,
             candidates: list[Rule] | None = None) -> dict[Rule, float]:
-    """Frame F1 after each rule's segments, over recordings ``probs[i] (T_i,)`` with 10 ms ``labels[i]``."""
-    y = np.concatenate([np.asarray(a) for a in labels])
-    out = {}
-    for rule in candidates or rules():
-        post = post_of(rule, onset)
-        pred = np.concatenate([decisions(p, frame_hop, lab.size, post) for p, lab in zip(probs, labels, strict=True)])
-        out[rule] = _f1(pred, y)
-    return out
+    """Frame F1 after each rule's segments at ``onset`` (:func:`segment_f1`), per rule."""
+    return {rule: segment_f1(probs, labels, frame_hop, post_of(rule, onset)) for rule in candidates or rules()}
 
 
 def pick_rule(per_set: Sequence[dict[Rule, float]]) -> tuple[Rule, dict[Rule, float]]:
@@ -155,16 +149,12 @@ def calibrate_bundle(model: str | os.PathLike, manifest: str | os.PathLike, out:
     thr, raw_f1 = tune_threshold(grid, y_all[: grid.size], criterion="f1")
     onset = round(float(thr), 4)
 
-    def f1_of(post: PostConfig) -> float:
-        return _f1(np.concatenate([decisions(p, vad.frame_hop, y.size, post)
-                                   for p, y in zip(probs, labels, strict=True)]), y_all)
-
     # the bundle as it is and at the fitted onset stay candidates: calibration never makes this audio worse
     candidates: dict[Rule | str, PostConfig] = {"bundle": vad.post, "bundle rules at the fitted onset":
                                                 at_onset(vad.post, onset)}
     if rules_too:
         candidates.update({r: post_of(r, onset) for r in rules()})
-    scores = {k: f1_of(p) for k, p in candidates.items()}
+    scores = {k: segment_f1(probs, labels, vad.frame_hop, p) for k, p in candidates.items()}
     best = max(scores, key=lambda k: scores[k])              # first of equals: the bundle's own rules win ties
     post = candidates[best]
     tmp = dst.with_name(dst.name + ".partial")

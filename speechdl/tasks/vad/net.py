@@ -159,6 +159,10 @@ class NumpyBandNorm:
         self.a_k = np.float32(float(self.a) ** self.taps)
         self.inv_cumw = (1.0 / np.cumsum(w)).astype(np.float32)
         self.step_w, self.step_b = self._fold_step(inner)
+        if self.step_w is not None:        # bound once: the per-hop path does no import lookup
+            from speechdl.tasks.vad.step_kernel import band_lstm_step
+
+            self.kernel = band_lstm_step
 
     def _fold_step(self, inner: NumpyRNN) -> tuple[np.ndarray | None, np.ndarray | None]:
         """One-frame fast path of a 1-layer LSTM: ``[x, band mean of x, h] @ W + b`` gives every gate input.
@@ -182,12 +186,10 @@ class NumpyBandNorm:
     def _step(self, x: np.ndarray, state: list[Any]) -> tuple[np.ndarray, list[Any]]:
         """:meth:`__call__` for one frame of a 1-layer LSTM (the streaming hop), equal to float32 rounding: one
         compiled call (:func:`speechdl.tasks.vad.step_kernel.band_lstm_step`) on copies of the state."""
-        from speechdl.tasks.vad.step_kernel import band_lstm_step
-
         past, ring, acc, ((h, c),) = state
         ring, acc, h, c = ring.copy(), acc.copy(), h.copy(), c.copy()   # the caller's state stays valid (replay)
         w, b = self.inner.head
-        logit = band_lstm_step(np.ascontiguousarray(x[0], np.float32), acc, ring, past % self.taps, self.a, self.a_k,
+        logit = self.kernel(np.ascontiguousarray(x[0], np.float32), acc, ring, past % self.taps, self.a, self.a_k,
                                self.inv_cumw[min(past, self.taps - 1)], self.step_w, self.step_b, h, c, w, b)
         return np.array([logit], np.float32), [past + 1, ring, acc, [[h, c]]]
 
