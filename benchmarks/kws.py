@@ -96,10 +96,10 @@ def negative_stream(minutes: float, seed: int = 0) -> np.ndarray:
     return negative_dialogue(expand("${SPEECHDL_DATA}/real_dev"), minutes, exclude=TRAIN_SOURCES, seed=seed)
 
 
-def streaming(args: argparse.Namespace, name: str, pipe: Any) -> dict[str, Any] | None:
+def streaming(args: argparse.Namespace, name: str, pipe: Any, columns: bool | None = None) -> dict[str, Any] | None:
     from speechdl import audio
     from speechdl.metrics.kws import Detection, Event, miss_rate_at
-    from speechdl.tasks.kws.detect import detect, events_from
+    from speechdl.tasks.kws.detect import detect, events_from, use_columns, window_hop
 
     manifest = Path(expand(SETS["real"]))
     if not manifest.is_file():
@@ -120,15 +120,16 @@ def streaming(args: argparse.Namespace, name: str, pipe: Any) -> dict[str, Any] 
     neg = negative_stream(args.negative_minutes)
     dets = []
     t0 = CLOCK()
-    hop = 10 * pipe.cfg.hop_length / SR
+    hop = window_hop(pipe.model, pipe.cfg, columns=columns)
     for off, wave in ((0.0, pos), (len(pos) / SR + 10.0, neg)):
-        post = detect(pipe.model, pipe.cfg, wave)
+        post = detect(pipe.model, pipe.cfg, wave, columns=columns)
         dets += [Detection(off + e["time"], e["score"], e["keyword"])
                  for e in events_from(post, hop, 0.2, labels=pipe.labels)]
     secs = CLOCK() - t0
     refs_all = list(refs)
     hours = (len(pos) + len(neg)) / SR / 3600
-    out = {"system": name, "keywords": len(refs), "hours": round(hours, 4),
+    out = {"system": name, "engine": "columns" if use_columns(pipe.model, columns) else "windows",
+           "keywords": len(refs), "hours": round(hours, 4),
            "negative_hours": round(len(neg) / SR / 3600, 4),
            "x_real_time": round((len(pos) + len(neg)) / SR / secs, 1),
            "us_per_10ms": round(1e6 * secs / ((len(pos) + len(neg)) / SR / 0.01), 2)}
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-items", type=int, default=400, help="items per set (0: all)")
     p.add_argument("--negative-minutes", type=float, default=20.0)
     p.add_argument("--no-streaming", action="store_true")
+    p.add_argument("--engines", nargs="+", choices=["auto", "windows"], default=["auto"],
+                   help="streaming engines: auto (column by column where the network allows) and/or windows "
+                        "(each 1 s window classified on its own, every 100 ms)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -193,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         report: dict[str, Any] = {"accuracy": accuracy_tables(args, models, anchors), "streaming": []}
         if not args.no_streaming:
             for name, pp in pipes.items():
-                s = streaming(args, name, pp)
-                if s:
-                    report["streaming"].append(s)
+                for engine in args.engines:
+                    s = streaming(args, name, pp, columns=False if engine == "windows" else None)
+                    if s:
+                        report["streaming"].append(s)
     except SpeechdlError as err:
         print(f"kws benchmark: {err}", file=sys.stderr)
         return 2

@@ -190,7 +190,8 @@ def import_kaldi(data_dir: str | os.PathLike, *, sample_rate: int | None = None)
     return Imported(RecordingSet.from_recordings(recs), supervisions, skipped)
 
 
-def _real_dev_rows(manifest: Path) -> list[dict]:
+def read_real_dev_manifest(manifest: Path) -> list[dict]:
+    """Rows of a real_dev ``manifest.jsonl``, each checked (audio, sample_rate, duration); DataError names the line."""
     rows = []
     fix = "each line must be a JSON object with audio, sample_rate (Hz) and duration (s > 0)"
     for n, line in enumerate(read_text(manifest, "manifest", DataError).splitlines(), 1):
@@ -232,7 +233,7 @@ def import_real_dev(
     manifest = root / "manifest.jsonl"
     if not manifest.is_file():
         raise DataError(root, "no manifest.jsonl here", "pass the real_dev folder (it holds manifest.jsonl)")
-    rows = _real_dev_rows(manifest)
+    rows = read_real_dev_manifest(manifest)
     recs, sups, skipped, taken = [], [], [], set()
     for row in progress(rows, desc="real_dev", unit="row", enabled=show_progress):
         kind = row.get("kind", "speech")

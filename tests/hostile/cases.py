@@ -188,7 +188,9 @@ def _folders(root: Path, inp: Inputs) -> dict[str, str]:
         p[f"kaldi:{name}"] = str(d)
     # real_dev-style folders (manifest.jsonl), also used as noise banks
     row = {"audio": "a.wav", "sample_rate": RATE, "duration": 2.0, "kind": "noise", "source": "x"}
-    for name, lines in (("good", json.dumps(row).encode()),
+    talk = {**row, "kind": "speech", "language": "en", "text": "Where is the ship?", "text_quality": "exact",
+              "speaker": "x:0"}          # keyword-free speech of a training speaker: kws negatives
+    for name, lines in (("good", (json.dumps(row) + "\n" + json.dumps(talk)).encode()),
                         ("binary", np.random.default_rng(10).bytes(700)),
                         ("wrong_types", json.dumps({**row, "duration": "long"}).encode()),
                         ("nan_duration", json.dumps({**row, "duration": float("nan")}).encode()),

@@ -129,6 +129,8 @@ def bases(inp: Inputs) -> dict[str, list[str]]:
                       "--unknown-per-voice", "1", "--format", "json"],
         "kws real-words": ["kws", "real-words", "{tmp}/real", "--real-dev", inp.paths["realdev:good"], "--format",
                            "json"],
+        "kws negatives": ["kws", "negatives", "{tmp}/neg", "--real-dev", inp.paths["realdev:good"], "--crops", "3",
+                          "--sources", "x", "--format", "json"],
         "kws train": ["kws", "train", r["good.yaml"], "--out", "{tmp}/run", "--format", "json"],
         "kws export": ["kws", "export", "{tmp}/no_run", "--bundle", "{tmp}/b"],
         "kws eval": ["kws", "eval", m["good"], "--format", "json"],

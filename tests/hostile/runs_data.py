@@ -99,6 +99,9 @@ def folder_runs(inp: Inputs) -> list[Run]:
         elif kind == "realdev":
             runs.append(Run("data import real-dev", f"realdev:{name}", ["data", "import", "real-dev", path, "--out",
                                                                         "{tmp}/m", "--format", "json"]))
+            runs.append(Run("kws negatives", f"realdev:{name}", ["kws", "negatives", "{tmp}/neg", "--real-dev", path,
+                                                                 "--crops", "3", "--sources", "x", "--format",
+                                                                 "json"]))
             runs.append(Run("data synth", f"noise-bank:{name}", ["data", "synth", "--hours", "0.003", "--out",
                                                                  "{tmp}/synth", "--workers", "1", "--noise-dir", path,
                                                                  "--format", "json"], limit=120.0))

@@ -1,10 +1,12 @@
-"""``speechdl kws detect|synth|real-words|train|export|eval``: the keyword-spotting verbs.
+"""``speechdl kws detect|synth|real-words|negatives|train|export|eval``: the keyword-spotting verbs.
 
 * ``detect FILE... [--model BUNDLE] [--threshold T] [--format text|json]``: ``speechdl.load(MODEL).run(FILE)``
   per file: the command label and the keyword events with times (``KwsResult.to_json()`` per line).
 * ``synth OUT --split train|eval``: spoken words of synthetic voices (:mod:`speechdl.tasks.kws.synth_words`).
 * ``real-words OUT [--real-dev DIR]``: real keywords cut from ``real_dev`` with Whisper timings
   (:mod:`speechdl.tasks.kws.real_words`; needs the ``bench`` extra).
+* ``negatives OUT [--real-dev DIR] [--crops N]``: 1 s crops of keyword-free real dialogue of the training
+  sources' train speakers, ``_unknown_`` training negatives for spotting in conversation.
 * ``train RECIPE [key=value ...]``: ``recipes/kws/*.yaml``; ``export RUN --bundle OUT``: bundle + threshold.
 * ``eval WORDS... [--model BUNDLE] [--conditions clean music@10 ...]``: accuracy table on word manifests.
 * ``enroll NAME REC... --store FILE [--method head|template]``: add a custom keyword from 3-5 recordings
@@ -94,11 +96,24 @@ def run_real_words(args: argparse.Namespace) -> int:
     from speechdl.paths import expand
     from speechdl.tasks.kws.real_words import build_real_words, split_by_source
 
-    rows = build_real_words(expand(args.real_dev), args.out, limit=args.limit, progress=True)
+    rows = build_real_words(expand(args.real_dev), args.out, limit=args.limit, progress=True,
+                            per_source=args.per_source or None, threads=args.threads)
     parts = split_by_source(args.out)
     emit({"out": str(args.out), "clips": len(rows), "keywords": sum(r["label"] != "_unknown_" for r in rows),
           "sources": len({r["source"] for r in rows}), "train_rows": parts["train"], "test_rows": parts["test"]},
          args.format)
+    return 0
+
+
+def run_negatives(args: argparse.Namespace) -> int:
+    """Handler of ``speechdl kws negatives``."""
+    from speechdl.paths import expand
+    from speechdl.tasks.kws.real_words import dialogue_crops
+
+    rows = dialogue_crops(expand(args.real_dev), args.out, crops=args.crops, seed=args.seed,
+                          sources=tuple(args.sources))
+    emit({"out": str(args.out), "crops": len(rows), "recordings": len({r["orig"] for r in rows}),
+          "speakers": len({r["speaker"] for r in rows})}, args.format)
     return 0
 
 
@@ -131,6 +146,7 @@ def register(groups: Any) -> None:
     """Add the ``kws`` group and its verbs to the top-level subparsers."""
     from speechdl import validate
     from speechdl.tasks.kws.pipeline import OPTIONS
+    from speechdl.tasks.kws.real_words import TRAIN_SOURCES
     from speechdl.train import cli as train_cli
 
     g = groups.add_parser("kws", help="keyword spotting: detect, synth, real-words, train, export, eval")
@@ -168,8 +184,25 @@ def register(groups: Any) -> None:
     r.add_argument("--real-dev", default="${SPEECHDL_DATA}/real_dev", help="real_dev folder (manifest.jsonl)")
     r.add_argument("--limit", type=validate.flag("--limit", "int", 1, example=100), default=None,
                    help="at most this many recordings")
+    r.add_argument("--per-source", type=validate.flag("--per-source", "int", 0, example=150), default=150,
+                   help="at most this many recordings of each source, the first in manifest order (0: all; "
+                        "default 150)")
+    r.add_argument("--threads", type=validate.flag("--threads", "int", 1, 64, example=2), default=1,
+                   help="Whisper's CPU threads (default 1)")
     add_format_option(r)
     r.set_defaults(func=run_real_words)
+
+    g = verbs.add_parser("negatives", help="keyword-free real dialogue crops: training negatives for spotting")
+    g.add_argument("out", type=validate.dir_arg("OUT"), help="output folder (manifest.jsonl + clips/)")
+    g.add_argument("--real-dev", default="${SPEECHDL_DATA}/real_dev", help="real_dev folder (manifest.jsonl)")
+    g.add_argument("--crops", type=validate.flag("--crops", "int", 1, 1_000_000, example=3000), default=3000,
+                   help="how many 1 s crops (default 3000)")
+    g.add_argument("--sources", nargs="+", default=list(TRAIN_SOURCES), metavar="SOURCE",
+                   help="real_dev sources to cut from (default the KWS training sources: "
+                        f"{' '.join(TRAIN_SOURCES)}); never a test source")
+    g.add_argument("--seed", type=validate.flag("--seed", "int", 0, example=0), default=0)
+    add_format_option(g)
+    g.set_defaults(func=run_negatives)
 
     train_cli.add_task_train_verb(verbs, "kws", "recipes/kws/cnn_fc.yaml")
 

@@ -101,6 +101,8 @@ class KwsWords(Dataset):
         spec_augment: ``{"freq_masks", "freq_width", "time_masks", "time_width"}``: that many bands / frames
             (each mask up to that wide) set to the item's mean level (training only).
         unknown_share: keep this share of ``_unknown_`` items among all (subsampled once, seeded); ``None`` all.
+            Rows marked ``negative`` (running-speech crops, :func:`~speechdl.tasks.kws.real_words.dialogue_crops`)
+            are always kept and not counted.
         labels: the class names (index = position).
         split: ``"train"`` / ``"dev"``: only the speakers of that part (:func:`speaker_split`); ``None`` all.
         train: fresh draws every epoch; ``False``: one fixed draw per item.
@@ -119,8 +121,8 @@ class KwsWords(Dataset):
         if split is not None:
             rows = [r for r in rows if speaker_split(str(r.get("speaker", r["audio"]))) == split]
         if unknown_share is not None and UNKNOWN in self.labels:
-            unk = [r for r in rows if r["label"] == UNKNOWN]
-            known = [r for r in rows if r["label"] != UNKNOWN]
+            unk = [r for r in rows if r["label"] == UNKNOWN and not r.get("negative")]
+            known = [r for r in rows if r["label"] != UNKNOWN or r.get("negative")]
             keep = int(round(unknown_share * len(known) / max(1e-6, 1 - unknown_share)))
             pick = np.random.default_rng([seed, 5]).permutation(len(unk))[:keep]
             rows = known + [unk[i] for i in sorted(pick)]

@@ -3,9 +3,9 @@
 The threshold is the one (on a grid) whose events are most often right on the run's **dev** items (one training
 speaker in ten, fixed conditions: a keyword item needs an event of its keyword, any other item none), among those
 that
-fire at most ``fa_target`` false alarms per hour on real dialogue of the **training** sources without keywords
-(when real_dev is there; ``speechdl.tasks.kws.real_words.TRAIN_SOURCES``). Test voices, test sources and their
-dialogue never take part.
+fire at most ``fa_target`` false alarms per hour on real dialogue without keywords of the **dev speakers** of the
+training sources (when real_dev is there; ``speechdl.tasks.kws.real_words.TRAIN_SOURCES``; their train speakers'
+dialogue may be training negatives). Test voices, test sources and their dialogue never take part.
 
 Example:
     >>> best_threshold({0.3: 0.80, 0.5: 0.85, 0.7: 0.85})
@@ -44,23 +44,23 @@ def best_threshold(acc: dict[float, float], fa: dict[float, float] | None = None
 
 def dialogue_false_alarms(model: Any, cfg: Any, wave: np.ndarray, grid: tuple[float, ...] = GRID) -> dict[float, float]:
     """False alarms per hour of each threshold of ``grid`` on keyword-free speech ``wave`` (one detection pass)."""
-    from speechdl.tasks.kws.detect import detect, events_from
+    from speechdl.tasks.kws.detect import detect, events_from, window_hop
 
     if not len(wave):
         return {}
     post = detect(model, cfg, wave)
     hours = len(wave) / cfg.sample_rate / 3600
-    hop = 10 * cfg.hop_length / cfg.sample_rate
+    hop = window_hop(model, cfg)
     return {t: len(events_from(post, hop, t)) / hours for t in grid}
 
 
 def dev_accuracy(model: Any, cfg: Any, ds: Any, grid: tuple[float, ...] = GRID) -> dict[float, float]:
     """Share of the items of ``ds`` whose events are right at each threshold of ``grid`` (one detection pass
     each): a keyword item needs an event of its keyword, any other item none."""
-    from speechdl.tasks.kws.detect import detect, events_from
+    from speechdl.tasks.kws.detect import detect, events_from, window_hop
     from speechdl.tasks.kws.vocab import KEYWORDS
 
-    hop = 10 * cfg.hop_length / cfg.sample_rate
+    hop = window_hop(model, cfg)
     posts, truth = [], []
     for k in range(len(ds)):
         wave, y = ds.wave(k)
@@ -114,7 +114,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, max_dev: int 
     if (real_dev / "manifest.jsonl").is_file():
         from speechdl.tasks.kws.real_words import TRAIN_SOURCES, negative_dialogue
 
-        fa = dialogue_false_alarms(run.model, cfg, negative_dialogue(real_dev, DIALOGUE_MINUTES, TRAIN_SOURCES))
+        fa = dialogue_false_alarms(run.model, cfg, negative_dialogue(real_dev, DIALOGUE_MINUTES, TRAIN_SOURCES,
+                                                                      split="dev"))
     thr = best_threshold(acc, fa or None)
     import json
 

@@ -165,7 +165,7 @@ class KwsPipeline(Pipeline):
 
     def _run(self, inputs: Any, threshold: float | None = None, scores: bool = False) -> KwsResult:
         from speechdl import audio as audio_io
-        from speechdl.tasks.kws.detect import detect, events_from
+        from speechdl.tasks.kws.detect import detect, events_from, window_hop
 
         if isinstance(inputs, str | os.PathLike):
             name = str(inputs)
@@ -177,7 +177,7 @@ class KwsPipeline(Pipeline):
             name = "<waveform>"
         thr = self.threshold if threshold is None else float(threshold)
         post = detect(self.model, self.cfg, wave)
-        hop = 10 * self.cfg.hop_length / self.cfg.sample_rate
+        hop = window_hop(self.model, self.cfg)
         events = events_from(post, hop, thr, labels=self.labels)
         label, score = clip_label(post, events, self.labels)
         return KwsResult(file=name, duration=round(len(wave) / self.sample_rate, 6), model=self.name,

@@ -38,9 +38,20 @@ SR = 16000
 PAD = 0.05
 
 
+def real_dev_rows(real_dev: Path) -> list[dict[str, Any]]:
+    """The checked rows of ``real_dev/manifest.jsonl`` (DataError naming the folder or the line when unusable)."""
+    from speechdl.data.importers import read_real_dev_manifest
+    from speechdl.errors import DataError
+
+    if not (real_dev / "manifest.jsonl").is_file():
+        raise DataError(str(real_dev), "is not a real_dev folder (no manifest.jsonl)",
+                        "pass --real-dev with the shared real_dev folder")
+    return read_real_dev_manifest(real_dev / "manifest.jsonl")
+
+
 def transcript_words(text: str | None) -> list[str]:
     """Lower-case alphabetic words of a transcript, in order."""
-    return re.findall(r"[a-z]+(?:'[a-z]+)?", (text or "").lower())
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", str(text or "").lower())
 
 
 def is_candidate(row: dict[str, Any]) -> bool:
@@ -81,7 +92,7 @@ def build_real_words(real_dev: str | os.PathLike, out: str | os.PathLike, unknow
     from speechdl.data.whisper import load_whisper
 
     real_dev, out = Path(real_dev), Path(out)
-    rows = [json.loads(line) for line in (real_dev / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    rows = real_dev_rows(real_dev)
     cand, per = [], Counter()
     for r in rows:
         if is_candidate(r) and (per_source is None or per[r["source"]] < per_source):
@@ -147,25 +158,70 @@ def split_by_source(out: str | os.PathLike, train_sources: tuple[str, ...] = TRA
     return {k: len(v) for k, v in parts.items()}
 
 
-def negative_dialogue(real_dev: str | os.PathLike, minutes: float, sources: tuple[str, ...] | None = None,
-                      exclude: tuple[str, ...] = (), seed: int = 0) -> np.ndarray:
-    """Up to ``minutes`` of real_dev speech (16 kHz, 0.3 s gaps) whose transcripts hold no keyword and no
-    homophone of one, from ``sources`` (None: all) minus ``exclude``; recordings in a seeded order."""
+def keyword_free_rows(real_dev: str | os.PathLike, sources: tuple[str, ...] | None = None,
+                      exclude: tuple[str, ...] = (), split: str | None = None) -> list[dict[str, Any]]:
+    """real_dev speech rows (exact transcripts) with no keyword and no homophone of one, from ``sources``
+    (None: all) minus ``exclude``, of the speakers of ``split`` (``"train"`` / ``"dev"`` by
+    :func:`~speechdl.tasks.kws.data.speaker_split`; None: all), whose audio is present."""
+    from speechdl.tasks.kws.data import speaker_split
     from speechdl.tasks.kws.vocab import HOMOPHONES
 
     real_dev = Path(real_dev)
-    rows = [json.loads(x) for x in (real_dev / "manifest.jsonl").read_text().splitlines() if x.strip()]
+    rows = real_dev_rows(real_dev)
     bad = set(KEYWORDS) | HOMOPHONES
-    ok = [r for r in rows if r.get("kind") == "speech" and r.get("text_quality") == "exact" and r.get("text")
-          and (sources is None or r["source"] in sources) and r["source"] not in exclude
-          and not set(transcript_words(r.get("text_en") or r["text"])) & bad
-          and (real_dev / r["audio"]).is_file()]       # a real_dev without its fetched part lacks some audio
+    return [r for r in rows if r.get("kind") == "speech" and r.get("text_quality") == "exact" and r.get("text")
+            and (sources is None or r.get("source") in sources) and r.get("source") not in exclude
+            and (split is None or speaker_split(str(r.get("speaker") or r.get("source"))) == split)
+            and not set(transcript_words(r.get("text_en") or r["text"])) & bad
+            and (real_dev / r["audio"]).is_file()]      # a real_dev without its fetched part lacks some audio
+
+
+def negative_dialogue(real_dev: str | os.PathLike, minutes: float, sources: tuple[str, ...] | None = None,
+                      exclude: tuple[str, ...] = (), seed: int = 0, split: str | None = None) -> np.ndarray:
+    """Up to ``minutes`` of :func:`keyword_free_rows` speech (16 kHz, 0.3 s gaps), recordings in a seeded order."""
+    ok = keyword_free_rows(real_dev, sources, exclude, split)
     parts, total = [], 0.0
     gap = np.zeros(int(0.3 * SR), np.float32)
     for i in np.random.default_rng(seed).permutation(len(ok)):
         if total >= minutes * 60:
             break
-        w, _ = audio.load(real_dev / ok[i]["audio"], sample_rate=SR)
+        w, _ = audio.load(Path(real_dev) / ok[i]["audio"], sample_rate=SR)
         parts += [w, gap]
         total += len(w) / SR + 0.3
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def dialogue_crops(real_dev: str | os.PathLike, out: str | os.PathLike, crops: int = 3000,
+                   sources: tuple[str, ...] = TRAIN_SOURCES, seconds: float = 1.0, seed: int = 0,
+                   split: str | None = "train") -> list[dict[str, Any]]:
+    """Hard negatives for spotting in conversation: ``crops`` pieces of ``seconds`` s (shorter recordings
+    whole) cut at random places from :func:`keyword_free_rows` of ``sources`` (default: the training
+    sources' **train** speakers, so that export's dev dialogue stays unseen), each recording a share in
+    proportion to its length. Rows: ``label`` ``_unknown_``, ``negative`` true (the dataset keeps them all),
+    ``word`` null. Written to ``<out>/clips/`` and ``<out>/manifest.jsonl`` (atomic; rerun rebuilds)."""
+    real_dev, out = Path(real_dev), Path(out)
+    ok = keyword_free_rows(real_dev, sources, (), split)
+    if not ok:
+        from speechdl.errors import DataError
+
+        raise DataError(str(real_dev), f"has no keyword-free speech of {', '.join(sources)}",
+                        "point --real-dev to a real_dev folder with those sources (run its fetch.sh)")
+    rng = np.random.default_rng(seed)
+    dur = np.array([float(r.get("duration") or 1.0) for r in ok])
+    picks = np.bincount(rng.choice(len(ok), crops, p=dur / dur.sum()), minlength=len(ok))
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    rows, n = [], int(seconds * SR)
+    for i in np.flatnonzero(picks):
+        r = ok[i]
+        wave, _ = audio.load(real_dev / r["audio"], sample_rate=SR)
+        for k in range(int(picks[i])):
+            a = int(rng.integers(0, max(1, len(wave) - n + 1)))
+            rel = f"clips/{hashlib.sha1(r['audio'].encode()).hexdigest()[:10]}_{k}.flac"
+            audio.save(out / rel, wave[a:a + n], SR)
+            rows.append({"audio": rel, "label": UNKNOWN, "word": None, "negative": True, "source": r["source"],
+                         "speaker": r.get("speaker") or r["source"], "orig": r["audio"],
+                         "start": round(a / SR, 3), "duration": round(min(n, len(wave) - a) / SR, 3)})
+    tmp = out / "manifest.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, out / "manifest.jsonl")
+    return rows
