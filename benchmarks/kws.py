@@ -60,6 +60,7 @@ def _subsample(ds: Any, n: int | None, seed: int = 0) -> Any:
 
 
 def accuracy_tables(args: argparse.Namespace, models: dict[str, Any], anchors: dict[str, Any]) -> list[dict]:
+    from speechdl.tasks.kws.columns import window_seconds
     from speechdl.tasks.kws.evaluate import anchor_predict, model_predict, report, targets, test_set
 
     rows = []
@@ -70,11 +71,17 @@ def accuracy_tables(args: argparse.Namespace, models: dict[str, Any], anchors: d
                   file=sys.stderr)
             continue
         for cond in args.conditions:
-            ds = _subsample(test_set([str(path)], cond, noise_dirs=[expand(d) for d in NOISE]), args.max_items)
+            def items(window: float = 1.0, path: Path = path, cond: str = cond) -> Any:
+                return _subsample(test_set([str(path)], cond, noise_dirs=[expand(d) for d in NOISE],
+                                           window=window), args.max_items)
+
+            ds = items()
             truth = targets(ds)
             for name, (model, _cfg) in models.items():
+                win = window_seconds(model)
+                mds = ds if win == 1.0 else items(win)     # the same items and conditions, with the model's context
                 t0 = CLOCK()
-                pred = model_predict(model, ds)
+                pred = model_predict(model, mds)
                 secs = CLOCK() - t0
                 rows.append({"set": set_name, "condition": cond, "system": name, **report(pred, truth),
                              "cpu_ms_per_clip": round(1000 * secs / max(1, len(ds)), 2)})

@@ -160,6 +160,9 @@ class ResNet(nn.Module):
             time of the ``C x F'`` features, as in speaker ResNets); padded frames are ignored given lengths.
         embed_dim: optional Linear after pooling whose output :meth:`embed` returns.
         preact: pre-activation blocks; zero_init_residual: blocks start as the identity.
+        pool_crop: last-stage time columns left out of the pooling at each end (``avg`` / ``max``): the input
+            carries that much context, so every pooled column is computed from real frames only, never from
+            the convolutions' zero padding (what a stream computed column by column gives; keyword spotting).
 
     Shapes: ``x (B, T, F)``, ``lengths (B,)`` -> ``(B, out_dim)``; :meth:`embed` -> ``(B, embed_dim or pooled)``.
     """
@@ -168,10 +171,14 @@ class ResNet(nn.Module):
                  layers: list[int] | None = None, channels: list[int] | None = None,
                  strides: list[int] | None = None, stem_channels: int | None = None, pool: str = "avg",
                  embed_dim: int | None = None, preact: bool = False, zero_init_residual: bool = False,
-                 activation: str = "relu") -> None:
+                 activation: str = "relu", pool_crop: int = 0) -> None:
         super().__init__()
         where = "model 'resnet'"
         check_choice(dims, [1, 2], "dims", where)
+        if int(pool_crop) < 0 or (pool_crop and pool == "stats"):
+            raise ConfigError(where, f"pool_crop={pool_crop!r} needs pool avg or max and a count >= 0",
+                              "use e.g. pool_crop: 3 with pool: avg")
+        self.pool_crop = int(pool_crop)
         check_choice(block, ["basic", "bottleneck"], "block", where)
         check_choice(pool, ["avg", "max", "stats"], "pool", where)
         layers = list(layers or [2, 2, 2, 2])
@@ -218,6 +225,13 @@ class ResNet(nn.Module):
         if self.dims == 2:
             h = h.unflatten(2, (self.out_channels, -1))
             h = h.mean(3) if self.pool_kind == "avg" else h.amax(3)  # over F' -> (B, T', C)
+        if self.pool_crop:
+            c = self.pool_crop
+            if h.shape[1] <= 2 * c:
+                raise ConfigError("model 'resnet'", f"an input of {x.shape[1]} frames leaves no column after "
+                                  f"pool_crop={c}", "pass longer inputs (the context the model was trained with)")
+            h = h[:, c:h.shape[1] - c] if n is None else h[:, c:]
+            n = None if n is None else torch.clamp(n - 2 * c, min=1)
         if n is None:
             return h.mean(1) if self.pool_kind == "avg" else h.amax(1)
         if self.pool_kind == "avg":

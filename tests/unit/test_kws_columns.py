@@ -13,7 +13,7 @@ from speechdl.errors import ConfigError, DataError
 from speechdl.features import Frontend, FrontendConfig
 from speechdl.nn import build
 from speechdl.tasks.kws import detect as D
-from speechdl.tasks.kws.columns import ColumnStream, supports, window_columns
+from speechdl.tasks.kws.columns import ColumnStream, context_frames, supports, window_columns, window_seconds
 from speechdl.tasks.kws.data import KwsWords, speaker_split
 from speechdl.tasks.kws.real_words import dialogue_crops, keyword_free_rows
 from speechdl.tasks.kws.vocab import UNKNOWN
@@ -21,10 +21,11 @@ from speechdl.tasks.kws.vocab import UNKNOWN
 SR = 16000
 
 
-def _resnet(seed: int = 0) -> torch.nn.Module:
+def _resnet(seed: int = 0, crop: int = 0) -> torch.nn.Module:
     """The shipped architecture with random weights and batch-norm statistics (so folding them matters)."""
     torch.manual_seed(seed)
-    net = build("resnet", in_dim=40, out_dim=22, layers=[1, 1, 1], channels=[8, 8, 8], strides=[2, 2, 2])
+    net = build("resnet", in_dim=40, out_dim=22, layers=[1, 1, 1], channels=[8, 8, 8], strides=[2, 2, 2],
+                pool_crop=crop)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1)
@@ -89,15 +90,33 @@ def test_column_detector_streams_exactly_like_offline_and_window_zero_is_centred
         i += n
     got.append(det.finish())
     assert np.abs(np.concatenate(got) - off).max() < 1e-5
-    # window w pools the 13 columns centred on frame 8 w of the input: w = 10 from the padded features
-    pad = np.zeros(48 * cfg.hop_length, np.float32)
+    # window w pools the 13 columns centred on frame 8 w of the input (72 frames of silence before it: the
+    # receptive field of window 0 sees no zero padding)
+    pad = np.zeros(72 * cfg.hop_length, np.float32)
     frames = Frontend(cfg)(torch.from_numpy(np.concatenate([pad, w, pad]))[None])[0]
     cols = ColumnStream(net).push(frames)
     with torch.no_grad():
-        ref = torch.softmax(net.out(cols[10:23].mean(0)), -1).numpy()
+        ref = torch.softmax(net.out(cols[13:26].mean(0)), -1).numpy()
     assert np.abs(off[10] - ref).max() < 1e-4
     # the windows engine is still there on request, 100 ms apart
     assert len(D.detect(net, cfg, w, columns=False)) == 26
+
+
+def test_a_model_trained_with_context_is_exactly_what_the_column_stream_runs():
+    net, cfg = _resnet(4, crop=3), FrontendConfig.logmel()
+    assert context_frames(net) == 24 and window_seconds(net) == pytest.approx(1.48)
+    x = torch.randn(149, 40)
+    with torch.no_grad():
+        h = net.blocks(net.stem(x[None, None])).mean(3)[0].T                    # 19 columns
+        assert torch.allclose(net(x[None])[0], net.out(h[3:16].mean(0)), atol=1e-5)
+    with pytest.raises(ConfigError, match="leaves no column"):
+        net(torch.randn(1, 40, 40))
+    # a 1.48 s window classified on its own == the stream's window with the same columns: a 149-frame window's
+    # columns centre on its frame 72, 20 ms before its middle, so windows 4k + 1 (0.08 + 0.4k s) meet 5k + 1
+    w = (0.1 * np.random.default_rng(5).standard_normal(int(3.0 * SR))).astype(np.float32)
+    cols, wins = D.detect(net, cfg, w), D.detect(net, cfg, w, columns=False)
+    n = min((len(cols) - 2) // 5, (len(wins) - 2) // 4)
+    assert n >= 6 and np.abs(cols[1:5 * n:5] - wins[1:4 * n:4]).max() < 1e-5
 
 
 def _real_dev(tmp_path):

@@ -129,12 +129,14 @@ def run_export(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of ``speechdl kws eval``: accuracy of the bundle's classifier (centred 1 s windows)."""
     from speechdl.pretrained.bundle import load_model
+    from speechdl.tasks.kws.columns import window_seconds
     from speechdl.tasks.kws.evaluate import model_predict, report, targets, test_set
 
     bundle, model = load_model(args.model, "kws")
     rows = []
     for cond in args.conditions:
-        ds = test_set(args.words, cond, noise_dirs=args.noise_dir, frontend=bundle.meta["frontend"])
+        ds = test_set(args.words, cond, noise_dirs=args.noise_dir, frontend=bundle.meta["frontend"],
+                      window=window_seconds(model))
         r = report(model_predict(model, ds), targets(ds))
         rows.append({"condition": cond, **{k: v for k, v in r.items() if k != "confusions"},
                      "top_confusion": " / ".join(f"{a}->{b} {n}" for a, b, n in r["confusions"][:2])})

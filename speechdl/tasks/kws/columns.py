@@ -8,9 +8,11 @@ past and future frames. A window is then the mean of ``n`` consecutive last-stag
 global average pool) through the output layer. Windows move by the network's total time stride (8 frames:
 80 ms), the only hop at which every window sees the same column grid.
 
-What changes against classifying cut-out windows: a column near a window's edge sees the stream's real
-neighbours where the cut window saw the convolution's zero padding. Batch norms are folded into the
-convolutions (eval mode). Everything is causal given a fixed look-ahead (:attr:`ColumnStream.lookahead`
+What changes against classifying cut-out 1 s windows: a column near a window's edge sees the stream's real
+neighbours where the cut window saw the convolution's zero padding. A model trained with context
+(``pool_crop``: 1.48 s items, the 13 central of 19 columns pooled; :func:`window_seconds`) sees exactly in
+training what the stream gives it. Batch norms are folded into the convolutions (eval mode). Everything is
+causal given a fixed look-ahead (:attr:`ColumnStream.lookahead`
 frames: 22 for three stride-2 stages), and pushing frames in any chunking gives the same columns
 (tested), so streaming equals offline.
 
@@ -46,6 +48,18 @@ def supports(net: Any) -> bool:
     return (isinstance(net, ResNet) and net.dims == 2 and not net.preact and net.pool_kind == "avg"
             and isinstance(net.embedding, nn.Identity)
             and all(isinstance(b, BasicBlock) for b in net.blocks))
+
+
+def context_frames(net: Any) -> int:
+    """Frames of context a model wants on each side of its 1 s window: its ``pool_crop`` columns (0 for
+    models without one)."""
+    crop = int(getattr(net, "pool_crop", 0) or 0)
+    return crop * column_stride(net) if crop else 0
+
+
+def window_seconds(net: Any, hop_seconds: float = 0.01, window: float = 1.0) -> float:
+    """Seconds of audio a model classifies: the 1 s window plus its context (1.48 s for ``pool_crop: 3``)."""
+    return round(window + 2 * context_frames(net) * hop_seconds, 6)
 
 
 def column_stride(net: Any) -> int:

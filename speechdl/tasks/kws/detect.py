@@ -30,7 +30,7 @@ import torch
 from speechdl.features import FrontendConfig
 from speechdl.tasks.kws.vocab import KEYWORDS, LABELS
 
-PAD = 0.5          # s of silence before and after the signal (column mode: half the window's columns)
+PAD = 0.5          # s of silence before and after a 1 s window (the window's half; column mode: 6 columns)
 WINDOW = 101       # frames per window (1 s at a 10 ms hop)
 HOP = 10           # frames between windows (100 ms) when windows are classified one by one
 BLOCK = 10.0       # s per offline block
@@ -110,18 +110,22 @@ class Detector:
     def __init__(self, model: torch.nn.Module, cfg: FrontendConfig, window: int = WINDOW, hop: int = HOP,
                  engine: str = "numpy", columns: bool | None = None) -> None:
         from speechdl.features.incremental import FeaturePipeline
-        from speechdl.tasks.kws.columns import ColumnStream, window_columns
+        from speechdl.tasks.kws.columns import ColumnStream, context_frames, window_columns
 
         self.model, self.cfg, self.window, self.hop = model, cfg, int(window), int(hop)
         self.features = FeaturePipeline(cfg, engine=engine)
         self.frames = np.zeros((0, cfg.feature_dim), np.float32)
         self.seen = 0                   # frames produced so far
         self.columns = ColumnStream(model) if use_columns(model, columns) else None
-        pad_frames = int(round(PAD * cfg.sample_rate / cfg.hop_length))
+        self.window += 2 * context_frames(model)                    # a window with context: 149 frames
+        pad_frames = (self.window - 1) // 2                         # window 0 centred on the input's start
         if self.columns is not None:
             self.hop = self.columns.stride
-            self.n_cols = window_columns(model, self.window)
-            pad_frames = self.columns.stride * (self.n_cols // 2)   # window 0 centred on the input's start
+            self.n_cols = window_columns(model, int(window))
+            # window 0 centred on the input's start; `skip` windows before it cover the receptive field
+            # that reaches back over the stream's start (the convolutions' zero padding)
+            self.skip = -(-self.columns.lookahead // self.columns.stride)
+            pad_frames = self.columns.stride * (self.n_cols // 2 + self.skip)
             self.cols = torch.zeros(0, model.out_channels)
         self.pad = pad_frames * cfg.hop_length
         self.tail = self.pad + (self.columns.lookahead * cfg.hop_length if self.columns is not None else 0)
@@ -166,6 +170,9 @@ class Detector:
         csum = torch.cat([cols.new_zeros(1, cols.shape[1]), torch.cumsum(cols, 0)])
         pooled = (csum[n:] - csum[:-n]) / n
         self.cols = cols[len(cols) - n + 1:]
+        if self.skip:
+            drop = min(self.skip, len(pooled))
+            pooled, self.skip = pooled[drop:], self.skip - drop
         with torch.no_grad():
             return torch.softmax(self.columns.head(pooled).float(), -1).numpy()
 

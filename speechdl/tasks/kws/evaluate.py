@@ -45,10 +45,12 @@ def condition(name: str, noise_dirs: Sequence[str] = ()) -> dict[str, Any]:
 
 
 def test_set(manifests: str | Sequence[str], cond: str, noise_dirs: Sequence[str] = (), seed: int = 1,
-             frontend: dict | None = None) -> KwsWords:
-    """The fixed items of ``manifests`` under ``cond`` (no speed change or shift: the word is centred)."""
+             frontend: dict | None = None, window: float = 1.0) -> KwsWords:
+    """The fixed items of ``manifests`` under ``cond`` (no speed change or shift: the word is centred) in
+    windows of ``window`` s (a model's :func:`~speechdl.tasks.kws.columns.window_seconds`: the same items,
+    labels and conditions with more context around the word)."""
     return KwsWords(manifests, frontend=frontend, augment=condition(cond, noise_dirs), speed=(1.0, 1.0),
-                    shift=0.0, train=False, seed=seed)
+                    shift=0.0, train=False, seed=seed, window=window)
 
 
 def model_predict(model: torch.nn.Module, ds: KwsWords, batch: int = 64) -> np.ndarray:

@@ -85,6 +85,7 @@ def negative_embeddings(model: Any, cfg: Any, data: dict[str, Any], count: int =
     from speechdl.tasks.kws.vocab import KEYWORDS
 
     kw = {k: v for k, v in data.items() if k not in ("manifests", "split", "train", "unknown_share")}
+    kw["window"] = 1.0                    # custom keywords embed 1 s windows (custom.Encoder), whatever the context
     ds = KwsWords(data["manifests"], split="train", train=False, seed=11, **kw)
     idx = [i for i, r in enumerate(ds.rows) if r["label"] not in KEYWORDS]
     idx = [idx[i] for i in np.random.default_rng(0).permutation(len(idx))[:count]]

@@ -50,5 +50,7 @@ def export_kws(model: nn.Module, cfg: FrontendConfig, out: str | os.PathLike | N
         with torch.no_grad():
             return {"logits": model(frontend(torch.from_numpy(wave)[None])).numpy()}
 
-    kw.setdefault("seconds", (WINDOW_SECONDS,))
+    from speechdl.tasks.kws.columns import window_seconds
+
+    kw.setdefault("seconds", (window_seconds(model, cfg.hop_length / cfg.sample_rate, WINDOW_SECONDS),))
     return export_waveform_graph(KwsGraph(model, cfg), out, cfg.sample_rate, OUTPUTS, {}, reference, **kw)
