@@ -1,16 +1,16 @@
-"""Keyword detection over audio of any length: 1 s windows every 100 ms, posteriors, smoothed events.
+"""Keyword detection over audio of any length: 1 s windows every 80 or 100 ms, posteriors, smoothed events.
 
-The signal gets :data:`PAD` s of silence before and after (so a word at the very start or end is seen
-centred in some window), features are made incrementally (:class:`~speechdl.features.incremental.FeaturePipeline`),
-and the windows are classified in one of two ways. A 2-D ResNet (the shipped ``kws``) runs **column by column**
+The signal gets silence before and after (half a window, so a word at the very start or end is seen centred in
+some window), features are made incrementally (:class:`~speechdl.features.incremental.FeaturePipeline`), and the
+windows are classified in one of two ways. A 2-D ResNet (the shipped ``kws``) runs **column by column**
 (:class:`~speechdl.tasks.kws.columns.ColumnStream`): each convolution once over the stream, a window being the mean
-of the 13 last-stage columns that a 1 s window has, one window every 8 frames (80 ms; 15 µs per 10 ms instead of
-220). Other networks classify the last ``window`` frames every ``hop`` frames (100 ms). :class:`Detector` is the one
-engine: offline runs push the signal in 10 s blocks, streams push whatever chunks arrive, so streaming equals
-offline by construction; :func:`window_hop` is the seconds between windows. Events come from the posteriors
-(:func:`events_from`): each window's keyword
-posteriors averaged over the last ``smooth`` windows; a run of windows whose best keyword is the same and
-scores at least ``threshold`` is one event (keyword, peak time, start / end of the run, peak score).
+of the 13 last-stage columns that a 1 s window has, one window every 8 frames (80 ms; about 16 µs per 10 ms
+instead of 230). Other networks classify the last ``window`` frames every ``hop`` frames (100 ms). :class:`Detector`
+is the one engine: offline runs push the signal in 10 s blocks, streams push whatever chunks arrive, so streaming
+equals offline by construction; :func:`window_hop` is the seconds between windows. Events come from the posteriors
+(:func:`events_from`): each window's keyword posteriors averaged over the last ``smooth`` windows; a run of windows
+whose best keyword is the same and scores at least ``threshold`` is one event (keyword, peak time, start / end
+of the run, peak score).
 
 Example:
     >>> import numpy as np
@@ -30,7 +30,7 @@ import torch
 from speechdl.features import FrontendConfig
 from speechdl.tasks.kws.vocab import KEYWORDS, LABELS
 
-PAD = 0.5          # s of silence before and after a 1 s window (the window's half; column mode: 6 columns)
+PAD = 0.5          # s of silence around the signal for a 1 s window (Detector derives its own padding)
 WINDOW = 101       # frames per window (1 s at a 10 ms hop)
 HOP = 10           # frames between windows (100 ms) when windows are classified one by one
 BLOCK = 10.0       # s per offline block
