@@ -10,7 +10,7 @@ thousands of words and voices. A new keyword is added without touching those wei
   negatives the bundle's ``negatives.npy`` (embeddings of the training set's non-keyword words and noise).
 
 Either way the threshold is set from the negatives: the score that at most ``max_negative_share`` of them reach.
-Detection slides the same 1 s windows as the built-in keywords (:mod:`speechdl.tasks.kws.detect`).
+Detection slides 1 s windows every 100 ms, as the built-in detector's windows engine (:mod:`speechdl.tasks.kws.detect`).
 
 Example (an untrained encoder and tones instead of speech, to show the calls):
     >>> import numpy as np, torch
@@ -221,8 +221,9 @@ def events_of(emb: np.ndarray, keywords: Sequence[CustomKeyword], hop_s: float =
 
 def custom_events(encoder: Encoder, wave: np.ndarray, keywords: Sequence[CustomKeyword],
                   hop: int = 10, smooth: int = 3) -> list[dict[str, Any]]:
-    """Events of the custom ``keywords`` in ``wave`` ``(n,)`` (16 kHz): the same 1 s windows every ``hop``
-    frames (and the same silence padding) as the built-in detector, each keyword at its own threshold."""
+    """Events of the custom ``keywords`` in ``wave`` ``(n,)`` (16 kHz): 1 s windows every ``hop`` frames with
+    0.5 s of silence around the signal (the built-in detector's windows engine), each keyword at its own
+    threshold."""
     if not keywords:
         return []
     hop_s = hop * encoder.cfg.hop_length / encoder.cfg.sample_rate
