@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -62,19 +63,20 @@ def window_seconds(net: Any, hop_seconds: float = 0.01, window: float = 1.0) -> 
     return round(window + 2 * context_frames(net) * hop_seconds, 6)
 
 
+def _time_strides(net: Any) -> list[int]:
+    """The blocks' time strides (their first convolution's)."""
+    return [int(b.convs[0].stride[0]) for b in net.blocks]
+
+
 def column_stride(net: Any) -> int:
     """Frames per last-stage column (the product of the blocks' time strides)."""
-    stride = 1
-    for b in net.blocks:
-        stride *= int(b.convs[0].stride[0])
-    return stride
+    return math.prod(_time_strides(net))
 
 
 def window_columns(net: Any, window: int) -> int:
     """Last-stage columns of a ``window``-frame input (13 for 101 frames and three stride-2 stages)."""
     t = int(window)
-    for b in net.blocks:
-        s = int(b.convs[0].stride[0])
+    for s in _time_strides(net):
         t = (t - 1) // s + 1
     return t
 
@@ -130,16 +132,14 @@ class _Block:
         self.short = _Conv(*_fold(block.shortcut[0], block.shortcut[1])) if isinstance(block.shortcut,
                                                                                         nn.Sequential) else None
         self.s = int(block.convs[0].stride[0])
-        self.pending: list[torch.Tensor] = []                  # shortcut columns waiting for conv2's
-        self.ready = 0                                          # shortcut columns in pending
+        self.pending: torch.Tensor | None = None               # shortcut columns waiting for conv2's
 
     def push(self, x: torch.Tensor) -> torch.Tensor:
         h = self.c2.push(torch.relu(self.c1.push(x)))
         sc = self.short.push(x) if self.short is not None else x
-        self.pending.append(sc)
-        queue = torch.cat(self.pending, 1)
+        queue = sc if self.pending is None else torch.cat([self.pending, sc], 1)
         n = h.shape[1]
-        self.pending = [queue[:, n:]]
+        self.pending = queue[:, n:]
         return torch.relu(queue[:, :n] + h)
 
 
